@@ -1,0 +1,92 @@
+"""Admin site: configurations are read here and changed through the console or the API (whose services audit
+every change); the audit trail is read-only."""
+
+from django.contrib import admin, messages
+
+from configurations import services
+from configurations.models import AuditEntry, DataSet, DataSetting, OutlookConfiguration, ProfileAssignment
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DataSettingInline(ReadOnlyInline):
+    model = DataSetting
+    fields = ("object", "direction", "conflict_behavior", "folder", "propagate_deletions")
+
+
+class DataSetInline(ReadOnlyInline):
+    model = DataSet
+    fields = ("object", "scope", "filters", "record_limit", "days_back", "days_ahead", "closed_days_back")
+
+
+class ProfileAssignmentInline(ReadOnlyInline):
+    model = ProfileAssignment
+    fields = ("profile", "created_at")
+    readonly_fields = ("created_at",)
+
+
+class ReadMostlyAdmin(admin.ModelAdmin):
+    """Changes go through the services (validation + audit), so the admin site only reads."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutlookConfiguration)
+class OutlookConfigurationAdmin(ReadMostlyAdmin):
+    list_display = ("name", "active", "sync_interval_minutes", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("name", "description")
+    inlines = (DataSettingInline, DataSetInline, ProfileAssignmentInline)
+    actions = ("activate", "deactivate")
+
+    def _set_active(self, request, queryset, active: bool) -> None:
+        # Through the service, so the change is validated and audited like any other.
+        for configuration in queryset:
+            services.update_configuration(configuration, {"active": active}, actor=request.user)
+        state = "active" if active else "inactive"
+        self.message_user(request, f"{queryset.count()} configuration(s) now {state}.", messages.SUCCESS)
+
+    @admin.action(description="Activate the selected configurations", permissions=["toggle"])
+    def activate(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Deactivate the selected configurations", permissions=["toggle"])
+    def deactivate(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    def has_toggle_permission(self, request) -> bool:
+        return request.user.has_perm("configurations.change_outlookconfiguration")
+
+
+@admin.register(ProfileAssignment)
+class ProfileAssignmentAdmin(ReadMostlyAdmin):
+    list_display = ("profile", "configuration", "created_at")
+    search_fields = ("profile", "configuration__name")
+    list_select_related = ("configuration",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadMostlyAdmin):
+    list_display = ("at", "actor_name", "action", "configuration_name", "summary")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "configuration_name", "summary")
+    date_hierarchy = "at"
+    readonly_fields = ("at", "actor_name", "action", "configuration_id", "configuration_name", "summary", "changes")
+    fields = readonly_fields

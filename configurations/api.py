@@ -1,0 +1,354 @@
+"""REST API for Outlook Configurations, assignment and the audit trail; thin: the services do the work."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from configurations import services, soql
+from configurations.models import (
+    AuditEntry,
+    ConflictBehavior,
+    ContactScope,
+    Direction,
+    EventScope,
+    OutlookConfiguration,
+)
+from configurations.validation import MAX_DAYS, MAX_RECORD_LIMIT, ConfigurationInvalid
+from syncadmin.permissions import permission_required
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown keys are errors, not silently dropped (a typo in an option must not look saved)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(k) for k in set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+def _direction():
+    return serializers.ChoiceField(choices=Direction.choices, required=False)
+
+
+def _conflict():
+    return serializers.ChoiceField(choices=ConflictBehavior.choices, required=False)
+
+
+def _excluded():
+    return serializers.ListField(
+        child=serializers.CharField(max_length=254), required=False, max_length=1000,
+        help_text="E-mail addresses and domains that never sync.",
+    )
+
+
+class ContactsSettingSerializer(StrictSerializer):
+    direction = _direction()
+    conflict_behavior = _conflict()
+    folder = serializers.CharField(max_length=255, allow_blank=True, required=False, trim_whitespace=False)
+    propagate_deletions = serializers.BooleanField(required=False)
+    excluded_addresses = _excluded()
+
+
+class EventsSettingSerializer(StrictSerializer):
+    direction = _direction()
+    conflict_behavior = _conflict()
+    sync_private_events = serializers.BooleanField(required=False)
+    event_scope = serializers.ChoiceField(choices=EventScope.choices, required=False)
+    event_category = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    propagate_deletions = serializers.BooleanField(required=False)
+    auto_relate = serializers.BooleanField(required=False)
+    excluded_addresses = _excluded()
+
+
+class TasksSettingSerializer(StrictSerializer):
+    direction = _direction()
+    conflict_behavior = _conflict()
+    propagate_deletions = serializers.BooleanField(required=False)
+
+
+class DataSettingsSerializer(StrictSerializer):
+    contacts = ContactsSettingSerializer(required=False)
+    events = EventsSettingSerializer(required=False)
+    tasks = TasksSettingSerializer(required=False)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}]}},
+        ],
+        "nullable": True,
+    }
+)
+class FilterValueField(serializers.JSONField):
+    pass
+
+
+class FilterSerializer(StrictSerializer):
+    field = serializers.CharField(
+        max_length=100,
+        help_text="A field of the object's allow-list: "
+        + "; ".join(f"{o}: {', '.join(sorted(fields))}" for o, fields in soql.ALLOWED_FIELDS.items()),
+    )
+    op = serializers.ChoiceField(choices=soql.OPERATORS)
+    value = FilterValueField(required=False, allow_null=True)
+
+
+def _filters():
+    return FilterSerializer(many=True, required=False, max_length=soql.MAX_FILTERS)
+
+
+def _days(help_text: str):
+    return serializers.IntegerField(min_value=0, max_value=MAX_DAYS, required=False, help_text=help_text)
+
+
+def _limit():
+    return serializers.IntegerField(min_value=1, max_value=MAX_RECORD_LIMIT, required=False, allow_null=True)
+
+
+class ContactsDataSetSerializer(StrictSerializer):
+    scope = serializers.ChoiceField(choices=ContactScope.choices, required=False)
+    filters = _filters()
+    record_limit = _limit()
+
+
+class EventsDataSetSerializer(StrictSerializer):
+    days_back = _days("From this many days back (by end date).")
+    days_ahead = _days("To this many days ahead (by start date).")
+    filters = _filters()
+    record_limit = _limit()
+
+
+class TasksDataSetSerializer(StrictSerializer):
+    closed_days_back = _days("Closed tasks due in the last this many days (open tasks always sync).")
+    filters = _filters()
+    record_limit = _limit()
+
+
+class DataSetsSerializer(StrictSerializer):
+    contacts = ContactsDataSetSerializer(required=False)
+    events = EventsDataSetSerializer(required=False)
+    tasks = TasksDataSetSerializer(required=False)
+
+
+class ConfigurationSerializer(StrictSerializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=10000)
+    active = serializers.BooleanField(required=False)
+    sync_interval_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
+    profiles = serializers.ListField(child=serializers.CharField(max_length=255), required=False, max_length=1000)
+    data_settings = DataSettingsSerializer(required=False)
+    data_sets = DataSetsSerializer(required=False)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        return {
+            "id": instance.pk,
+            **services.snapshot(instance),
+            "created_at": serializers.DateTimeField().to_representation(instance.created_at),
+            "updated_at": serializers.DateTimeField().to_representation(instance.updated_at),
+        }
+
+
+class UserIdentifierField(serializers.Field):
+    """A synced user's id (number), Salesforce id, username or e-mail address."""
+
+    default_error_messages = {"invalid": "Enter a user id, Salesforce id, username or e-mail address."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            return data
+        if isinstance(data, str) and 0 < len(data) <= 254 and "\x00" not in data:
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 254}]})(UserIdentifierField)
+
+
+class UserListSerializer(serializers.Serializer):
+    users = serializers.ListField(child=UserIdentifierField(), allow_empty=False, max_length=50_000)
+
+
+_identifiers = serializers.ListField(child=UserIdentifierField())
+AssignmentResultSerializer = inline_serializer(
+    "AssignmentResult",
+    {"assigned": _identifiers, "moved": _identifiers, "unchanged": _identifiers, "unknown": _identifiers},
+)
+UnassignmentResultSerializer = inline_serializer(
+    "UnassignmentResult", {"unassigned": _identifiers, "unchanged": _identifiers, "unknown": _identifiers}
+)
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    configuration = serializers.IntegerField(source="configuration_id", read_only=True, allow_null=True)
+    actor = serializers.CharField(source="actor_name", read_only=True)
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "at", "actor", "action", "configuration", "configuration_name", "summary", "changes"]
+
+
+class AuditFilterSerializer(serializers.Serializer):
+    configuration = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    action = serializers.ChoiceField(choices=AuditEntry.Action.choices, required=False)
+
+
+def _user_list_serializer():
+    from users.api import SyncUserSerializer
+
+    return SyncUserSerializer(many=True)
+
+
+def _user_filter_parameters():
+    from users.api import SEARCH_PARAMETER, STATE_PARAMETER
+
+    return [SEARCH_PARAMETER, STATE_PARAMETER]
+
+
+def _invalid(exc: ConfigurationInvalid):
+    return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+
+
+class ConfigurationViewSet(viewsets.ModelViewSet):
+    """Outlook Configurations with their data settings and data sets (keyed by object) and profiles."""
+
+    serializer_class = ConfigurationSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    queryset = OutlookConfiguration.objects.prefetch_related(
+        "data_settings", "data_sets", Prefetch("profile_assignments")
+    ).order_by("name", "pk")
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            configuration = services.create_configuration(serializer.validated_data, actor=request.user)
+        except ConfigurationInvalid as exc:
+            return _invalid(exc)
+        return Response(self.get_serializer(configuration).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        configuration = self.get_object()
+        serializer = self.get_serializer(configuration, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            configuration = services.update_configuration(configuration, serializer.validated_data, actor=request.user)
+        except ConfigurationInvalid as exc:
+            return _invalid(exc)
+        return Response(self.get_serializer(configuration).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.delete_configuration(self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=UserListSerializer, responses=AssignmentResultSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[permission_required("users.change_syncuser")])
+    def assign(self, request, pk=None):
+        """Assign users directly (ids, Salesforce ids, usernames, e-mail addresses); idempotent."""
+        configuration = self.get_object()
+        serializer = UserListSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.assign_users(configuration, serializer.validated_data["users"], actor=request.user)
+        return Response(result.as_dict())
+
+    @extend_schema(request=UserListSerializer, responses=UnassignmentResultSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[permission_required("users.change_syncuser")])
+    def unassign(self, request, pk=None):
+        """Remove direct assignments to this configuration."""
+        configuration = self.get_object()
+        serializer = UserListSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.unassign_users(configuration, serializer.validated_data["users"], actor=request.user)
+        return Response(result.as_dict())
+
+    @extend_schema(responses=_user_list_serializer(), parameters=_user_filter_parameters())
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[permission_required("configurations.view_outlookconfiguration", "users.view_syncuser")],
+    )
+    def users(self, request, pk=None):
+        """The users assigned to this configuration, directly or through a profile (``via``), even while it is
+        inactive; each user's ``effective_configuration`` says whether it applies now."""
+        from users.api import SyncUserSerializer, filter_users, synced_users
+        from users.services import with_assigned_configuration
+
+        configuration = self.get_object()
+        queryset = with_assigned_configuration(synced_users()).filter(assigned_configuration_id=configuration.pk)
+        queryset = filter_users(queryset, request.query_params, fields=("search", "state"))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(SyncUserSerializer(page, many=True).data)
+
+    @extend_schema(
+        responses=AuditEntrySerializer(many=True),
+        parameters=[OpenApiParameter("action", OpenApiTypes.STR, enum=AuditEntry.Action.values)],
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[permission_required("configurations.view_auditentry")],
+    )
+    def audit(self, request, pk=None):
+        """This configuration's audit trail, newest first."""
+        configuration = self.get_object()
+        wanted = {"action": request.query_params["action"]} if "action" in request.query_params else {}
+        filters = AuditFilterSerializer(data=wanted)
+        filters.is_valid(raise_exception=True)
+        entries = AuditEntry.objects.filter(configuration_id=configuration.pk)
+        if "action" in filters.validated_data:
+            entries = entries.filter(action=filters.validated_data["action"])
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+    def get_serializer_class(self):
+        if self.action == "users":
+            from users.api import SyncUserSerializer
+
+            return SyncUserSerializer
+        if self.action == "audit":
+            return AuditEntrySerializer
+        if self.action in ("assign", "unassign"):
+            return UserListSerializer
+        return super().get_serializer_class()
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("configuration", OpenApiTypes.INT, description="Entries about this configuration."),
+        OpenApiParameter("action", OpenApiTypes.STR, enum=AuditEntry.Action.values),
+    ]
+)
+class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The audit trail: who changed which configuration or assignment, when, and what changed."""
+
+    serializer_class = AuditEntrySerializer
+    queryset = AuditEntry.objects.all()
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        filters = AuditFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        if "configuration" in filters.validated_data:
+            queryset = queryset.filter(configuration_id=filters.validated_data["configuration"])
+        if "action" in filters.validated_data:
+            queryset = queryset.filter(action=filters.validated_data["action"])
+        return queryset

@@ -1,0 +1,329 @@
+"""Operations on Outlook Configurations: create, update, delete, assign and unassign users.
+
+Each function is one business operation, atomic, and writes its audit entry in the same transaction. The API, the
+console, the admin and tasks call these; nothing else changes configurations or assignments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from configurations import audit
+from configurations.models import (
+    AuditEntry,
+    DataSet,
+    DataSetting,
+    OutlookConfiguration,
+    ProfileAssignment,
+    SyncObject,
+    data_set_values,
+    data_setting_values,
+)
+from configurations.validation import (
+    ConfigurationInvalid,
+    apply_setting_defaults,
+    validate_configuration_fields,
+    validate_data_set,
+    validate_data_setting,
+)
+
+CONFIGURATION_FIELDS = ("name", "description", "active", "sync_interval_minutes")
+# Chunk size for ``IN (...)`` lists and bulk updates: well below SQLite's and PostgreSQL's parameter limits.
+CHUNK = 2000
+
+
+def snapshot(configuration: OutlookConfiguration) -> dict:
+    """The configuration as the API shows it (also what the audit trail compares); uses prefetched rows."""
+    settings = {s.object: data_setting_values(s) for s in configuration.data_settings.all()}
+    data_sets = {d.object: data_set_values(d) for d in configuration.data_sets.all()}
+    return {
+        **{name: getattr(configuration, name) for name in CONFIGURATION_FIELDS},
+        "profiles": sorted(p.profile for p in configuration.profile_assignments.all()),
+        "data_settings": {o: settings[o] for o in SyncObject.values if o in settings},
+        "data_sets": {o: data_sets[o] for o in SyncObject.values if o in data_sets},
+    }
+
+
+def _prefetched(pk: int) -> OutlookConfiguration:
+    return OutlookConfiguration.objects.prefetch_related("data_settings", "data_sets", "profile_assignments").get(
+        pk=pk
+    )
+
+
+def _clean_strings(values: dict) -> dict:
+    values = dict(values)
+    if isinstance(values.get("name"), str):
+        values["name"] = values["name"].strip()
+    profiles = values.get("profiles")
+    if isinstance(profiles, list) and all(isinstance(p, str) for p in profiles):
+        values["profiles"] = sorted({p.strip() for p in profiles})
+    return values
+
+
+@dataclass
+class _Plan:
+    values: dict
+    rows: list  # (DataSetting | DataSet, merged values), one per object and kind
+
+
+def _plan(configuration: OutlookConfiguration | None, values: dict) -> _Plan:
+    """Merge the change into the stored configuration and check every rule; raises ConfigurationInvalid with all
+    the errors at once. Writes nothing."""
+    values = _clean_strings(values)
+    errors = validate_configuration_fields(values, instance=configuration)
+    if configuration is None:
+        if "name" not in values:
+            errors.setdefault("name", []).append("This field is required.")
+        settings_by_object, sets_by_object = {}, {}
+    else:
+        settings_by_object = {s.object: s for s in configuration.data_settings.all()}
+        sets_by_object = {d.object: d for d in configuration.data_sets.all()}
+    changes_by_group = {}
+    for group in ("data_settings", "data_sets"):
+        changes = values.get(group)
+        changes = {} if changes is None else changes
+        if not isinstance(changes, dict):
+            errors[group] = ["Enter an object keyed by contacts, events and tasks."]
+            changes = {}
+        for key in sorted(set(changes) - set(SyncObject.values)):
+            errors.setdefault(group, {})[key] = ["Not an object; use contacts, events or tasks."]
+        changes_by_group[group] = changes
+    setting_changes, set_changes = changes_by_group["data_settings"], changes_by_group["data_sets"]
+    rows = []
+    for sync_object in SyncObject.values:
+        setting = settings_by_object.get(sync_object) or DataSetting(object=sync_object)
+        merged = apply_setting_defaults(sync_object, data_setting_values(setting), setting_changes.get(sync_object, {}))
+        object_errors = validate_data_setting(sync_object, merged)
+        if object_errors:
+            errors.setdefault("data_settings", {})[sync_object] = object_errors
+        rows.append((setting, merged))
+
+        data_set = sets_by_object.get(sync_object) or DataSet(object=sync_object)
+        merged = {**data_set_values(data_set), **set_changes.get(sync_object, {})}
+        object_errors = validate_data_set(sync_object, merged)
+        if object_errors:
+            errors.setdefault("data_sets", {})[sync_object] = object_errors
+        rows.append((data_set, merged))
+    if errors:
+        raise ConfigurationInvalid(errors)
+    return _Plan(values, rows)
+
+
+def check_configuration(values: dict, configuration: OutlookConfiguration | None = None) -> dict:
+    """The errors that saving ``values`` (a new configuration, or a change to ``configuration``) would meet, in
+    the API's shape; an empty dict if it would save. For live validation in forms; writes nothing."""
+    try:
+        _plan(configuration, values)
+    except ConfigurationInvalid as exc:
+        return exc.errors
+    return {}
+
+
+def _write(configuration: OutlookConfiguration, plan: _Plan) -> None:
+    values = plan.values
+    for name in CONFIGURATION_FIELDS:
+        if name in values:
+            setattr(configuration, name, values[name])
+    try:
+        with transaction.atomic():
+            configuration.save()
+    except IntegrityError:
+        # A concurrent create won the race for the name (the database's case-insensitive constraint).
+        raise ConfigurationInvalid({"name": ["A configuration with this name already exists."]}) from None
+    for row, merged in plan.rows:
+        if not row.pk or any(getattr(row, k) != v for k, v in merged.items()):
+            for key, value in merged.items():
+                setattr(row, key, value)
+            row.configuration = configuration
+            row.save()
+    if "profiles" in values:
+        wanted = set(values["profiles"])
+        ProfileAssignment.objects.filter(configuration=configuration).exclude(profile__in=wanted).delete()
+        have = set(ProfileAssignment.objects.filter(configuration=configuration).values_list("profile", flat=True))
+        try:
+            with transaction.atomic():
+                ProfileAssignment.objects.bulk_create(
+                    [ProfileAssignment(profile=p, configuration=configuration) for p in sorted(wanted - have)]
+                )
+        except IntegrityError:
+            raise ConfigurationInvalid(
+                {"profiles": ["A profile was just assigned to another configuration; it belongs to at most one."]}
+            ) from None
+
+
+@transaction.atomic
+def create_configuration(values: dict, actor=None) -> OutlookConfiguration:
+    """A new configuration. Objects left out get a data setting that does not sync (``none``) and the default
+    data set; ``values`` has the API's shape (name, description, active, sync_interval_minutes, profiles,
+    data_settings and data_sets keyed by object)."""
+    plan = _plan(None, values)
+    configuration = OutlookConfiguration()
+    _write(configuration, plan)
+    configuration = _prefetched(configuration.pk)
+    after = snapshot(configuration)
+    audit.record(
+        AuditEntry.Action.CONFIGURATION_CREATED,
+        actor,
+        configuration,
+        summary=f"Created configuration {configuration.name!r}",
+        changes={"before": None, "after": after},
+    )
+    return configuration
+
+
+@transaction.atomic
+def update_configuration(configuration: OutlookConfiguration, changes: dict, actor=None) -> OutlookConfiguration:
+    """Apply a partial change (PATCH semantics: nested data settings and data sets merge field by field; a list
+    of profiles or filters replaces the old one). No audit entry when nothing changed."""
+    OutlookConfiguration.objects.select_for_update().filter(pk=configuration.pk).first()  # one change at a time
+    configuration = _prefetched(configuration.pk)
+    before = snapshot(configuration)
+    _write(configuration, _plan(configuration, changes))
+    configuration = _prefetched(configuration.pk)
+    after = snapshot(configuration)
+    if before != after:
+        old, new = audit.diff(before, after)
+        audit.record(
+            AuditEntry.Action.CONFIGURATION_UPDATED,
+            actor,
+            configuration,
+            summary=f"Changed {', '.join(sorted(new))} of {configuration.name!r}",
+            changes={"before": old, "after": new},
+        )
+    return configuration
+
+
+@transaction.atomic
+def delete_configuration(configuration: OutlookConfiguration, actor=None) -> None:
+    """Delete it; its directly assigned users lose their direct assignment (and fall back to their profile's)."""
+    configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
+    from users.models import SyncUser
+
+    before = snapshot(_prefetched(configuration.pk))
+    user_ids = list(SyncUser.objects.filter(configuration=configuration).values_list("pk", flat=True))
+    audit.record(
+        AuditEntry.Action.CONFIGURATION_DELETED,
+        actor,
+        configuration,
+        summary=f"Deleted configuration {configuration.name!r} ({len(user_ids)} users directly assigned)",
+        changes={"before": before, "after": None, "unassigned_users": user_ids},
+    )
+    configuration.delete()
+
+
+@dataclass
+class AssignmentResult:
+    """Each list holds the identifiers as the caller gave them."""
+
+    assigned: list = field(default_factory=list)
+    moved: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class UnassignmentResult:
+    unassigned: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@transaction.atomic
+def assign_users(configuration: OutlookConfiguration, identifiers: list[Any], actor=None) -> AssignmentResult:
+    """Assign users directly (ids, Salesforce ids, usernames and e-mail addresses, mixed) to the configuration.
+
+    Idempotent; users directly assigned elsewhere move here. One transaction, a few queries whatever the number of
+    users, and one audit entry for the configuration (plus one per configuration users moved away from).
+    """
+    from users.models import SyncUser
+    from users.services import resolve_users
+
+    configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
+    found, unknown = resolve_users(identifiers, fields=("pk", "configuration_id"), lock=True)
+    result = AssignmentResult(unknown=unknown)
+    previous = {}  # user pk -> configuration pk before this call
+    for identifier, row in found:
+        previous.setdefault(row["pk"], row["configuration_id"])
+        before = previous[row["pk"]]
+        if before == configuration.pk:
+            result.unchanged.append(identifier)
+        elif before is None:
+            result.assigned.append(identifier)
+        else:
+            result.moved.append(identifier)
+    to_update = sorted(pk for pk, before in previous.items() if before != configuration.pk)
+    now = timezone.now()
+    for start in range(0, len(to_update), CHUNK):
+        SyncUser.objects.filter(pk__in=to_update[start : start + CHUNK]).update(
+            configuration=configuration, updated_at=now
+        )
+    if to_update:
+        newly = sorted(pk for pk in to_update if previous[pk] is None)
+        moved_from: dict[int, list[int]] = {}
+        for pk in to_update:
+            if previous[pk] is not None:
+                moved_from.setdefault(previous[pk], []).append(pk)
+        audit.record(
+            AuditEntry.Action.USERS_ASSIGNED,
+            actor,
+            configuration,
+            summary=f"Assigned {len(to_update)} user(s) to {configuration.name!r}"
+            + (f" ({len(to_update) - len(newly)} moved from other configurations)" if moved_from else ""),
+            changes={
+                "assigned_users": newly,
+                "moved_users": {str(source): pks for source, pks in sorted(moved_from.items())},
+            },
+        )
+        for source in OutlookConfiguration.objects.filter(pk__in=moved_from).order_by("pk"):
+            audit.record(
+                AuditEntry.Action.USERS_MOVED_AWAY,
+                actor,
+                source,
+                summary=f"{len(moved_from[source.pk])} user(s) moved to {configuration.name!r}",
+                changes={"moved_users": moved_from[source.pk], "to_configuration": configuration.pk},
+            )
+    return result
+
+
+@transaction.atomic
+def unassign_users(configuration: OutlookConfiguration, identifiers: list[Any], actor=None) -> UnassignmentResult:
+    """Remove users' direct assignment to this configuration; users not directly assigned here are ``unchanged``
+    (a profile assignment is changed on the configuration's profiles, not per user)."""
+    from users.models import SyncUser
+    from users.services import resolve_users
+
+    configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
+    found, unknown = resolve_users(identifiers, fields=("pk", "configuration_id"), lock=True)
+    result = UnassignmentResult(unknown=unknown)
+    to_update: set[int] = set()
+    for identifier, row in found:
+        if row["configuration_id"] == configuration.pk:
+            result.unassigned.append(identifier)
+            to_update.add(row["pk"])
+        else:
+            result.unchanged.append(identifier)
+    pks = sorted(to_update)
+    for start in range(0, len(pks), CHUNK):
+        SyncUser.objects.filter(pk__in=pks[start : start + CHUNK], configuration=configuration).update(
+            configuration=None, updated_at=timezone.now()
+        )
+    if pks:
+        audit.record(
+            AuditEntry.Action.USERS_UNASSIGNED,
+            actor,
+            configuration,
+            summary=f"Unassigned {len(pks)} user(s) from {configuration.name!r}",
+            changes={"unassigned_users": pks},
+        )
+    return result
+

@@ -1,0 +1,244 @@
+"""The rules an Outlook Configuration must follow, in one place, reported per field.
+
+Every entry point (the API's serializers through the services, the console's forms, the admin through the models'
+``clean()``) ends up here. Errors come back as dicts in the API's shape: ``{"field": ["message", ...]}``, nested
+for nested objects, and a list aligned with the items for lists of filters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from configurations import soql
+from configurations.models import (
+    DATA_SET_FIELDS,
+    DEFAULT_CONTACTS_FOLDER,
+    MAX_DAYS,
+    MAX_SYNC_INTERVAL_MINUTES,
+    SETTING_FIELDS,
+    ConflictBehavior,
+    ContactScope,
+    Direction,
+    EventScope,
+    OutlookConfiguration,
+    ProfileAssignment,
+    SyncObject,
+)
+
+Errors = dict[str, Any]
+
+# The conflict behaviour a one-way direction requires (Salesforce's own rule: the source side wins).
+REQUIRED_CONFLICT_BEHAVIOR = {
+    Direction.SALESFORCE_TO_OUTLOOK: ConflictBehavior.SALESFORCE_WINS,
+    Direction.OUTLOOK_TO_SALESFORCE: ConflictBehavior.OUTLOOK_WINS,
+}
+# Directions each object may take: contacts never sync from Outlook to Salesforce only.
+ALLOWED_DIRECTIONS = {
+    SyncObject.CONTACTS: (Direction.NONE, Direction.SALESFORCE_TO_OUTLOOK, Direction.BOTH),
+    SyncObject.EVENTS: tuple(Direction),
+    SyncObject.TASKS: tuple(Direction),
+}
+MAX_RECORD_LIMIT = 1_000_000
+MAX_EXCLUDED_ADDRESSES = 1000
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ConfigurationInvalid(Exception):
+    """A configuration change broke a rule; ``errors`` is in the API's shape."""
+
+    def __init__(self, errors: Errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def raise_if_invalid(errors: Errors) -> None:
+    """For models' ``clean()``: Django's ValidationError with one flat message list per field."""
+    if errors:
+        raise ValidationError({field: _flatten(messages) for field, messages in errors.items()})
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, str):
+        return [prefix + messages]
+    if isinstance(messages, dict):
+        return [m for key, value in messages.items() for m in _flatten(value, f"{prefix}{key}: ")]
+    flat = []
+    for index, value in enumerate(messages):
+        if isinstance(value, str):
+            flat.append(prefix + value)
+        elif value:
+            flat += _flatten(value, f"{prefix}#{index + 1} ")
+    return flat
+
+
+def _add(errors: Errors, field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def default_conflict_behavior(direction: str) -> str:
+    return REQUIRED_CONFLICT_BEHAVIOR.get(direction, ConflictBehavior.SALESFORCE_WINS)
+
+
+def normalize_excluded_address(entry: str) -> str:
+    entry = entry.strip().lower()
+    return entry[1:] if entry.startswith("@") else entry
+
+
+def validate_data_setting(sync_object: str, values: dict) -> Errors:
+    """The errors of one object's data setting (an empty dict when it is valid)."""
+    errors: Errors = {}
+    sync_object = SyncObject(sync_object)
+    for key in sorted(set(values) - set(SETTING_FIELDS[sync_object])):
+        _add(errors, key, f"Not an option of {sync_object}.")
+    direction = values.get("direction", Direction.NONE)
+    conflict = values.get("conflict_behavior", ConflictBehavior.SALESFORCE_WINS)
+    if direction not in Direction.values:
+        _add(errors, "direction", f"Choose one of: {', '.join(Direction.values)}.")
+    elif direction not in ALLOWED_DIRECTIONS[sync_object]:
+        _add(errors, "direction", "Contacts cannot sync from Outlook to Salesforce only; choose both ways instead.")
+    if conflict not in ConflictBehavior.values:
+        _add(errors, "conflict_behavior", f"Choose one of: {', '.join(ConflictBehavior.values)}.")
+    elif direction in REQUIRED_CONFLICT_BEHAVIOR and conflict != REQUIRED_CONFLICT_BEHAVIOR[direction]:
+        required = REQUIRED_CONFLICT_BEHAVIOR[direction]
+        _add(errors, "conflict_behavior", f"{Direction(direction).label} requires {required} ({required.label}).")
+    if sync_object == SyncObject.CONTACTS:
+        folder = values.get("folder", "")
+        if not isinstance(folder, str):
+            _add(errors, "folder", "Enter a folder name.")
+        elif direction == Direction.NONE and folder:
+            _add(errors, "folder", "A data setting that does not sync (direction none) has no folder.")
+        elif direction != Direction.NONE and not folder.strip():
+            _add(errors, "folder", "Enter the Outlook contacts folder to sync into.")
+        elif len(folder) > 255 or _CONTROL.search(folder) or folder != folder.strip() or "\\" in folder:
+            _add(errors, "folder", "Enter a folder name of at most 255 characters, without backslashes, "
+                                   "control characters or surrounding spaces.")
+    if sync_object == SyncObject.EVENTS:
+        scope = values.get("event_scope", EventScope.ALL)
+        category = values.get("event_category", "")
+        if scope not in EventScope.values:
+            _add(errors, "event_scope", f"Choose one of: {', '.join(EventScope.values)}.")
+        elif scope == EventScope.CATEGORY and not (isinstance(category, str) and category.strip()):
+            _add(errors, "event_category", "Enter the Outlook category whose events sync.")
+        elif scope == EventScope.ALL and category:
+            _add(errors, "event_category", "A category only applies when the event scope is category.")
+        if isinstance(category, str) and (len(category) > 255 or _CONTROL.search(category)):
+            _add(errors, "event_category", "Enter a category name of at most 255 characters.")
+    for flag in ("sync_private_events", "propagate_deletions", "auto_relate"):
+        if flag in values and not isinstance(values[flag], bool):
+            _add(errors, flag, "Enter true or false.")
+    if "excluded_addresses" in values:
+        entries = values["excluded_addresses"]
+        if not isinstance(entries, list):
+            _add(errors, "excluded_addresses", "Enter a list of e-mail addresses and domains.")
+        elif len(entries) > MAX_EXCLUDED_ADDRESSES:
+            _add(errors, "excluded_addresses", f"Enter at most {MAX_EXCLUDED_ADDRESSES} addresses.")
+        else:
+            for entry in entries:
+                if not _is_address_or_domain(entry):
+                    message = f"{str(entry)[:80]!r} is neither an e-mail address nor a domain."
+                    _add(errors, "excluded_addresses", message)
+    return errors
+
+
+def _is_address_or_domain(entry: Any) -> bool:
+    if not isinstance(entry, str) or not entry.strip():
+        return False
+    entry = normalize_excluded_address(entry)
+    if "@" in entry:
+        try:
+            validate_email(entry)
+        except ValidationError:
+            return False
+        return True
+    return bool(_DOMAIN.match(entry))
+
+
+def validate_data_set(sync_object: str, values: dict) -> Errors:
+    """The errors of one object's data set, including each filter's (checked by the SOQL compiler's rules)."""
+    errors: Errors = {}
+    sync_object = SyncObject(sync_object)
+    for key in sorted(set(values) - set(DATA_SET_FIELDS[sync_object])):
+        _add(errors, key, f"Not an option of the {sync_object} data set.")
+    if "scope" in values and values["scope"] not in ContactScope.values:
+        _add(errors, "scope", f"Choose one of: {', '.join(ContactScope.values)}.")
+    for name in ("days_back", "days_ahead", "closed_days_back"):
+        if name in values and not _whole_number_between(values[name], 0, MAX_DAYS):
+            _add(errors, name, f"Enter a whole number of days from 0 to {MAX_DAYS}.")
+    limit = values.get("record_limit")
+    if limit is not None and not _whole_number_between(limit, 1, MAX_RECORD_LIMIT):
+        _add(errors, "record_limit", f"Enter a limit from 1 to {MAX_RECORD_LIMIT}, or null for no limit.")
+    if "filters" in values:
+        filter_errors = soql.filter_errors(sync_object, values["filters"])
+        if filter_errors:
+            errors["filters"] = filter_errors
+    return errors
+
+
+def _whole_number_between(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def validate_configuration_fields(values: dict, instance: OutlookConfiguration | None = None) -> Errors:
+    """Name (unique, case-insensitively), interval and profiles (each in at most one configuration)."""
+    errors: Errors = {}
+    if "name" in values:
+        name = values["name"]
+        if not isinstance(name, str) or not name.strip():
+            _add(errors, "name", "Enter a name.")
+        elif len(name) > 120:
+            _add(errors, "name", "Enter at most 120 characters.")
+        else:
+            others = OutlookConfiguration.objects.filter(name__iexact=name.strip())
+            if instance is not None and instance.pk:
+                others = others.exclude(pk=instance.pk)
+            if others.exists():
+                _add(errors, "name", "A configuration with this name already exists.")
+    if "sync_interval_minutes" in values and not _whole_number_between(
+        values["sync_interval_minutes"], 1, MAX_SYNC_INTERVAL_MINUTES
+    ):
+        _add(errors, "sync_interval_minutes", f"Enter a whole number of minutes from 1 to {MAX_SYNC_INTERVAL_MINUTES}.")
+    if "profiles" in values:
+        profiles = values["profiles"]
+        if not isinstance(profiles, list) or not all(isinstance(p, str) and p.strip() for p in profiles):
+            _add(errors, "profiles", "Enter a list of profile names.")
+        else:
+            taken = ProfileAssignment.objects.filter(profile__in=[p.strip() for p in profiles]).select_related(
+                "configuration"
+            )
+            if instance is not None and instance.pk:
+                taken = taken.exclude(configuration=instance)
+            for assignment in taken:
+                _add(
+                    errors,
+                    "profiles",
+                    f"Profile {assignment.profile!r} already belongs to configuration "
+                    f"{assignment.configuration.name!r}; a profile belongs to at most one configuration.",
+                )
+    return errors
+
+
+def apply_setting_defaults(sync_object: str, current: dict | None, changes: dict) -> dict:
+    """The data setting after ``changes``, with the defaults a client may leave out filled in.
+
+    A changed direction brings its required conflict behaviour unless the change names one; contacts moving to
+    ``none`` lose their folder, and contacts starting to sync get the default folder, unless the change names one.
+    """
+    values = dict(current or {"direction": Direction.NONE, "conflict_behavior": ConflictBehavior.SALESFORCE_WINS})
+    values.update(changes)
+    direction = values.get("direction")
+    if "direction" in changes and "conflict_behavior" not in changes and direction in REQUIRED_CONFLICT_BEHAVIOR:
+        values["conflict_behavior"] = REQUIRED_CONFLICT_BEHAVIOR[direction]
+    if sync_object == SyncObject.CONTACTS and "folder" not in changes:
+        if direction == Direction.NONE:
+            values["folder"] = ""
+        elif not values.get("folder"):
+            values["folder"] = DEFAULT_CONTACTS_FOLDER
+    entries = values.get("excluded_addresses")
+    if isinstance(entries, list) and all(isinstance(e, str) for e in entries):
+        values["excluded_addresses"] = list(dict.fromkeys(normalize_excluded_address(e) for e in entries))
+    return values

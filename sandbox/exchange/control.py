@@ -1,0 +1,126 @@
+"""The JSON control API under /_sandbox/ on the EWS port: users, faults, stats, reset, mailbox inspection."""
+
+import json
+
+from sandbox.exchange.fields import text_of
+from sandbox.exchange.items import materialize
+
+FAULT_KEYS = {"operation", "status", "error_code", "latency_ms", "count", "back_off_ms"}
+
+
+def _json(status: int, data) -> tuple[int, list, bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps(data, ensure_ascii=False).encode()
+
+
+def _body(environ) -> dict:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 1024 * 1024:
+        raise ValueError("request body too large")
+    raw = environ["wsgi.input"].read(length) if length else b""
+    data = json.loads(raw or b"{}")
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+def handle_control(emu, environ):
+    method = environ.get("REQUEST_METHOD", "GET")
+    parts = [p for p in environ.get("PATH_INFO", "").split("/") if p][1:]
+    try:
+        body = _body(environ) if method in ("POST", "PUT", "PATCH") else {}
+    except (ValueError, UnicodeDecodeError) as e:
+        return _json(400, {"error": f"invalid JSON: {e}"})
+    route = (method, tuple(parts[:1]))
+    if route == ("POST", ("users",)):
+        missing = {"username", "email", "first_name", "last_name"} - set(body)
+        if missing:
+            return _json(400, {"error": f"missing fields: {', '.join(sorted(missing))}"})
+        if emu.hub is None:
+            return _json(400, {"error": "no hub"})
+        result = emu.hub.create_user(username=body["username"], email=body["email"], first_name=body["first_name"],
+                                     last_name=body["last_name"], profile=body.get("profile", "Standard User"))
+        return _json(201, result)
+    if parts[:1] == ["faults"]:
+        return _faults(emu, method, body)
+    if route == ("GET", ("stats",)):
+        with emu.fault_lock:
+            return _json(200, {"calls": dict(emu.calls), "calls_by_user": dict(emu.calls_by_user)})
+    if route == ("DELETE", ("stats",)):
+        with emu.fault_lock:
+            emu.calls.clear()
+            emu.calls_by_user.clear()
+        return _json(200, {"calls": {}, "calls_by_user": {}})
+    if route == ("POST", ("reset",)):
+        if emu.hub is not None:
+            emu.hub.reset()
+        else:
+            emu.reset()
+        return _json(200, {"status": "reset"})
+    if parts[:1] == ["mailboxes"]:
+        return _mailboxes(emu, method, parts[1:])
+    return _json(404, {"error": "unknown control endpoint"})
+
+
+def _faults(emu, method, body):
+    if method == "DELETE":
+        with emu.fault_lock:
+            emu.faults.clear()
+        return _json(200, {"faults": []})
+    if method == "GET":
+        with emu.fault_lock:
+            return _json(200, {"faults": list(emu.faults)})
+    if method != "POST":
+        return _json(405, {"error": "method not allowed"})
+    unknown = set(body) - FAULT_KEYS
+    if unknown or not isinstance(body.get("operation"), str):
+        return _json(400, {"error": f"expected {sorted(FAULT_KEYS)}; 'operation' is required"})
+    try:
+        fault = {
+            "operation": body["operation"], "status": int(body.get("status", 500)),
+            "error_code": body.get("error_code"), "latency_ms": int(body.get("latency_ms") or 0),
+            "count": int(body.get("count", 1)), "back_off_ms": int(body.get("back_off_ms") or 0),
+        }
+    except (TypeError, ValueError):
+        return _json(400, {"error": "status, latency_ms, count and back_off_ms must be integers"})
+    if fault["status"] not in (200, 500) or fault["count"] < 1 or fault["latency_ms"] < 0:
+        return _json(400, {"error": "status must be 200 or 500, count >= 1, latency_ms >= 0"})
+    fault["remaining"] = fault["count"]
+    with emu.fault_lock:
+        emu.faults.append(fault)
+        return _json(201, {"faults": list(emu.faults)})
+
+
+def _mailboxes(emu, method, rest):
+    store = emu.store
+    with store.lock:
+        if not rest and method == "GET":
+            return _json(200, {"mailboxes": [
+                {"mailbox": mb["email"], "display_name": mb["display_name"], "items": len(mb["items"])}
+                for mb in sorted(store.mailboxes.values(), key=lambda x: x["email"])]})
+        mb = store.mailbox(rest[0]) if rest else None
+        if mb is None:
+            return _json(404, {"error": "no such mailbox"})
+        if len(rest) == 1 and method == "GET":
+            folders = []
+            for f in mb["folders"].values():
+                items = []
+                for item in store.folder_items(mb, f["id"]):
+                    props, _ = materialize(mb, item)
+                    items.append({"id": item["id"], "type": item["kind"], "subject": text_of(props.get("Subject")),
+                                  "change_key": props["ItemId"].get("ChangeKey")})
+                folders.append({"id": f["id"], "name": f["name"], "class": f["class"],
+                                "distinguished": f["distinguished"], "parent": f["parent"], "items": items})
+            return _json(200, {"mailbox": mb["email"], "display_name": mb["display_name"], "folders": folders})
+        if len(rest) == 3 and rest[1] == "folders" and method == "DELETE":
+            folder = mb["folders"].get(rest[2])
+            if folder is None:
+                return _json(404, {"error": "no such folder"})
+            if folder["distinguished"]:
+                return _json(400, {"error": "distinguished folders cannot be deleted"})
+            store.delete_folder(mb, folder)
+            store.flush()
+            return _json(200, {"deleted": rest[2]})
+    return _json(404, {"error": "unknown control endpoint"})

@@ -1,0 +1,64 @@
+"""The sandbox as one object: both emulators, the people they share, and the control operations that span both.
+
+Each emulator keeps and persists its own data under ``<data_dir>/salesforce`` and ``<data_dir>/exchange``.
+What spans both lives here: creating a user (a Salesforce User and its mailbox), resetting, seeding.
+"""
+
+import json
+import threading
+from pathlib import Path
+
+from sandbox.demo import DEMO_USERS
+
+SEEDS = ("demo", "empty")
+
+
+class Sandbox:
+    def __init__(self, data_dir: Path, seed: str = "demo"):
+        if seed not in SEEDS:
+            raise ValueError(f"unknown seed {seed!r}; expected one of {', '.join(SEEDS)}")
+        # Imported here so that each emulator package can import this module's names without a cycle.
+        from sandbox.exchange.emulator import ExchangeEmulator
+        from sandbox.salesforce.emulator import SalesforceEmulator
+
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.salesforce = SalesforceEmulator(self.data_dir / "salesforce", hub=self)
+        self.exchange = ExchangeEmulator(self.data_dir / "exchange", hub=self)
+
+        marker = self.data_dir / "sandbox.json"
+        if marker.exists():
+            self.seed = json.loads(marker.read_text())["seed"]
+        else:
+            self.seed = seed
+            self._create_demo_users()
+            if seed == "demo":
+                self.salesforce.seed_demo()
+                self.exchange.seed_demo()
+            marker.write_text(json.dumps({"seed": seed}))
+
+    def create_user(
+        self, *, username: str, email: str, first_name: str, last_name: str, profile: str
+    ) -> dict:
+        """Create a Salesforce user and its mailbox; answer what the control API returns."""
+        with self.lock:
+            salesforce_id = self.salesforce.create_user(
+                username=username, email=email, first_name=first_name, last_name=last_name, profile=profile
+            )
+            mailbox = self.exchange.create_mailbox(email=email, display_name=f"{first_name} {last_name}".strip())
+        return {"salesforce_id": salesforce_id, "mailbox": mailbox}
+
+    def reset(self) -> None:
+        """Wipe all data on both ends, keeping the demo users' definitions (users and mailboxes, no records)."""
+        with self.lock:
+            self.salesforce.reset()
+            self.exchange.reset()
+            self._create_demo_users()
+
+    def _create_demo_users(self) -> None:
+        for user in DEMO_USERS:
+            self.create_user(
+                username=user.username, email=user.email, first_name=user.first_name,
+                last_name=user.last_name, profile=user.profile,
+            )

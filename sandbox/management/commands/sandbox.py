@@ -1,0 +1,59 @@
+import signal
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
+from sandbox.hub import SEEDS
+from sandbox.runner import start_sandbox
+from sandbox.services import setup_demo
+
+
+class Command(BaseCommand):
+    help = "Run the Salesforce and Exchange emulators in the foreground until stopped."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--salesforce-port", type=int, default=8443)
+        parser.add_argument("--exchange-port", type=int, default=8444)
+        parser.add_argument("--exchange-https", action="store_true", help="serve EWS over HTTPS with the sandbox CA")
+        parser.add_argument("--data-dir", default=str(settings.SANDBOX_DATA_DIR))
+        parser.add_argument("--seed", choices=SEEDS, default="demo", help="data for a new data directory")
+        parser.add_argument(
+            "--setup-demo", action="store_true",
+            help="once started, connect the product to it, import its users and give them a demo configuration",
+        )
+
+    def handle(self, *args, **options):
+        try:
+            running = start_sandbox(
+                Path(options["data_dir"]),
+                host=options["host"],
+                salesforce_port=options["salesforce_port"],
+                exchange_port=options["exchange_port"],
+                seed=options["seed"],
+                exchange_https=options["exchange_https"],
+            )
+        except OSError as exc:
+            raise CommandError(f"could not start the sandbox: {exc}") from exc
+
+        self.stdout.write(f"Salesforce emulator: {running.salesforce_url}  (CA certificate: {running.ca_path})")
+        self.stdout.write(f"Exchange emulator:   {running.ews_endpoint}")
+        self.stdout.write(f"Service account:     {SERVICE_ACCOUNT} / {PASSWORD}; every user's password: {PASSWORD}")
+        self.stdout.write(f"Data directory:      {Path(options['data_dir']).resolve()}")
+
+        if options["setup_demo"]:
+            try:
+                for line in setup_demo(Path(options["data_dir"]), running.salesforce_url, running.ews_endpoint):
+                    self.stdout.write(f"Demo set-up: {line}")
+            except Exception as exc:  # noqa: BLE001 - the emulators keep running; say what failed
+                self.stderr.write(f"Demo set-up failed: {exc}")
+
+        stopped = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
+        stopped.wait()
+        running.stop()
+        self.stdout.write("Sandbox stopped.")

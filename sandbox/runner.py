@@ -1,0 +1,68 @@
+"""Start the two emulators on threaded HTTP servers, in the foreground (the command) or for tests."""
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox.ca import ensure_certificates, server_ssl_context
+from sandbox.hub import Sandbox
+
+
+@dataclass
+class RunningSandbox:
+    hub: Sandbox
+    salesforce_url: str
+    exchange_url: str
+    ca_path: Path
+    _servers: list[BaseWSGIServer] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def ews_endpoint(self) -> str:
+        return f"{self.exchange_url}/EWS/Exchange.asmx"
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def start_sandbox(
+    data_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    salesforce_port: int = 0,
+    exchange_port: int = 0,
+    seed: str = "demo",
+    exchange_https: bool = False,
+) -> RunningSandbox:
+    """Serve both emulators on background threads; port 0 picks a free port. Call ``stop()`` when done."""
+    data_dir = Path(data_dir)
+    ca_path = ensure_certificates(data_dir)
+    hub = Sandbox(data_dir, seed=seed)
+    salesforce = make_server(
+        host, salesforce_port, hub.salesforce.wsgi_app, threaded=True, ssl_context=server_ssl_context(data_dir)
+    )
+    exchange = make_server(
+        host,
+        exchange_port,
+        hub.exchange.wsgi_app,
+        threaded=True,
+        ssl_context=server_ssl_context(data_dir) if exchange_https else None,
+    )
+    running = RunningSandbox(
+        hub=hub,
+        salesforce_url=f"https://{host}:{salesforce.server_port}",
+        exchange_url=f"{'https' if exchange_https else 'http'}://{host}:{exchange.server_port}",
+        ca_path=ca_path,
+        _servers=[salesforce, exchange],
+    )
+    for server in running._servers:
+        thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"sandbox-{server.server_port}")
+        thread.start()
+        running._threads.append(thread)
+    return running

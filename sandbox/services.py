@@ -1,0 +1,91 @@
+"""Pointing the product at a running sandbox: what it needs is in the sandbox's data directory."""
+
+from pathlib import Path
+
+from sandbox.demo import DEMO_USERS, PASSWORD, SERVICE_ACCOUNT
+
+DEFAULT_SALESFORCE_URL = "https://127.0.0.1:8443"
+DEFAULT_EXCHANGE_URL = "http://127.0.0.1:8444/EWS/Exchange.asmx"
+# The demo user whose token lists the org's users for `import_users` (a Sales Manager sees everyone).
+INTEGRATION_USER = next(u.username for u in DEMO_USERS if u.profile == "Sales Manager")
+
+
+class SandboxNotFound(Exception):
+    pass
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise SandboxNotFound(
+            f"{path} does not exist: start the sandbox once (`python manage.py sandbox`) or pass its --data-dir"
+        ) from None
+
+
+def connect_to_sandbox(
+    data_dir: Path, salesforce_url: str = DEFAULT_SALESFORCE_URL, exchange_url: str = DEFAULT_EXCHANGE_URL
+) -> dict:
+    """Save both Connections for the sandbox at these URLs; keys, CA and service account come from `data_dir`."""
+    from sync.connections import save_connection
+    from sync.models import Connection
+
+    data_dir = Path(data_dir)
+    ca_pem = _read(data_dir / "ca.pem")
+    app = data_dir / "salesforce" / "connected-app"
+    salesforce = save_connection(
+        Connection.Kind.SALESFORCE,
+        url=salesforce_url.rstrip("/"),
+        username=INTEGRATION_USER,
+        client_id=_read(app / "consumer-key.txt"),
+        secret=_read(app / "private-key.pem"),
+        verify_tls=True,
+        ca_certificate=ca_pem,
+        version="",
+    )
+    exchange = save_connection(
+        Connection.Kind.EXCHANGE,
+        url=exchange_url,
+        username=SERVICE_ACCOUNT,
+        secret=PASSWORD,
+        auth_type=Connection.AuthType.BASIC,
+        version="Exchange2016",
+        verify_tls=True,
+        ca_certificate=ca_pem if exchange_url.startswith("https") else "",
+    )
+    return {"salesforce": salesforce, "exchange": exchange}
+
+
+DEMO_CONFIGURATION = "Demo: everything both ways"
+
+
+def setup_demo(data_dir: Path, salesforce_url: str = DEFAULT_SALESFORCE_URL,
+               exchange_url: str = DEFAULT_EXCHANGE_URL) -> list[str]:
+    """Connect to the sandbox, import its users, and give the demo profiles a configuration (once).
+
+    Returns what it did, in plain lines. Idempotent: an existing demo configuration is left as the admin made it.
+    """
+    from configurations.models import OutlookConfiguration, ProfileAssignment
+    from configurations.services import create_configuration
+    from sandbox.demo import PROFILES
+    from sync.connections import import_users
+
+    done = [f"connected to {c}" for c in connect_to_sandbox(data_dir, salesforce_url, exchange_url).values()]
+    imported = import_users()
+    done.append(f"imported users: {len(imported.created)} new, {len(imported.updated)} updated")
+    if not OutlookConfiguration.objects.filter(name=DEMO_CONFIGURATION).exists():
+        free = [p for p in PROFILES if not ProfileAssignment.objects.filter(profile=p).exists()]
+        create_configuration({
+            "name": DEMO_CONFIGURATION,
+            "description": "Created by `make run` for the sandbox's demo org.",
+            "sync_interval_minutes": 1,
+            "profiles": free,
+            "data_settings": {
+                "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"},
+                "events": {"direction": "both", "conflict_behavior": "salesforce_wins"},
+                "tasks": {"direction": "both", "conflict_behavior": "salesforce_wins"},
+            },
+            "data_sets": {"contacts": {"scope": "my_contacts"}, "events": {"days_back": 30, "days_ahead": 180}},
+        })
+        done.append(f"created configuration {DEMO_CONFIGURATION!r} for profiles {', '.join(free)}")
+    return done

@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from sync.forms import ConnectionForm
+from sync.models import Connection, RecordError, RecordLink, SyncRun
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ("kind", "url", "username", "has_secret", "updated_at")
+
+    @admin.display(boolean=True, description="secret stored")
+    def has_secret(self, obj):
+        return obj.has_secret
+
+
+class RecordErrorInline(admin.TabularInline):
+    model = RecordError
+    extra = 0
+    can_delete = False
+    readonly_fields = ("side", "record_id", "code", "message", "transient", "created_at")
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ("pk", "user", "object", "trigger", "state", "created_at", "finished_at")
+    list_filter = ("state", "object", "trigger")
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+    inlines = [RecordErrorInline]
+
+
+@admin.register(RecordLink)
+class RecordLinkAdmin(admin.ModelAdmin):
+    list_display = ("user", "object", "salesforce_id", "state", "updated_at")
+    list_filter = ("object", "state")
+    search_fields = ("salesforce_id", "outlook_id", "user__username")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in RecordLink._meta.fields]

@@ -1,0 +1,150 @@
+"""REST API for sync operations: runs (read), and per user: sync now, reset, test connection."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.response import Response
+
+from configurations.models import SyncObject
+from sync import connections, services
+from sync.connectors.base import ConnectorError, TransientError
+from sync.filters import filter_runs
+from sync.models import RecordError, SyncRun
+from syncadmin.permissions import permission_required
+from users.models import SyncUser
+
+
+class RecordErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RecordError
+        fields = ["side", "record_id", "code", "message", "transient", "created_at"]
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    errors = RecordErrorSerializer(source="record_errors", many=True, read_only=True)
+    error = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id", "user", "object", "trigger", "state", "full", "requested_by", "created_at", "started_at",
+            "finished_at", "counts", "api_calls", "salesforce_api_used", "salesforce_api_allocation", "error",
+            "progress", "errors",
+        ]
+
+    def get_error(self, run: SyncRun) -> dict | None:
+        return {"code": run.error_code, "message": run.error_message} if run.error_code else None
+
+    def get_progress(self, run: SyncRun) -> dict | None:
+        if run.state != SyncRun.State.RUNNING:
+            return None
+        return {"done": run.progress_done, "total": run.progress_total}
+
+
+class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Sync runs, newest first; filter with ?user=<id>&object=contacts&state=failed."""
+
+    serializer_class = SyncRunSerializer
+    queryset = SyncRun.objects.prefetch_related("record_errors").order_by("-created_at", "-pk")
+
+    @extend_schema(parameters=[
+        OpenApiParameter("user", str, description="id, username or e-mail address"),
+        OpenApiParameter("object", str, enum=SyncObject.values),
+        OpenApiParameter("state", str, enum=SyncRun.State.values), OpenApiParameter("trigger", str,
+                                                                                   enum=SyncRun.Trigger.values),
+    ])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if self.action != "list":
+            return super().get_queryset()
+        runs, form = filter_runs(super().get_queryset(), self.request.query_params)
+        if form.is_bound and not form.is_valid():
+            raise serializers.ValidationError(form.errors)
+        return runs
+
+
+class ObjectsSerializer(serializers.Serializer):
+    objects = serializers.ListField(
+        child=serializers.ChoiceField(choices=SyncObject.values), required=False, allow_empty=False,
+        help_text="Default: every object the user's configuration syncs.",
+    )
+
+
+RunsResponse = inline_serializer("QueuedRuns", {"runs": serializers.ListField(child=serializers.IntegerField())})
+BusyResponse = inline_serializer("SyncBusy", {"detail": serializers.CharField(),
+                                              "running_run": serializers.IntegerField(allow_null=True)})
+
+
+def _queue(request, pk: int, reset: bool) -> Response:
+    user = get_object_or_404(SyncUser, pk=pk)
+    body = ObjectsSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    try:
+        runs = services.request_sync(user, body.validated_data.get("objects"), requested_by=request.user,
+                                     reset=reset)
+    except services.SyncUnavailable as exc:
+        if exc.running_run_id is None:  # nothing to sync: not a conflict but a request that cannot be met
+            return Response({"objects": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"detail": str(exc), "running_run": exc.running_run_id}, status=status.HTTP_409_CONFLICT)
+    return Response({"runs": [run.pk for run in runs]}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
+               tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.sync_now")])
+def sync_now(request, pk: int):
+    """Sync the user's objects now. 409 names the running run when one of them is already syncing."""
+    return _queue(request, pk, reset=False)
+
+
+@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
+               tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.reset_sync")])
+def reset(request, pk: int):
+    """Forget the user's links and watermarks for the objects (no record is touched), then a full matching sync."""
+    return _queue(request, pk, reset=True)
+
+
+Check = inline_serializer("ConnectionCheck", {"ok": serializers.BooleanField(), "detail": serializers.CharField()})
+
+
+@extend_schema(request=None, responses={200: inline_serializer("ConnectionTest", {"salesforce": Check,
+                                                                                  "exchange": Check})},
+               tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.test_connection")])
+def test_connection(request, pk: int):
+    """Check the user's Salesforce token and object permissions, and their mailbox and contacts folder."""
+    user = get_object_or_404(SyncUser, pk=pk)
+    return Response(connections.test_connection(user))
+
+
+ImportResponse = inline_serializer("ImportedUsers", {
+    "created": serializers.ListField(child=serializers.CharField()),
+    "updated": serializers.ListField(child=serializers.CharField()),
+    "deactivated": serializers.ListField(child=serializers.CharField()),
+})
+
+
+@extend_schema(request=None, responses={200: ImportResponse, 409: dict, 503: dict}, tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.add_syncuser", "users.change_syncuser")])
+def import_users(request):
+    """Import Salesforce's active users as synced users (new ones added, known ones updated, gone ones
+    deactivated). Nobody is assigned a configuration here."""
+    try:
+        result = connections.import_users()
+    except ConnectorError as exc:
+        # Salesforce unreachable for now: 503; a connection a person must fix first: 409.
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, TransientError) else status.HTTP_409_CONFLICT
+        return Response({"detail": f"{exc.message} {getattr(exc, 'action', '')}".strip(), "code": exc.code},
+                        status=code)
+    return Response({"created": result.created, "updated": result.updated, "deactivated": result.deactivated})

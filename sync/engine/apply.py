@@ -1,0 +1,426 @@
+"""The imperative shell around reconcile: fetch, resolve pending creates, plan, apply in batches, commit.
+
+Connectors implement `SideConnector` (one per side, user and object); the Django RecordLink store implements
+`links.LinkStore`; UserObjectState implements `links.WatermarkStore`. `memory.py` has in-memory versions of all
+three. Guarantees of `run_sync`:
+
+- A `pending_create_*` link is committed before each remote create. On the next run every pending link is looked
+  up on its target side first (Exchange: the stamped Salesforce id; Salesforce: the matching keys); a single hit
+  resolves the link instead of creating again, several hits are reported and nothing is created.
+- Links are committed once per batch (one `LinkStore.commit` per batch of writes), after the batch's remote writes.
+- Watermarks advance only after every batch is committed; a crash (any exception out of a connector or the store)
+  leaves them where they were, so the next run sees the same changes again (and recognises its own writes).
+- A record whose write fails is reported (`RecordIssue` with the connector's code and transient flag), its link
+  keeps its old state with `needs_retry` set, and the next run fetches it again; the other records still apply.
+- After a Salesforce create from an Outlook item, the item is stamped with the new Salesforce id (only where the
+  direction writes Outlook); a failed stamp is reported and never undoes the link.
+- A refused plan (guards) writes nothing and advances nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sync.engine.canonical import Schema, schema_for
+from sync.engine.links import Link, LinkStore, WatermarkStore
+from sync.engine.matching import match_keys
+from sync.engine.plan import Action, ActionKind, Guards, Plan, RecordIssue, Refusal
+from sync.engine.reconcile import reconcile
+from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
+
+SF, OL = Side.SALESFORCE, Side.OUTLOOK
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteError:
+    """Why one record's write failed, classified once by the connector."""
+
+    code: str
+    message: str
+    transient: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """One record's outcome in a batched write: the record's id and new version token, or an error."""
+
+    record_id: str | None = None
+    version: str | None = None
+    error: WriteError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    """Create a record with these canonical fields; on Exchange, stamp it with `salesforce_id_stamp`."""
+
+    fields: Mapping[str, Any]
+    salesforce_id_stamp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRequest:
+    """Overwrite a record with these canonical fields (None: only stamp the Salesforce id on an Exchange item)."""
+
+    record_id: str
+    fields: Mapping[str, Any] | None
+    salesforce_id_stamp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LookupRequest:
+    """Find records that may be the copy of a record: on Exchange, items stamped with `salesforce_id`; on both
+    sides, records with any of the matching keys (`matching.match_keys`: per phase a tuple such as
+    `("email", "ann@example.com")`, `("name", first, last, company)` case-folded,
+    `("event", subject, start, end)`, `("task", subject, due_date)`; None for a phase without a key).
+    Returning too many is fine (the engine filters exact keys); returning too few risks a duplicate."""
+
+    object_type: SyncObject
+    salesforce_id: str | None
+    fields: Mapping[str, Any]
+    keys: tuple[Any, ...]
+
+
+class SideConnector(Protocol):
+    """What the engine needs from one end for one user and object. Results come back in request order.
+
+    `changes(None)` returns a full change set; `fetch` returns the records it finds, in scope or not (missing ids
+    are deleted); `delete` of a record that no longer exists is a success.
+    """
+
+    side: Side
+
+    def changes(self, watermark: str | None) -> ChangeSet: ...
+
+    def fetch(self, record_ids: Collection[str]) -> dict[str, SideRecord]: ...
+
+    def lookup(self, request: LookupRequest) -> list[SideRecord]: ...
+
+    def create(self, requests: Sequence[CreateRequest]) -> list[WriteResult]: ...
+
+    def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]: ...
+
+    def delete(self, record_ids: Sequence[str]) -> list[WriteResult]: ...
+
+
+@dataclass(slots=True)
+class SyncOutcome:
+    """What a run did: the plan, writes applied per (side, kind), per-record issues, refusal, watermarks."""
+
+    plan: Plan
+    applied: Counter[tuple[str, str]] = field(default_factory=Counter)
+    issues: list[RecordIssue] = field(default_factory=list)
+    refusal: Refusal | None = None
+    watermarks_advanced: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was refused and no record failed."""
+        return self.refusal is None and not any(i.code not in _INFO_CODES for i in self.issues)
+
+    def writes(self, side: Side | None = None) -> int:
+        return sum(n for (s, kind), n in self.applied.items()
+                   if s != "links" and kind != "stamp" and (side is None or s == side.value))
+
+
+_INFO_CODES = frozenset({"stamp_unresolved"})
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def reset_sync(links: LinkStore, watermarks: WatermarkStore) -> None:
+    """Forget links and watermarks (never touching a record); the next `run_sync(full=True)` relinks by matching."""
+    links.clear()
+    for side in (SF, OL):
+        watermarks.set(side, None)
+
+
+def run_sync(
+    object_type: SyncObject | str,
+    setting: DataSetting,
+    salesforce: SideConnector,
+    outlook: SideConnector,
+    links: LinkStore,
+    watermarks: WatermarkStore,
+    *,
+    full: bool = False,
+    guards: Guards | None = None,
+    schema: Schema | None = None,
+    batch_size: int = 200,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> SyncOutcome:
+    """One sync of one user's object: fetch both change sets, reconcile, apply, then advance the watermarks.
+
+    `full=True` (first sync, reset, expired watermark, changed data setting) asks both sides for everything.
+    `on_plan` is told the plan before anything is written (e.g. to show progress against its writes).
+    """
+    object_type = SyncObject(object_type)
+    schema = schema or schema_for(object_type)
+    if setting.direction is Direction.NONE:
+        return SyncOutcome(Plan())
+    connectors = {SF: salesforce, OL: outlook}
+    changes = {side: connectors[side].changes(None if full else watermarks.get(side)) for side in (SF, OL)}
+    revisit = links.revisit()
+    _complete_change_sets(changes, connectors, links, revisit)
+    _fetch_stamped(changes, salesforce, links)
+    _fetch_match_candidates(object_type, schema, changes, connectors, links)
+    held, issues = _resolve_pending(object_type, schema, changes, connectors, links, revisit)
+    plan = reconcile(object_type, setting, changes[SF], changes[OL], links, guards=guards, schema=schema)
+    if held:
+        plan.actions = [a for a in plan.actions
+                        if not (a.kind is ActionKind.CREATE and a.previous and a.previous.link_id in held)]
+    plan.issues[:0] = issues
+    if plan.refusal is not None:
+        return SyncOutcome(plan, issues=list(plan.issues), refusal=plan.refusal)
+    if on_plan is not None:
+        on_plan(plan)
+    outcome = apply_plan(plan, connectors, links, batch_size=batch_size)
+    for side in (SF, OL):
+        watermarks.set(side, changes[side].watermark)
+    outcome.watermarks_advanced = True
+    return outcome
+
+
+def _complete_change_sets(
+    changes: dict[Side, ChangeSet], connectors: Mapping[Side, SideConnector], links: LinkStore,
+    revisit: list[Link],
+) -> None:
+    """Add the records reconcile must see that the change sets may not hold.
+
+    Pending and failed links are fetched on both sides. For a full change set, linked records missing from it are
+    fetched too, so that a record that left the scope is not taken for a deleted one.
+    """
+    for side in (SF, OL):
+        change_set = changes[side]
+        wanted = {link.id_on(side) for link in revisit}
+        if change_set.full:
+            wanted.update(link.id_on(side) for link in links
+                          if not (link.gone is side and not link.gone_out_of_scope))
+        wanted = {i for i in wanted if i is not None and i not in change_set.records}
+        if not wanted:
+            continue
+        found = connectors[side].fetch(wanted)
+        for record_id in wanted:
+            record = found.get(record_id)
+            if record is None:
+                change_set.deleted.add(record_id)
+            else:
+                change_set.records[record_id] = record
+                change_set.deleted.discard(record_id)
+
+
+def _fetch_stamped(changes: dict[Side, ChangeSet], salesforce: SideConnector, links: LinkStore) -> None:
+    """Fetch the Salesforce records that unlinked, stamped Outlook items name, so an incremental run can pair
+    them or see that the record is gone (a full Salesforce change set already tells)."""
+    sf_changes = changes[SF]
+    if sf_changes.full:
+        return
+    wanted = {
+        item.salesforce_id for item in changes[OL].records.values()
+        if item.salesforce_id and item.in_scope and links.by_outlook_id(item.id) is None
+        and item.salesforce_id not in sf_changes.records and item.salesforce_id not in sf_changes.deleted
+        and links.by_salesforce_id(item.salesforce_id) is None
+    }
+    if not wanted:
+        return
+    found = salesforce.fetch(wanted)
+    for record_id in wanted:
+        if record_id in found:
+            sf_changes.records[record_id] = found[record_id]
+        else:
+            sf_changes.deleted.add(record_id)
+
+
+def _fetch_match_candidates(
+    object_type: SyncObject, schema: Schema, changes: dict[Side, ChangeSet],
+    connectors: Mapping[Side, SideConnector], links: LinkStore,
+) -> None:
+    """Before an incremental run creates anything, look for the record it would duplicate.
+
+    A new (unlinked) record may match an unlinked record on the other side that an incremental change set does
+    not show because it did not change (a user's own copy, a record that was out of scope). Each such record is
+    looked up on the other side by its matching keys (and, on Exchange, the stamped id); candidates join the
+    other change set so reconcile's matching pairs them or reports the ambiguity.
+    """
+    for target in (SF, OL):
+        target_changes = changes[target]
+        if target_changes.full:
+            continue
+        source_side = target.other
+        for record in list(changes[source_side].records.values()):
+            if not record.in_scope or _linked(links, source_side, record.id):
+                continue
+            fields = schema.canonicalize(record.fields)
+            keys = match_keys(object_type, fields)
+            stamp = record.id if source_side is SF else None
+            if stamp is None and not any(keys):
+                continue
+            request = LookupRequest(object_type, stamp, fields, keys)
+            for candidate in connectors[target].lookup(request):
+                if (candidate.in_scope and candidate.id not in target_changes.records
+                        and not _linked(links, target, candidate.id)):
+                    target_changes.records[candidate.id] = candidate
+
+
+def _linked(links: LinkStore, side: Side, record_id: str) -> bool:
+    link = links.by_salesforce_id(record_id) if side is SF else links.by_outlook_id(record_id)
+    return link is not None
+
+
+def _resolve_pending(
+    object_type: SyncObject, schema: Schema, changes: dict[Side, ChangeSet],
+    connectors: Mapping[Side, SideConnector], links: LinkStore, revisit: list[Link],
+) -> tuple[set[int | None], list[RecordIssue]]:
+    """Look up the target of each pending create; link what is found so it is never created twice."""
+    resolved: list[Link] = []
+    held: set[int | None] = set()
+    issues: list[RecordIssue] = []
+    taken: set[str] = set()
+    for link in revisit:
+        target = link.state.pending_side
+        if target is None:
+            continue
+        source_id = link.id_on(target.other)
+        source = changes[target.other].records.get(source_id) if source_id else None
+        if target is SF and source is None:
+            continue  # no content to match on; the link is dropped by reconcile
+        fields = schema.canonicalize(source.fields) if source else {}
+        keys = match_keys(object_type, fields) if fields else ()
+        request = LookupRequest(object_type, source_id if target is OL else None, fields, keys)
+        candidates = []
+        for record in connectors[target].lookup(request):
+            if not record.in_scope or record.id in taken:
+                continue
+            existing = links.by_salesforce_id(record.id) if target is SF else links.by_outlook_id(record.id)
+            if existing is not None:
+                continue
+            if target is SF and not _same_key(object_type, schema, record, keys):
+                continue
+            candidates.append(record)
+        if len(candidates) == 1:
+            found = candidates[0]
+            taken.add(found.id)
+            relinked = link.replace(state=LinkState.LINKED, needs_retry=False).with_side(target, found.id, None)
+            if target is OL and found.salesforce_id != source_id:
+                relinked = relinked.replace(content_hash=None)  # a user's item, not our copy: decide afresh
+            resolved.append(relinked)
+            changes[target].records[found.id] = found
+            changes[target].deleted.discard(found.id)
+        elif len(candidates) > 1:
+            held.add(link.link_id)
+            issues.append(RecordIssue(target.other, source_id, "ambiguous_pending_create",
+                                      f"{len(candidates)} {target} records could be the copy created earlier; "
+                                      "nothing was created or linked"))
+    if resolved:
+        links.commit(resolved, [])
+    return held, issues
+
+
+def _same_key(object_type: SyncObject, schema: Schema, record: SideRecord, keys: tuple[Any, ...]) -> bool:
+    theirs = match_keys(object_type, schema.canonicalize(record.fields))
+    return any(a is not None and a == b for a, b in zip(keys, theirs, strict=False))
+
+
+def apply_plan(
+    plan: Plan, connectors: Mapping[Side, SideConnector], links: LinkStore, *, batch_size: int = 200
+) -> SyncOutcome:
+    """Apply a plan: link-only changes, then writes in batches, committing links once per batch."""
+    if plan.refusal is not None:
+        raise ValueError(f"refused plan must not be applied: {plan.refusal.reason}")
+    outcome = SyncOutcome(plan, issues=list(plan.issues))
+    link_only = [a for a in plan.actions if not a.is_write]
+    for batch in _chunks(link_only, max(batch_size, 1) * 5):
+        links.commit([a.link for a in batch if a.kind is ActionKind.LINK and a.link is not None],
+                     [a.previous for a in batch if a.kind is ActionKind.UNLINK and a.previous is not None])
+        for action in batch:
+            outcome.applied[("links", action.kind.value)] += 1
+    writes = plan.writes
+    for batch in _chunks(writes, max(batch_size, 1)):
+        _apply_batch(batch, connectors, links, outcome)
+    return outcome
+
+
+def _apply_batch(
+    batch: Sequence[Action], connectors: Mapping[Side, SideConnector], links: LinkStore, outcome: SyncOutcome
+) -> None:
+    creates = [a for a in batch if a.kind is ActionKind.CREATE]
+    pending: dict[int, Link] = {}
+    if creates:
+        saved = links.commit([a.link for a in creates if a.link is not None], [])
+        pending = {id(a): link for a, link in zip(creates, saved, strict=True)}
+    puts: dict[int, Link] = {}  # keyed by action so a later stamp can replace the link
+    removals: list[Link] = []
+    stamps: list[tuple[int, Link, str]] = []
+
+    def failed(action: Action, side: Side, record_id: str | None, result: WriteResult) -> None:
+        assert result.error is not None
+        outcome.issues.append(RecordIssue(side, record_id, result.error.code,
+                                          f"{action.kind} failed: {result.error.message}", result.error.transient))
+
+    for side in (SF, OL):
+        connector = connectors[side]
+        deletes = [a for a in batch if a.kind is ActionKind.DELETE and a.side is side]
+        if deletes:
+            results = connector.delete([a.record_id for a in deletes if a.record_id is not None])
+            for action, result in zip(deletes, results, strict=True):
+                if result.ok:
+                    outcome.applied[(side.value, "delete")] += 1
+                    if action.previous is not None:
+                        removals.append(action.previous)
+                else:
+                    failed(action, side, action.record_id, result)
+                    kept = action.previous or action.link  # an orphan copy gets a link so it is retried
+                    if kept is not None:
+                        puts[id(action)] = kept.replace(needs_retry=True)
+        updates = [a for a in batch if a.kind is ActionKind.UPDATE and a.side is side]
+        if updates:
+            results = connector.update([UpdateRequest(a.record_id or "", a.fields, a.salesforce_id_stamp)
+                                        for a in updates])
+            for action, result in zip(updates, results, strict=True):
+                assert action.link is not None
+                if result.ok:
+                    outcome.applied[(side.value, "update")] += 1
+                    puts[id(action)] = action.link.with_version(side, result.version)
+                else:
+                    failed(action, side, action.record_id, result)
+                    if action.previous is not None:
+                        puts[id(action)] = action.previous.replace(needs_retry=True)
+                    else:  # a matched pair: linked with no known content, so the next run decides again
+                        puts[id(action)] = action.link.replace(content_hash=None, salesforce_version=None,
+                                                               outlook_version=None, needs_retry=True)
+        side_creates = [a for a in creates if a.side is side]
+        if side_creates:
+            results = connector.create([CreateRequest(a.fields or {}, a.salesforce_id_stamp) for a in side_creates])
+            for action, result in zip(side_creates, results, strict=True):
+                link = pending[id(action)]
+                if result.ok:
+                    outcome.applied[(side.value, "create")] += 1
+                    final = link.replace(state=LinkState.LINKED, needs_retry=False)
+                    final = final.with_side(side, result.record_id, result.version)
+                    puts[id(action)] = final
+                    if action.stamp_outlook_id and result.record_id:
+                        stamps.append((id(action), final, result.record_id))
+                else:
+                    failed(action, side, action.source_id, result)
+                    puts[id(action)] = link.replace(needs_retry=True)
+    if stamps:
+        results = connectors[OL].update([UpdateRequest(link.outlook_id or "", None, sf_id)
+                                         for _, link, sf_id in stamps])
+        for (key, link, _), result in zip(stamps, results, strict=True):
+            if result.ok:
+                outcome.applied[(OL.value, "stamp")] += 1
+                puts[key] = link.with_version(OL, result.version)
+            else:
+                outcome.issues.append(RecordIssue(OL, link.outlook_id, result.error.code if result.error else "",
+                                                  "could not stamp the Salesforce id on the item", True))
+    links.commit(list(puts.values()), removals)

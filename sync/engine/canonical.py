@@ -1,0 +1,209 @@
+"""Canonical records: the fields each object syncs, how values are normalised, and the content hash.
+
+The field mappings layer (sync/mappings/) turns Salesforce and Exchange records into dicts keyed by the canonical
+field names below. The engine normalises them again (idempotently) so that what must compare equal does:
+
+- single-line text: surrounding whitespace stripped, runs of whitespace collapsed; "" and None are the same;
+- multi-line text: CRLF/CR become LF, trailing spaces on each line and blank lines at both ends are dropped;
+- e-mail: stripped and lower-cased;
+- date-times: converted to UTC and truncated to whole seconds (Salesforce has milliseconds, EWS has not); a naive
+  date-time is taken as UTC; ISO-8601 strings are accepted;
+- all-day events: `start` and `end` become dates (the date as given, never shifted through UTC);
+- booleans: None is False.
+
+The content hash is sha256 over a canonical JSON encoding of the fields a schema lists, in schema order, omitting
+empty values: fields not in the schema (or removed with `Schema.without`, for fields one side does not map) never
+change the hash, and adding an optional field to a schema leaves existing hashes unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sync.engine.records import SyncObject
+
+Normaliser = Callable[[Any], Any]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _multiline(value: Any) -> str | None:
+    if value is None:
+        return None
+    lines = [line.rstrip() for line in str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    text = "\n".join(lines).strip("\n")
+    return text if text.strip() else None
+
+
+def _email(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+def _datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(microsecond=0)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise TypeError(f"not a date-time: {value!r}")
+
+
+def _date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise TypeError(f"not a date: {value!r}")
+
+
+def _bool(value: Any) -> bool:
+    return bool(value)
+
+
+def _integer(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+TEXT: Normaliser = _text
+MULTILINE: Normaliser = _multiline
+EMAIL: Normaliser = _email
+DATETIME: Normaliser = _datetime
+DATE: Normaliser = _date
+BOOL: Normaliser = _bool
+INTEGER: Normaliser = _integer
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """The canonical fields of one object, each with its normaliser."""
+
+    object_type: SyncObject
+    fields: tuple[tuple[str, Normaliser], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.fields)
+
+    def without(self, names: Iterable[str]) -> Schema:
+        """This schema minus fields a side does not map (they are then neither compared nor written)."""
+        drop = set(names)
+        unknown = drop - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown {self.object_type} fields: {sorted(unknown)}")
+        return Schema(self.object_type, tuple(f for f in self.fields if f[0] not in drop))
+
+    def canonicalize(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The normalised fields of a record: schema fields only, empty values (None) left out."""
+        out: dict[str, Any] = {}
+        for name, normalise in self.fields:
+            value = normalise(raw.get(name))
+            if value is not None and value is not False:
+                out[name] = value
+        if self.object_type is SyncObject.EVENTS and out.get("is_all_day"):
+            for name in ("start", "end"):
+                if name in out:
+                    out[name] = _all_day_date(raw.get(name))
+        return out
+
+    def content_hash(self, raw: Mapping[str, Any]) -> str:
+        """Stable hash of the canonical content (what "changed" means in DESIGN.md §5)."""
+        return hash_canonical(self.canonicalize(raw))
+
+
+def _all_day_date(value: Any) -> date | None:
+    # The date as given: converting a local midnight to UTC would move it to the previous day.
+    return _date(value)
+
+
+def hash_canonical(canonical: Mapping[str, Any]) -> str:
+    """Hash of an already canonicalised dict (keys in schema order)."""
+    encoded = json.dumps(
+        [[name, _encode(value)] for name, value in canonical.items()],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+CONTACT_FIELDS: tuple[tuple[str, Normaliser], ...] = (
+    ("first_name", TEXT),
+    ("last_name", TEXT),
+    ("email", EMAIL),
+    ("company", TEXT),
+    ("title", TEXT),
+    ("department", TEXT),
+    ("business_phone", TEXT),
+    ("mobile_phone", TEXT),
+    ("home_phone", TEXT),
+    ("fax", TEXT),
+    ("street", MULTILINE),
+    ("city", TEXT),
+    ("state", TEXT),
+    ("postal_code", TEXT),
+    ("country", TEXT),
+    ("birthday", DATE),
+    ("notes", MULTILINE),
+)
+
+EVENT_FIELDS: tuple[tuple[str, Normaliser], ...] = (
+    ("subject", TEXT),
+    ("location", TEXT),
+    ("start", DATETIME),
+    ("end", DATETIME),
+    ("is_all_day", BOOL),
+    ("is_private", BOOL),
+    ("show_as", TEXT),
+    ("description", MULTILINE),
+)
+
+TASK_FIELDS: tuple[tuple[str, Normaliser], ...] = (
+    ("subject", TEXT),
+    ("due_date", DATE),
+    ("status", TEXT),
+    ("priority", TEXT),
+    ("reminder_at", DATETIME),
+    ("description", MULTILINE),
+)
+
+SCHEMAS: dict[SyncObject, Schema] = {
+    SyncObject.CONTACTS: Schema(SyncObject.CONTACTS, CONTACT_FIELDS),
+    SyncObject.EVENTS: Schema(SyncObject.EVENTS, EVENT_FIELDS),
+    SyncObject.TASKS: Schema(SyncObject.TASKS, TASK_FIELDS),
+}
+
+
+def schema_for(object_type: SyncObject | str) -> Schema:
+    """The full canonical schema of an object."""
+    return SCHEMAS[SyncObject(object_type)]

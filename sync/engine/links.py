@@ -1,0 +1,121 @@
+"""Links: what the engine remembers about a synced pair, and the store interface that keeps them.
+
+A `Link` mirrors one RecordLink row. Beyond the fields of DESIGN.md §4 it carries three more the Django model
+must store too:
+
+- `gone` (a side or None) and `gone_out_of_scope`: a *tombstone*. The copy on that side was deleted (or left the
+  scope) and the deletion was deliberately not sent to the other side (one-way directions, or deletions that do
+  not propagate). The surviving copy stays linked so it is neither re-created as "new" nor duplicated; it is
+  re-created on the gone side only once it changes (DESIGN.md §5: "an Outlook-side delete is not recreated until
+  the SF record changes"). A record that merely left the scope is written in place if it changes, never
+  re-created beside itself. The gone side's id is kept so a record that comes back into scope relinks.
+- `needs_retry`: a write for this pair failed; the next run fetches both records again even when the change sets
+  are incremental, so the failed record is retried without holding back the watermark.
+
+`link_id` is the store's key (the RecordLink primary key), None until the store first saves the link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sync.engine.records import LinkState, Side
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One linked pair (or pending create) for one user and object."""
+
+    salesforce_id: str | None
+    outlook_id: str | None
+    state: LinkState = LinkState.LINKED
+    salesforce_version: str | None = None
+    outlook_version: str | None = None
+    content_hash: str | None = None
+    gone: Side | None = None
+    gone_out_of_scope: bool = False
+    needs_retry: bool = False
+    link_id: int | None = None
+
+    def id_on(self, side: Side) -> str | None:
+        return self.salesforce_id if side is Side.SALESFORCE else self.outlook_id
+
+    def version_on(self, side: Side) -> str | None:
+        return self.salesforce_version if side is Side.SALESFORCE else self.outlook_version
+
+    def with_side(self, side: Side, record_id: str | None, version: str | None) -> Link:
+        """A copy with `side`'s id and version token replaced."""
+        if side is Side.SALESFORCE:
+            return dataclasses.replace(self, salesforce_id=record_id, salesforce_version=version)
+        return dataclasses.replace(self, outlook_id=record_id, outlook_version=version)
+
+    def with_version(self, side: Side, version: str | None) -> Link:
+        return self.with_side(side, self.id_on(side), version)
+
+    def replace(self, **changes: object) -> Link:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state is not LinkState.LINKED
+
+
+class LinkTable(Protocol):
+    """Read access to one user's links for one object, as reconcile needs it."""
+
+    def by_salesforce_id(self, salesforce_id: str) -> Link | None: ...
+
+    def by_outlook_id(self, outlook_id: str) -> Link | None: ...
+
+    def __iter__(self) -> Iterator[Link]: ...
+
+    def __len__(self) -> int: ...
+
+
+class LinkStore(LinkTable, Protocol):
+    """A link table that can be changed, one transaction per call to `commit`.
+
+    `commit` saves `puts` (inserting links whose `link_id` is None) and deletes `removals` atomically, enforcing
+    the uniqueness of Salesforce and Outlook ids, and returns the saved `puts` with their `link_id`s.
+    """
+
+    def commit(self, puts: Sequence[Link], removals: Sequence[Link]) -> list[Link]: ...
+
+    def revisit(self) -> list[Link]:
+        """Links the next run must look at whatever the change sets say: pending creates and failed writes."""
+        ...
+
+    def clear(self) -> None:
+        """Forget every link (a reset); records on either side are untouched."""
+        ...
+
+
+class WatermarkStore(Protocol):
+    """Where each side's watermark (Salesforce high-water mark, Exchange sync state) is kept between runs."""
+
+    def get(self, side: Side) -> str | None: ...
+
+    def set(self, side: Side, value: str | None) -> None: ...
+
+
+def link_for_pair(
+    salesforce_id: str | None,
+    salesforce_version: str | None,
+    outlook_id: str | None,
+    outlook_version: str | None,
+    content_hash: str | None,
+    previous: Link | None = None,
+) -> Link:
+    """A linked pair, keeping the store key of the link it replaces."""
+    return Link(
+        salesforce_id=salesforce_id,
+        outlook_id=outlook_id,
+        state=LinkState.LINKED,
+        salesforce_version=salesforce_version,
+        outlook_version=outlook_version,
+        content_hash=content_hash,
+        link_id=previous.link_id if previous else None,
+    )

@@ -1,0 +1,102 @@
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sync.models import SyncRun
+from sync.services import OBJECTS, SyncUnavailable, execute_run, queue_run, reset_links, synced_objects
+from users.services import effective_configuration, find_user
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal (plain lines otherwise)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream, label: str):
+        self.stream, self.label = stream, label
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.last = -1.0
+
+    def __call__(self, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        if self.tty:
+            filled = int(share * self.WIDTH)
+            self.stream.write(f"\r{self.label:<9} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total}")
+            self.stream.flush()
+        elif share - self.last >= 0.25 or done == total:
+            self.stream.write(f"{self.label}: {done}/{total} writes\n")
+            self.last = share
+
+    def end(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def describe(run: SyncRun) -> str:
+    parts = []
+    for side in ("salesforce", "outlook"):
+        counts = run.counts.get(side) or {}
+        changes = ", ".join(f"{n} {kind}d" if kind != "stamp" else f"{n} stamped" for kind, n in counts.items())
+        parts.append(f"{side.title()}: {changes or 'no change'}")
+    calls = run.api_calls or {}
+    seconds = run.duration.total_seconds() if run.duration else 0
+    return (f"{'; '.join(parts)} ({seconds:.1f} s, {calls.get('salesforce', 0)} Salesforce and "
+            f"{calls.get('exchange', 0)} EWS calls)")
+
+
+class Command(BaseCommand):
+    help = "Run one user's sync in the foreground; exit code 0 only if every object synced without error."
+
+    def add_arguments(self, parser):
+        parser.add_argument("user", help="the synced user: id, Salesforce username or e-mail address")
+        parser.add_argument("--objects", help=f"comma-separated, of {','.join(OBJECTS)} (default: all synced)")
+        parser.add_argument("--reset", action="store_true",
+                            help="forget links and watermarks first, then a full matching sync")
+
+    def handle(self, *args, user, objects, reset, **options):
+        synced_user = find_user(user)
+        if synced_user is None:
+            raise CommandError(f"no synced user {user!r} (give an id, a Salesforce username or an e-mail address)")
+        effective = effective_configuration(synced_user)
+        if effective is None:
+            raise CommandError(f"{synced_user} has no active configuration: assign one first")
+        available = synced_objects(effective.configuration)
+        wanted = [o.strip() for o in objects.split(",") if o.strip()] if objects else available
+        unknown = [o for o in wanted if o not in available]
+        if unknown:
+            raise CommandError(f"{effective.configuration.name} does not sync {', '.join(unknown)}; "
+                               f"it syncs {', '.join(available) or 'nothing'}")
+        if reset:
+            reset_links(synced_user, wanted)
+            self.stdout.write(f"Reset {', '.join(wanted)} for {synced_user}: links and watermarks cleared.")
+
+        self.stdout.write(f"Syncing {synced_user} with {effective.configuration.name!r} (via {effective.via})")
+        all_ok = True
+        for name in wanted:
+            run = queue_run(synced_user, name, SyncRun.Trigger.RESET if reset else SyncRun.Trigger.COMMAND,
+                            full=True if reset else None)
+            bar = ProgressBar(self.stdout, name)
+            started = time.monotonic()
+            try:
+                run = execute_run(run.pk, on_progress=bar)
+            except SyncUnavailable as exc:
+                bar.end()
+                SyncRun.objects.filter(pk=run.pk).update(state=SyncRun.State.FAILED, error_code="already_running",
+                                                         error_message=str(exc))
+                self.stderr.write(f"{name}: {exc}")
+                all_ok = False
+                continue
+            bar.end()
+            run.refresh_from_db()
+            ok = run.state == SyncRun.State.SUCCEEDED and not run.error_code
+            all_ok &= ok
+            kind = "full" if run.full else "incremental"
+            line = f"{name}: {kind} sync {run.state} in {time.monotonic() - started:.1f} s. {describe(run)}"
+            self.stdout.write(line)
+            if run.error_code:
+                self.stderr.write(f"{name}: {run.error_code}: {run.error_message}")
+            for error in run.record_errors.all()[:20]:
+                self.stderr.write(f"  {error.side} {error.record_id}: {error.code}: {error.message}")
+        if not all_ok:
+            sys.exit(1)

@@ -1,0 +1,401 @@
+"""Field map between canonical records (sync.engine.canonical) and Exchange items as exchangelib models them.
+
+Pure: no exchangelib, no Django, no I/O. The EWS connector turns an exchangelib item into an *EWS view* (a plain
+dict keyed by exchangelib field names, indexed fields as small dicts) and back; this module converts EWS views
+to canonical fields and canonical fields to EWS views.
+
+EWS view shapes (what the connector reads from / writes to exchangelib):
+
+- contacts: ``given_name``, ``surname``, ``company_name``, ``job_title``, ``department`` (str);
+  ``email_addresses`` {"EmailAddress1": str}; ``phone_numbers`` {"BusinessPhone"|"MobilePhone"|"HomePhone"|
+  "BusinessFax": str}; ``physical_addresses`` {"Business": {"street", "city", "state", "zipcode", "country"}};
+  ``birthday`` (date); ``body`` (str) with ``body_is_html`` (bool).
+- events: ``subject``, ``location`` (str); ``start``/``end``: aware datetimes, or for all-day events dates in
+  exchangelib's convention (``end`` is the *last* day, inclusive; EWS itself sends the following midnight);
+  ``is_all_day`` (bool); ``legacy_free_busy_status``; ``sensitivity``; ``body``/``body_is_html``.
+- tasks: ``subject``; ``due_date`` (date); ``status``; ``importance``; ``reminder_is_set`` (bool);
+  ``reminder_due_by`` (aware datetime); ``body``/``body_is_html``.
+
+Canonical conventions fixed here (the Salesforce mapping uses the same):
+- an all-day event's canonical ``end`` is the day *after* its last day (exclusive, like the EWS wire and
+  iCalendar): a one-day holiday on 2 March is start 2026-03-02, end 2026-03-03;
+- ``show_as`` is one of "busy", "free", "out_of_office", "tentative" (EWS "WorkingElsewhere" reads as "busy";
+  "NoData" as nothing);
+- task ``status`` and ``priority`` are Salesforce picklist values ("Not Started", "In Progress", "Completed",
+  "Waiting on someone else", "Deferred"; "High", "Normal", "Low").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+from sync.engine.records import SyncObject
+
+# ---- the field correspondence (documentation and the connector's list of exchangelib fields) -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """One canonical field and where it lives on an exchangelib item (``field`` plus an index label if indexed)."""
+
+    canonical: str
+    ews_field: str
+    label: str | None = None
+    sub_field: str | None = None
+
+
+CONTACT_MAP: tuple[FieldMap, ...] = (
+    FieldMap("first_name", "given_name"),
+    FieldMap("last_name", "surname"),
+    FieldMap("email", "email_addresses", "EmailAddress1"),
+    FieldMap("company", "company_name"),
+    FieldMap("title", "job_title"),
+    FieldMap("department", "department"),
+    FieldMap("business_phone", "phone_numbers", "BusinessPhone"),
+    FieldMap("mobile_phone", "phone_numbers", "MobilePhone"),
+    FieldMap("home_phone", "phone_numbers", "HomePhone"),
+    FieldMap("fax", "phone_numbers", "BusinessFax"),
+    FieldMap("street", "physical_addresses", "Business", "street"),
+    FieldMap("city", "physical_addresses", "Business", "city"),
+    FieldMap("state", "physical_addresses", "Business", "state"),
+    FieldMap("postal_code", "physical_addresses", "Business", "zipcode"),
+    FieldMap("country", "physical_addresses", "Business", "country"),
+    FieldMap("birthday", "birthday"),
+    FieldMap("notes", "body"),
+)
+
+EVENT_MAP: tuple[FieldMap, ...] = (
+    FieldMap("subject", "subject"),
+    FieldMap("location", "location"),
+    FieldMap("start", "start"),
+    FieldMap("end", "end"),
+    FieldMap("is_all_day", "is_all_day"),
+    FieldMap("is_private", "sensitivity"),
+    FieldMap("show_as", "legacy_free_busy_status"),
+    FieldMap("description", "body"),
+)
+
+TASK_MAP: tuple[FieldMap, ...] = (
+    FieldMap("subject", "subject"),
+    FieldMap("due_date", "due_date"),
+    FieldMap("status", "status"),
+    FieldMap("priority", "importance"),
+    FieldMap("reminder_at", "reminder_due_by"),
+    FieldMap("description", "body"),
+)
+
+FIELD_MAPS: dict[SyncObject, tuple[FieldMap, ...]] = {
+    SyncObject.CONTACTS: CONTACT_MAP,
+    SyncObject.EVENTS: EVENT_MAP,
+    SyncObject.TASKS: TASK_MAP,
+}
+
+# Canonical fields EWS does not map, per object (for ``Schema.without``). Every canonical field has a home in EWS
+# today; the sets exist so that the orchestration never has to special-case this side.
+UNMAPPED: dict[SyncObject, frozenset[str]] = {
+    SyncObject.CONTACTS: frozenset(),
+    SyncObject.EVENTS: frozenset(),
+    SyncObject.TASKS: frozenset(),
+}
+
+# exchangelib field names the connector must fetch per object (besides id/changekey and the Salesforce id).
+EWS_FIELDS: dict[SyncObject, tuple[str, ...]] = {
+    SyncObject.CONTACTS: ("given_name", "surname", "email_addresses", "company_name", "job_title", "department",
+                          "phone_numbers", "physical_addresses", "birthday", "body"),
+    SyncObject.EVENTS: ("subject", "location", "start", "end", "is_all_day", "legacy_free_busy_status",
+                        "sensitivity", "body", "categories", "organizer", "type", "uid"),
+    SyncObject.TASKS: ("subject", "due_date", "status", "importance", "reminder_is_set", "reminder_due_by", "body"),
+}
+
+PHONE_LABELS = {"business_phone": "BusinessPhone", "mobile_phone": "MobilePhone", "home_phone": "HomePhone",
+                "fax": "BusinessFax"}
+ADDRESS_PARTS = {"street": "street", "city": "city", "state": "state", "postal_code": "zipcode",
+                 "country": "country"}
+
+SHOW_AS_FROM_EWS = {"Free": "free", "Tentative": "tentative", "Busy": "busy", "OOF": "out_of_office",
+                    "WorkingElsewhere": "busy"}
+SHOW_AS_TO_EWS = {"free": "Free", "tentative": "Tentative", "busy": "Busy", "out_of_office": "OOF"}
+
+TASK_STATUS_FROM_EWS = {"NotStarted": "Not Started", "InProgress": "In Progress", "Completed": "Completed",
+                        "WaitingOnOthers": "Waiting on someone else", "Deferred": "Deferred"}
+TASK_STATUS_TO_EWS = {v.casefold(): k for k, v in TASK_STATUS_FROM_EWS.items()}
+PRIORITIES = ("High", "Normal", "Low")
+PRIVATE_SENSITIVITIES = frozenset({"Private", "Confidential"})
+
+
+# ---- value helpers ------------------------------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
+    _SKIP = {"style", "script", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self._SKIP:
+            self._skip += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCK and tag != "br":
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(" ".join(data.split("\n")) if data.strip() else (" " if data else ""))
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML body (Outlook stores most bodies as HTML): tags dropped, blocks as line breaks."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
+    # Blocks open and close with line breaks; empty paragraphs are spacing, not content.
+    return "\n".join(line for line in lines if line)
+
+
+def body_text(view: Mapping[str, Any]) -> str | None:
+    body = view.get("body")
+    if body is None:
+        return None
+    text = html_to_text(str(body)) if view.get("body_is_html") else str(body)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.strip() else None
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """An aware datetime in UTC, seconds precision (a naive one is taken as UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    # Through the timestamp: exchangelib's EWSDateTime refuses astimezone() to a non-EWSTimeZone.
+    return datetime.fromtimestamp(int(value.timestamp()), tz=UTC)
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    return date.fromisoformat(str(value)[:10])
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise TypeError(f"not a date-time: {value!r}")
+
+
+# ---- contacts ------------------------------------------------------------------------------------------------------
+
+
+def contact_from_ews(view: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical contact fields from a contact's EWS view."""
+    emails = view.get("email_addresses") or {}
+    phones = view.get("phone_numbers") or {}
+    address = (view.get("physical_addresses") or {}).get("Business") or {}
+    email = _clean(emails.get("EmailAddress1"))
+    out: dict[str, Any] = {
+        "first_name": _clean(view.get("given_name")),
+        "last_name": _clean(view.get("surname")),
+        "email": email.lower() if email else None,
+        "company": _clean(view.get("company_name")),
+        "title": _clean(view.get("job_title")),
+        "department": _clean(view.get("department")),
+        "birthday": _as_date(view.get("birthday")),
+        "notes": body_text(view),
+    }
+    for name, label in PHONE_LABELS.items():
+        out[name] = _clean(phones.get(label))
+    for name, part in ADDRESS_PARTS.items():
+        out[name] = _clean_body(address.get(part)) if name == "street" else _clean(address.get(part))
+    return out
+
+
+def contact_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The EWS view to write for canonical contact fields (every mapped field present; None clears it)."""
+    email = _clean(fields.get("email"))
+    address = {part: _clean_body(fields.get(name)) if name == "street" else _clean(fields.get(name))
+               for name, part in ADDRESS_PARTS.items()}  # the street may hold several lines
+    phones = {label: _clean(fields.get(name)) for name, label in PHONE_LABELS.items()}
+    return {
+        "given_name": _clean(fields.get("first_name")),
+        "surname": _clean(fields.get("last_name")),
+        "email_addresses": {"EmailAddress1": email.lower()} if email else {},
+        "company_name": _clean(fields.get("company")),
+        "job_title": _clean(fields.get("title")),
+        "department": _clean(fields.get("department")),
+        "phone_numbers": {label: number for label, number in phones.items() if number},
+        "physical_addresses": {"Business": address} if any(address.values()) else {},
+        "birthday": _as_date(fields.get("birthday")),
+        "body": _clean_body(fields.get("notes")),
+        "body_is_html": False,
+    }
+
+
+def _clean_body(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.strip() else None
+
+
+# ---- events --------------------------------------------------------------------------------------------------------
+
+
+def event_from_ews(view: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical event fields from an event's EWS view (all-day ends become exclusive dates)."""
+    all_day = bool(view.get("is_all_day"))
+    start, end = view.get("start"), view.get("end")
+    if all_day:
+        start_date, last_day = _as_date(start), _as_date(end)
+        if isinstance(end, datetime):  # a raw wire value: already the following midnight
+            last_day = last_day - timedelta(days=1) if last_day else None
+        start_out: Any = start_date
+        end_out: Any = (last_day + timedelta(days=1)) if last_day else None
+    else:
+        start_out, end_out = _as_datetime(start), _as_datetime(end)
+    return {
+        "subject": _clean(view.get("subject")),
+        "location": _clean(view.get("location")),
+        "start": start_out,
+        "end": end_out,
+        "is_all_day": all_day,
+        "is_private": view.get("sensitivity") in PRIVATE_SENSITIVITIES,
+        "show_as": SHOW_AS_FROM_EWS.get(view.get("legacy_free_busy_status") or ""),
+        "description": body_text(view),
+    }
+
+
+def event_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The EWS view to write for canonical event fields.
+
+    Timed events get UTC datetimes; all-day events get dates in exchangelib's convention (inclusive last day).
+    """
+    all_day = bool(fields.get("is_all_day"))
+    if all_day:
+        start = _as_date(fields.get("start"))
+        end_exclusive = _as_date(fields.get("end"))
+        last_day = end_exclusive - timedelta(days=1) if end_exclusive else start
+        if start is not None and (last_day is None or last_day < start):
+            last_day = start
+        start_out: Any = start
+        end_out: Any = last_day
+    else:
+        start_out = _as_datetime(fields.get("start"))
+        end_out = _as_datetime(fields.get("end"))
+        if start_out is not None and (end_out is None or end_out < start_out):
+            end_out = start_out
+    show_as = _clean(fields.get("show_as"))
+    return {
+        "subject": _clean(fields.get("subject")),
+        "location": _clean(fields.get("location")),
+        "start": start_out,
+        "end": end_out,
+        "is_all_day": all_day,
+        "sensitivity": "Private" if fields.get("is_private") else "Normal",
+        "legacy_free_busy_status": SHOW_AS_TO_EWS.get(show_as.lower() if show_as else "", "Busy"),
+        "body": _clean_body(fields.get("description")),
+        "body_is_html": False,
+    }
+
+
+# ---- tasks ---------------------------------------------------------------------------------------------------------
+
+
+def task_from_ews(view: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical task fields from a task's EWS view."""
+    importance = view.get("importance")
+    return {
+        "subject": _clean(view.get("subject")),
+        "due_date": _as_date(view.get("due_date")),
+        "status": TASK_STATUS_FROM_EWS.get(view.get("status") or ""),
+        "priority": importance if importance in PRIORITIES else None,
+        "reminder_at": _as_datetime(view.get("reminder_due_by")) if view.get("reminder_is_set") else None,
+        "description": body_text(view),
+    }
+
+
+def task_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The EWS view to write for canonical task fields (unknown status → NotStarted, priority → Normal)."""
+    status = _clean(fields.get("status"))
+    priority = _clean(fields.get("priority"))
+    reminder = _as_datetime(fields.get("reminder_at"))
+    return {
+        "subject": _clean(fields.get("subject")),
+        "due_date": _as_date(fields.get("due_date")),
+        "status": TASK_STATUS_TO_EWS.get(status.casefold() if status else "", "NotStarted"),
+        "importance": next((p for p in PRIORITIES if priority and p.casefold() == priority.casefold()), "Normal"),
+        "reminder_is_set": reminder is not None,
+        "reminder_due_by": reminder,
+        "body": _clean_body(fields.get("description")),
+        "body_is_html": False,
+    }
+
+
+FROM_EWS = {SyncObject.CONTACTS: contact_from_ews, SyncObject.EVENTS: event_from_ews,
+            SyncObject.TASKS: task_from_ews}
+TO_EWS = {SyncObject.CONTACTS: contact_to_ews, SyncObject.EVENTS: event_to_ews, SyncObject.TASKS: task_to_ews}
+
+
+# ---- scope helpers (pure, used by the connector) -------------------------------------------------------------------
+
+
+def is_excluded(address: str | None, excluded: tuple[str, ...] | list[str]) -> bool:
+    """Whether an e-mail address is excluded: by the exact address, or by "@domain" (or "domain") entries."""
+    if not address:
+        return False
+    address = address.strip().lower()
+    domain = address.rpartition("@")[2]
+    for entry in excluded:
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry.startswith("@"):
+            if domain == entry[1:] or domain.endswith("." + entry[1:]):
+                return True
+        elif "@" in entry:
+            if address == entry:
+                return True
+        elif domain == entry:
+            return True
+    return False
+
+
+def event_in_window(start: Any, end: Any, window_start: datetime | None, window_end: datetime | None) -> bool:
+    """Whether an event overlaps [window_start, window_end] (dates count as UTC midnights)."""
+    s, e = _as_datetime(start), _as_datetime(end)
+    if s is None:
+        return False
+    e = e or s
+    if window_end is not None and s > as_utc(window_end):
+        return False
+    return not (window_start is not None and e < as_utc(window_start))

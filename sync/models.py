@@ -1,0 +1,183 @@
+"""What the sync remembers: the connections to the two ends, the link table, and every run with its errors."""
+
+from django.conf import settings
+from django.db import models
+
+from configurations.models import SyncObject
+from syncadmin import crypto
+
+
+class Connection(models.Model):
+    """One end: the Salesforce org (JWT bearer flow) or the Exchange endpoint (EWS with a service account).
+
+    The secret (the connected app's private key, or the service account's password) is stored encrypted and is
+    never shown back: read it with ``secret`` in code, set it with ``set_secret``.
+    """
+
+    class Kind(models.TextChoices):
+        SALESFORCE = "salesforce", "Salesforce org"
+        EXCHANGE = "exchange", "Exchange (EWS)"
+
+    class AuthType(models.TextChoices):
+        BASIC = "basic", "Basic"
+        NTLM = "ntlm", "NTLM"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, unique=True)
+    url = models.URLField(
+        max_length=500, help_text="Salesforce: the login URL. Exchange: the EWS URL (…/EWS/Exchange.asmx)."
+    )
+    username = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="Exchange: the service account with impersonation rights. Salesforce: the integration user "
+        "whose token lists users for import.",
+    )
+    client_id = models.CharField(
+        max_length=255, blank=True, default="", help_text="Salesforce: the connected app's consumer key."
+    )
+    secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.BASIC)
+    version = models.CharField(
+        max_length=30, blank=True, default="",
+        help_text="Salesforce: API version (e.g. 62.0). Exchange: Exchange2013, Exchange2016 or Exchange2019.",
+    )
+    verify_tls = models.BooleanField(default=True)
+    ca_certificate = models.TextField(
+        blank=True, default="", help_text="PEM of a private CA to trust (blank: the system's trusted CAs)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.url}"
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+    def set_secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+
+class LinkState(models.TextChoices):
+    LINKED = "linked", "Linked"
+    PENDING_CREATE_SALESFORCE = "pending_create_salesforce", "Being created in Salesforce"
+    PENDING_CREATE_OUTLOOK = "pending_create_outlook", "Being created in Outlook"
+
+
+class SideChoice(models.TextChoices):
+    SALESFORCE = "salesforce", "Salesforce"
+    OUTLOOK = "outlook", "Outlook"
+
+
+class RecordLink(models.Model):
+    """A Salesforce record and the Exchange item it is synced with, for one user and object (the link table)."""
+
+    user = models.ForeignKey("users.SyncUser", on_delete=models.CASCADE, related_name="links")
+    object = models.CharField(max_length=16, choices=SyncObject.choices)
+    # NULL, not "", while a side has no id yet (a pending create): NULLs never collide in the unique constraints.
+    salesforce_id = models.CharField(max_length=18, null=True, blank=True)  # noqa: DJ001
+    outlook_id = models.CharField(max_length=512, null=True, blank=True)  # noqa: DJ001
+    state = models.CharField(max_length=30, choices=LinkState.choices, default=LinkState.LINKED)
+    salesforce_version = models.CharField(max_length=64, blank=True, default="")
+    outlook_version = models.CharField(max_length=512, blank=True, default="")
+    content_hash = models.CharField(max_length=64, blank=True, default="")
+    # A tombstone: the copy on this side is gone and the deletion was deliberately not propagated.
+    gone = models.CharField(max_length=12, choices=SideChoice.choices, blank=True, default="")
+    gone_out_of_scope = models.BooleanField(default=False)
+    needs_retry = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "object", "salesforce_id"], name="link_unique_salesforce_id"),
+            models.UniqueConstraint(fields=["user", "object", "outlook_id"], name="link_unique_outlook_id"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["user", "object"], condition=~models.Q(state="linked") | models.Q(needs_retry=True),
+                name="link_revisit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object}: {self.salesforce_id} ↔ {self.outlook_id} ({self.state})"
+
+
+class SyncRun(models.Model):
+    """One sync job of one user's object: what triggered it, how it went, what it did. Support staff read these."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Sync now"
+        RESET = "reset", "Reset"
+        COMMAND = "command", "Command line"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    TERMINAL_STATES = (State.SUCCEEDED, State.FAILED)
+
+    user = models.ForeignKey("users.SyncUser", on_delete=models.CASCADE, related_name="runs")
+    object = models.CharField(max_length=16, choices=SyncObject.choices)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    full = models.BooleanField(default=False, help_text="Read everything and match (first sync, reset).")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # {"salesforce": {"create": n, "update": n, "delete": n}, "outlook": {...}, "links": n, "conflicts": n}
+    counts = models.JSONField(default=dict, blank=True)
+    api_calls = models.JSONField(default=dict, blank=True)  # {"salesforce": n, "exchange": n}
+    # The org's daily API requests as Salesforce reported them at the end of the run (Sforce-Limit-Info).
+    salesforce_api_used = models.PositiveIntegerField(null=True, blank=True)
+    salesforce_api_allocation = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=100, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["user", "object", "-created_at"], name="run_user_object_recent"),
+            models.Index(fields=["state"], name="run_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk}: {self.user_id}/{self.object} {self.state}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class RecordError(models.Model):
+    """One record that could not be synced in a run, with the end's own error code and message."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="record_errors")
+    side = models.CharField(max_length=12, choices=SideChoice.choices)
+    record_id = models.CharField(max_length=512, blank=True, default="")
+    code = models.CharField(max_length=100)
+    message = models.TextField(blank=True, default="")
+    transient = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.record_id}: {self.code}"

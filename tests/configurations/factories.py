@@ -1,0 +1,42 @@
+"""Builders for configurations and synced users, shared by the domain tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from configurations import services
+from users.models import SyncUser, salesforce_id_checksum
+from users.services import ensure_object_states
+
+_sequence = itertools.count(1)
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def salesforce_user_id(number: int) -> str:
+    digits = ""
+    for _ in range(10):
+        digits = _BASE62[number % 62] + digits
+        number //= 62
+    id15 = "0058d" + digits
+    return id15 + salesforce_id_checksum(id15)
+
+
+def make_configuration(name: str | None = None, **values):
+    values.setdefault("name", name or f"Configuration {next(_sequence)}")
+    return services.create_configuration(values)
+
+
+def make_user(username: str | None = None, profile: str = "Standard User", configuration=None, **values) -> SyncUser:
+    number = next(_sequence)
+    username = username or f"user{number}@example.com"
+    user = SyncUser.objects.create(
+        salesforce_id=values.pop("salesforce_id", salesforce_user_id(number)),
+        username=username,
+        email=values.pop("email", f"mailbox{number}@example.org"),
+        name=values.pop("name", f"User {number}"),
+        profile=profile,
+        configuration=configuration,
+        **values,
+    )
+    ensure_object_states([user])
+    return user

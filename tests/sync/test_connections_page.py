@@ -1,0 +1,88 @@
+"""The Connections page: everyone with a console role sees it, admins change it, secrets never come back."""
+
+import pytest
+
+from sync.models import Connection
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+URL = "/sync/connections/"
+
+
+def salesforce_form(**overrides) -> dict:
+    data = {"kind": "salesforce", "salesforce-kind": "salesforce", "salesforce-url": "https://login.salesforce.com",
+            "salesforce-username": "integration@example.com", "salesforce-client_id": "3MVG9key",
+            "salesforce-secret": "-----BEGIN PRIVATE KEY-----\nsecret-material\n-----END PRIVATE KEY-----",
+            "salesforce-version": "62.0", "salesforce-verify_tls": "on",
+            "salesforce-ca_certificate": ""}
+    data.update(overrides)
+    return data
+
+
+def test_roles(client, admin_user, support_user, api_user, outsider):
+    assert client.get(URL).status_code == 302
+    for user, status in ((api_user, 403), (outsider, 403), (support_user, 200), (admin_user, 200)):
+        client.force_login(user)
+        assert client.get(URL).status_code == status
+
+
+def test_admin_saves_and_the_secret_is_never_shown(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(URL, salesforce_form(), follow=True)
+    assert b"Salesforce org connection saved" in response.content
+    connection = Connection.objects.get(kind="salesforce")
+    assert connection.secret.startswith("-----BEGIN PRIVATE KEY-----") and connection.client_id == "3MVG9key"
+    page = client.get(URL).content.decode()
+    assert "secret-material" not in page and "Secret stored" in page and "3MVG9key" in page
+
+    client.post(URL, salesforce_form(**{"salesforce-secret": "", "salesforce-version": "63.0"}))
+    connection.refresh_from_db()
+    assert connection.version == "63.0" and "secret-material" in connection.secret  # blank kept the secret
+
+
+def test_errors_are_named(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(URL, salesforce_form(**{"salesforce-secret": "", "salesforce-client_id": "",
+                                                   "salesforce-url": "not a url"}))
+    page = response.content.decode()
+    assert response.status_code == 200 and not Connection.objects.exists()
+    assert "Enter the secret: there is none stored yet." in page
+    assert "Enter the connected app" in page and "Enter a valid URL." in page
+
+
+def test_support_may_test_but_not_change(client, support_user):
+    client.force_login(support_user)
+    assert client.post(URL, salesforce_form()).status_code == 403
+    assert not Connection.objects.exists()
+    response = client.post(URL, {"kind": "salesforce", "test": "1"})
+    assert response.status_code == 200
+    assert "Does not work." in response.content.decode() and "No Salesforce connection" in response.content.decode()
+
+
+def test_unknown_kind_is_refused(client, admin_user):
+    client.force_login(admin_user)
+    assert client.post(URL, {"kind": "graph"}).status_code == 400
+
+
+def test_test_button_against_the_sandbox(client, admin_user, tmp_path):
+    from sandbox.runner import start_sandbox
+    from sandbox.services import connect_to_sandbox
+    from users.services import add_sync_user
+
+    running = start_sandbox(tmp_path / "sandbox", seed="demo")
+    try:
+        connect_to_sandbox(running.hub.data_dir, running.salesforce_url, running.ews_endpoint)
+        add_sync_user({"salesforce_id": "005000000000009", "username": "ben.okafor@sandbox.test",
+                       "email": "ben.okafor@sandbox.test"})
+        client.force_login(admin_user)
+        for kind, expected in (("salesforce", "Token obtained for amelia.hart@sandbox.test"),
+                               ("exchange", "reached ben.okafor@sandbox.test by impersonation")):
+            page = client.post(URL, {"kind": kind, "test": "1"}).content.decode()
+            assert "Works." in page and expected in page, page
+    finally:
+        running.stop()
+
+
+def test_navigation_links_the_page(client, admin_user):
+    assert client.login(username=admin_user.username, password=PASSWORD)
+    assert f'href="{URL}"' in client.get("/").content.decode()

@@ -1,0 +1,208 @@
+"""REST API for synced users: list (search, filter by configuration and state), detail, add by hand."""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+
+from configurations.models import SyncObject
+from users import services
+from users.models import SyncState, SyncUser, UserObjectState
+
+NOT_ASSIGNED = "none"
+
+
+def synced_users():
+    """SyncUsers with their effective configuration and object states: a fixed number of queries for any page."""
+    return services.with_effective_configuration().prefetch_related(
+        Prefetch("object_states", queryset=UserObjectState.objects.order_by("object"))
+    ).order_by("username", "pk")
+
+
+EffectiveConfigurationSerializer = inline_serializer(
+    "EffectiveConfiguration",
+    {
+        "id": serializers.IntegerField(),
+        "name": serializers.CharField(),
+        "via": serializers.ChoiceField(choices=[services.VIA_USER, services.VIA_PROFILE]),
+    },
+    allow_null=True,
+)
+
+
+class ObjectErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ObjectProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    total = serializers.IntegerField(allow_null=True)
+
+
+class ObjectStateSerializer(serializers.Serializer):
+    """Documentation of one object's sync state (the data comes from ``object_state_data``)."""
+
+    state = serializers.ChoiceField(choices=SyncState.choices)
+    last_run_at = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    next_due_at = serializers.DateTimeField(allow_null=True)
+    consecutive_failures = serializers.IntegerField()
+    last_error = ObjectErrorSerializer(allow_null=True)
+    progress = ObjectProgressSerializer(allow_null=True, help_text="While a sync runs.")
+
+
+class ObjectStatesSerializer(serializers.Serializer):
+    contacts = ObjectStateSerializer()
+    events = ObjectStateSerializer()
+    tasks = ObjectStateSerializer()
+
+
+_datetime = serializers.DateTimeField()
+
+
+def object_state_data(state: UserObjectState | None) -> dict:
+    if state is None:
+        state = UserObjectState()
+    running = state.state in (SyncState.INITIAL_SYNC, SyncState.SYNCING)
+    return {
+        "state": state.state,
+        "last_run_at": _datetime.to_representation(state.last_run_at) if state.last_run_at else None,
+        "last_success_at": _datetime.to_representation(state.last_success_at) if state.last_success_at else None,
+        "next_due_at": _datetime.to_representation(state.next_due_at) if state.next_due_at else None,
+        "consecutive_failures": state.consecutive_failures,
+        "last_error": {"code": state.last_error_code, "message": state.last_error_message}
+        if state.last_error_code or state.last_error_message
+        else None,
+        "progress": {"done": state.progress_done, "total": state.progress_total} if running else None,
+    }
+
+
+@extend_schema_field(ObjectStatesSerializer)
+class ObjectStatesField(serializers.Field):
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, user):
+        states = {s.object: s for s in user.object_states.all()}
+        return {o: object_state_data(states.get(o)) for o in SyncObject.values}
+
+
+class SyncUserSerializer(serializers.ModelSerializer):
+    configuration = serializers.IntegerField(
+        source="configuration_id", read_only=True, allow_null=True, help_text="The direct assignment, if any."
+    )
+    effective_configuration = serializers.SerializerMethodField()
+    objects = ObjectStatesField()
+
+    class Meta:
+        model = SyncUser
+        fields = [
+            "id", "salesforce_id", "username", "email", "name", "profile", "active", "configuration",
+            "effective_configuration", "objects", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(EffectiveConfigurationSerializer)
+    def get_effective_configuration(self, user):
+        return services.effective_configuration_of_row(user)
+
+
+class SyncUserCreateSerializer(serializers.Serializer):
+    salesforce_id = serializers.CharField(max_length=18, help_text="15- or 18-character id starting with 005.")
+    username = serializers.CharField(max_length=255)
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    profile = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    active = serializers.BooleanField(required=False, default=True)
+
+
+class UserFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=254)
+    configuration = serializers.CharField(required=False, max_length=20)
+    state = serializers.ChoiceField(choices=SyncState.choices, required=False)
+
+    def validate_configuration(self, value):
+        if value == NOT_ASSIGNED:
+            return value
+        if not re.fullmatch(r"[0-9]{1,19}", value) or not 0 < int(value) < 2**63:
+            raise serializers.ValidationError(f"Enter a configuration id, or {NOT_ASSIGNED!r} for users with none.")
+        return int(value)
+
+
+def filter_users(queryset, params, fields=("search", "configuration", "state")):
+    """The users list's filters (``search``, ``configuration``, ``state``), shared by every list of users;
+    a bad value is a 400 naming the parameter."""
+    filters = UserFilterSerializer(data={k: params[k] for k in fields if k in params})
+    filters.is_valid(raise_exception=True)
+    search = filters.validated_data.get("search", "").strip()
+    if search:
+        queryset = queryset.filter(
+            Q(username__icontains=search)
+            | Q(email__icontains=search)
+            | Q(name__icontains=search)
+            | Q(salesforce_id__startswith=search)
+        )
+    configuration = filters.validated_data.get("configuration")
+    if configuration == NOT_ASSIGNED:
+        queryset = queryset.filter(effective_configuration_id__isnull=True)
+    elif configuration is not None:
+        queryset = queryset.filter(effective_configuration_id=configuration)
+    state = filters.validated_data.get("state")
+    if state:
+        in_state = Exists(UserObjectState.objects.filter(user=OuterRef("pk"), state=state))
+        if state == SyncState.NOT_STARTED:
+            in_state |= ~Exists(UserObjectState.objects.filter(user=OuterRef("pk")))
+        queryset = queryset.filter(in_state)
+    return queryset
+
+
+SEARCH_PARAMETER = OpenApiParameter(
+    "search", OpenApiTypes.STR, description="Part of the username, e-mail, name or Salesforce id."
+)
+STATE_PARAMETER = OpenApiParameter(
+    "state", OpenApiTypes.STR, enum=SyncState.values, description="Users with any object in this state."
+)
+
+
+@extend_schema(
+    parameters=[
+        SEARCH_PARAMETER,
+        OpenApiParameter(
+            "configuration", OpenApiTypes.STR, description="Effective configuration id, or 'none' for unassigned."
+        ),
+        STATE_PARAMETER,
+    ]
+)
+class SyncUserViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Synced users with their effective configuration and per-object sync state."""
+
+    serializer_class = SyncUserSerializer
+    queryset = SyncUser.objects.all()
+
+    def get_queryset(self):
+        return synced_users()
+
+    def filter_queryset(self, queryset):
+        return filter_users(queryset, self.request.query_params) if self.action == "list" else queryset
+
+    def get_serializer_class(self):
+        return SyncUserCreateSerializer if self.action == "create" else SyncUserSerializer
+
+    @extend_schema(request=SyncUserCreateSerializer, responses={201: SyncUserSerializer})
+    def create(self, request, *args, **kwargs):
+        """Add a synced user by hand (admin only)."""
+        serializer = SyncUserCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.add_sync_user(serializer.validated_data, actor=request.user)
+        except services.SyncUserInvalid as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        return Response(SyncUserSerializer(synced_users().get(pk=user.pk)).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,105 @@
+"""Synced users (a Salesforce user and their Exchange mailbox) and their per-object sync state."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from configurations.models import OutlookConfiguration, SyncObject
+from sync.mappings.salesforce_ids import checksum as salesforce_id_checksum
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def normalize_user_id(value: str) -> str:
+    """The 18-character form of a Salesforce user id (``005`` prefix); raises ValidationError otherwise."""
+    if not isinstance(value, str) or len(value) not in (15, 18) or any(c not in _BASE62 for c in value):
+        raise ValidationError("Enter a 15- or 18-character Salesforce id.", code="invalid")
+    if not value.startswith("005"):
+        raise ValidationError("A Salesforce user id starts with 005.", code="not_a_user")
+    if len(value) == 18 and salesforce_id_checksum(value[:15]) != value[15:]:
+        raise ValidationError("The last three characters of this 18-character id do not match.", code="checksum")
+    return value if len(value) == 18 else value + salesforce_id_checksum(value)
+
+
+def validate_user_id(value: str) -> None:
+    normalize_user_id(value)
+
+
+class SyncUser(models.Model):
+    salesforce_id = models.CharField(max_length=18, unique=True, validators=[validate_user_id])
+    username = models.CharField(max_length=255, unique=True)
+    email = models.EmailField(max_length=254, unique=True, help_text="The Exchange mailbox.")
+    name = models.CharField(max_length=255, blank=True, default="")
+    profile = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    active = models.BooleanField(default=True)
+    # The direct assignment; it wins over a profile assignment (see users.services.effective_configuration).
+    configuration = models.ForeignKey(
+        OutlookConfiguration, null=True, blank=True, on_delete=models.SET_NULL, related_name="direct_users"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["username"]
+        permissions = [
+            ("sync_now", "Can start a user's sync now"),
+            ("reset_sync", "Can reset a user's sync"),
+            ("test_connection", "Can test a user's connections"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    def save(self, *args, **kwargs):
+        # Salesforce usernames and mailboxes are case-insensitive: store them lower-case so lookups can be exact.
+        self.username = self.username.strip().lower()
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class SyncState(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    INITIAL_SYNC = "initial_sync", "Initial sync"
+    IN_SYNC = "in_sync", "In sync"
+    SYNCING = "syncing", "Syncing"
+    ERROR = "error", "Error"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    DISABLED = "disabled", "Disabled"
+
+
+class UserObjectState(models.Model):
+    """Where one user's sync of one object stands; the dispatcher selects on ``state`` and ``next_due_at``."""
+
+    user = models.ForeignKey(SyncUser, on_delete=models.CASCADE, related_name="object_states")
+    object = models.CharField(max_length=16, choices=SyncObject.choices)
+    state = models.CharField(max_length=20, choices=SyncState.choices, default=SyncState.NOT_STARTED)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error_code = models.CharField(max_length=100, blank=True, default="")
+    last_error_message = models.TextField(blank=True, default="")
+    # Salesforce: the SystemModstamp high-water mark; Exchange: the SyncFolderItems state (opaque text).
+    salesforce_watermark = models.DateTimeField(null=True, blank=True)
+    exchange_sync_state = models.TextField(blank=True, default="")
+    # What the watermarks were taken under (data setting, data set, window by the day): when it changes, the next
+    # run reads everything, so records that entered or left the scope without changing are not missed.
+    scope_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    # Who is running this user's sync, and until when the claim holds (one sync per user at a time).
+    lease_owner = models.CharField(max_length=255, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "object"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "object"], name="user_object_state_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_due_at"], name="object_state_due"),
+            models.Index(fields=["next_due_at"], name="object_state_next_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.object}: {self.state}"

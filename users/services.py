@@ -1,0 +1,262 @@
+"""Operations on synced users, and the rule that decides each user's effective configuration.
+
+Effective configuration: a direct assignment wins over a profile assignment, and an inactive configuration
+assigns nobody. A user directly assigned to an inactive configuration therefore has none (the direct assignment
+decides; it does not fall through to the profile's configuration, which could sync the mailbox in a way nobody
+chose). The rule is written once, as query expressions (``effective_configuration_annotations``); the one-user
+function and the queryset variant both use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+
+from configurations import audit
+from configurations.models import AuditEntry, OutlookConfiguration, ProfileAssignment, SyncObject
+from users.models import SyncUser, UserObjectState, normalize_user_id
+
+VIA_USER, VIA_PROFILE = "user", "profile"
+CHUNK = 2000
+_SALESFORCE_USER_ID = re.compile(r"^005[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?\Z")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
+
+
+def _profile_assignments(active_only: bool) -> QuerySet:
+    assignments = ProfileAssignment.objects.filter(profile=OuterRef("profile"))
+    return assignments.filter(configuration__active=True) if active_only else assignments
+
+
+def _assignment_rule(active_only: bool) -> dict:
+    """The precedence rule as expressions: (configuration id, its name, "user" | "profile" | None)."""
+    direct = Q(configuration__isnull=False)
+    direct_counts = Q(configuration__active=True) if active_only else direct
+    profile = _profile_assignments(active_only)
+    return {
+        "id": Case(
+            When(direct_counts, then=F("configuration_id")),
+            When(direct, then=Value(None)),
+            default=Subquery(profile.values("configuration_id")[:1]),
+            output_field=BigIntegerField(),
+        ),
+        "name": Case(
+            When(direct_counts, then=F("configuration__name")),
+            When(direct, then=Value(None)),
+            default=Subquery(profile.values("configuration__name")[:1]),
+            output_field=CharField(),
+        ),
+        "via": Case(
+            When(direct_counts, then=Value(VIA_USER)),
+            When(direct, then=Value(None)),
+            When(Exists(profile), then=Value(VIA_PROFILE)),
+            default=Value(None),
+            output_field=CharField(),
+        ),
+    }
+
+
+def effective_configuration_annotations() -> dict:
+    """Annotations ``effective_configuration_id``, ``effective_configuration_name`` and ``effective_via`` for a
+    SyncUser queryset."""
+    rule = _assignment_rule(active_only=True)
+    return {
+        "effective_configuration_id": rule["id"],
+        "effective_configuration_name": rule["name"],
+        "effective_via": rule["via"],
+    }
+
+
+def with_effective_configuration(queryset: QuerySet | None = None) -> QuerySet:
+    """SyncUsers annotated with their effective configuration (one query, no N+1).
+
+    The dispatcher's candidates: ``with_effective_configuration(SyncUser.objects.filter(active=True))
+    .filter(effective_configuration_id__isnull=False)``.
+    """
+    queryset = SyncUser.objects.all() if queryset is None else queryset
+    return queryset.annotate(**effective_configuration_annotations())
+
+
+def with_assigned_configuration(queryset: QuerySet | None = None) -> QuerySet:
+    """SyncUsers annotated with ``assigned_configuration_id``: the same rule ignoring whether configurations are
+    active (who an inactive configuration would apply to once activated)."""
+    queryset = SyncUser.objects.all() if queryset is None else queryset
+    return queryset.annotate(assigned_configuration_id=_assignment_rule(active_only=False)["id"])
+
+
+@dataclass(frozen=True)
+class EffectiveConfiguration:
+    configuration: OutlookConfiguration
+    via: str  # "user" | "profile"
+
+    def as_dict(self) -> dict:
+        return {"id": self.configuration.pk, "name": self.configuration.name, "via": self.via}
+
+
+def effective_configuration(user: SyncUser | int) -> EffectiveConfiguration | None:
+    """The configuration that applies to one user and how it came (direct assignment or profile), or None."""
+    pk = user.pk if isinstance(user, SyncUser) else user
+    row = with_effective_configuration(SyncUser.objects.filter(pk=pk)).values(
+        "effective_configuration_id", "effective_via"
+    ).first()
+    if row is None or row["effective_configuration_id"] is None:
+        return None
+    return EffectiveConfiguration(
+        OutlookConfiguration.objects.get(pk=row["effective_configuration_id"]), row["effective_via"]
+    )
+
+
+def effective_configuration_of_row(user: SyncUser) -> dict | None:
+    """``{"id", "name", "via"}`` from a user fetched through ``with_effective_configuration``."""
+    if getattr(user, "effective_configuration_id", None) is None:
+        return None
+    return {"id": user.effective_configuration_id, "name": user.effective_configuration_name, "via": user.effective_via}
+
+
+def _classify(identifier: Any) -> tuple[str, Any] | None:
+    if isinstance(identifier, bool):
+        return None
+    if isinstance(identifier, int):
+        return ("pk", identifier) if 0 < identifier < 2**63 else None
+    if not isinstance(identifier, str):
+        return None
+    text = identifier.strip()
+    if not text or "\x00" in text or len(text) > 254:
+        return None
+    if _DIGITS.fullmatch(text):
+        return ("pk", int(text)) if len(text) <= 18 and int(text) > 0 else None
+    if _SALESFORCE_USER_ID.match(text):
+        try:
+            return "salesforce_id", normalize_user_id(text)
+        except ValidationError:  # a bad checksum: just an unknown identifier
+            return None
+    return "name", text.lower()
+
+
+def resolve_users(
+    identifiers: list[Any], fields: tuple[str, ...] = ("pk",), lock: bool = False
+) -> tuple[list[tuple[Any, dict]], list]:
+    """Find users by id, Salesforce id, username or e-mail address (mixed), in a few queries whatever the count.
+
+    Returns ``(found, unknown)``: ``found`` pairs each identifier (as given, in order) with the user's values
+    (``fields`` plus pk), ``unknown`` lists the identifiers that match nobody. A name is tried as a username
+    first, then as an e-mail address. ``lock`` locks the users' rows until the surrounding transaction ends.
+    """
+    columns = tuple(dict.fromkeys(("pk", "username", "email", "salesforce_id", *fields)))
+    kinds: dict[str, set] = {"pk": set(), "salesforce_id": set(), "name": set()}
+    classified = []
+    for identifier in identifiers:
+        kind = _classify(identifier)
+        classified.append(kind)
+        if kind:
+            kinds[kind[0]].add(kind[1])
+
+    def fetch(lookup: str, values: set) -> dict:
+        found = {}
+        ordered = sorted(values)
+        for start in range(0, len(ordered), CHUNK):
+            rows = SyncUser.objects.filter(**{f"{lookup}__in": ordered[start : start + CHUNK]})
+            for row in (rows.select_for_update() if lock else rows).values(*columns):
+                found[row[lookup]] = row
+        return found
+
+    by_pk = fetch("pk", kinds["pk"])
+    by_salesforce_id = fetch("salesforce_id", kinds["salesforce_id"])
+    by_username = fetch("username", kinds["name"])
+    by_email = fetch("email", kinds["name"] - set(by_username))
+    found, unknown = [], []
+    for identifier, kind in zip(identifiers, classified, strict=True):
+        row = None
+        if kind and kind[0] == "pk":
+            row = by_pk.get(kind[1])
+        elif kind and kind[0] == "salesforce_id":
+            row = by_salesforce_id.get(kind[1])
+        elif kind:
+            row = by_username.get(kind[1]) or by_email.get(kind[1])
+        if row is None:
+            unknown.append(identifier)
+        else:
+            found.append((identifier, row))
+    return found, unknown
+
+
+def find_user(identifier: Any) -> SyncUser | None:
+    """One user by id, Salesforce id, username or e-mail address (``USER`` of the management commands)."""
+    found, _ = resolve_users([identifier])
+    return SyncUser.objects.get(pk=found[0][1]["pk"]) if found else None
+
+
+class SyncUserInvalid(Exception):
+    def __init__(self, errors: dict):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def ensure_object_states(users: list[SyncUser] | QuerySet) -> None:
+    """Every user has one state row per object (``not_started`` until their first sync)."""
+    user_ids = [u.pk for u in users]
+    have = set()
+    for start in range(0, len(user_ids), CHUNK):
+        have |= set(
+            UserObjectState.objects.filter(user_id__in=user_ids[start : start + CHUNK]).values_list("user_id", "object")
+        )
+    UserObjectState.objects.bulk_create(
+        [UserObjectState(user_id=pk, object=o) for pk in user_ids for o in SyncObject.values if (pk, o) not in have],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+
+
+@transaction.atomic
+def add_sync_user(values: dict, actor=None) -> SyncUser:
+    """A synced user added by hand (the import from Salesforce arrives with the connectors)."""
+    errors: dict[str, list[str]] = {}
+    values = dict(values)
+    try:
+        values["salesforce_id"] = normalize_user_id(values.get("salesforce_id", ""))
+    except ValidationError as exc:
+        errors["salesforce_id"] = list(exc.messages)
+    for key in ("username", "email"):
+        values[key] = str(values.get(key, "")).strip().lower()
+        if not values[key]:
+            errors[key] = ["This field is required."]
+    if "salesforce_id" not in errors and SyncUser.objects.filter(salesforce_id=values["salesforce_id"]).exists():
+        errors["salesforce_id"] = ["A synced user with this Salesforce id already exists."]
+    if values["username"] and SyncUser.objects.filter(username=values["username"]).exists():
+        errors["username"] = ["A synced user with this username already exists."]
+    if values["email"] and SyncUser.objects.filter(email=values["email"]).exists():
+        errors["email"] = ["A synced user with this e-mail address already exists."]
+    if errors:
+        raise SyncUserInvalid(errors)
+    allowed = ("salesforce_id", "username", "email", "name", "profile", "active")
+    user = SyncUser(**{k: v for k, v in values.items() if k in allowed})
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise SyncUserInvalid({"non_field_errors": ["A synced user with these details was just added."]}) from None
+    ensure_object_states([user])
+    audit.record(
+        AuditEntry.Action.USER_ADDED,
+        actor,
+        None,
+        summary=f"Added synced user {user.username}",
+        changes={"before": None, "after": {"id": user.pk, **{k: getattr(user, k) for k in allowed}}},
+    )
+    return user

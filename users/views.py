@@ -1,0 +1,210 @@
+"""Console pages for synced users: the list (filters, states at a glance) and the user page (state, runs, errors,
+sync now, test connection, reset). The work is done by the services; these views only ask and show."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.exceptions import ValidationError
+
+from configurations.models import OutlookConfiguration, SyncObject
+from sync import connections
+from sync.models import RecordError, SyncRun
+from sync.services import SyncUnavailable, request_sync, synced_objects
+from sync.views import progress_of
+from syncadmin.views import console_view
+from users import services
+from users.api import NOT_ASSIGNED, filter_users, synced_users
+from users.forms import ResetForm
+from users.models import SyncState, SyncUser, UserObjectState
+
+PAGE_SIZE = 50
+RECENT_RUNS = 20
+RECENT_RECORD_ERRORS = 50
+FILTERS = ("search", "configuration", "state")
+
+# Bootstrap badge colours: green done, red failed, orange a person must act, blue working, grey idle.
+STATE_BADGES = {
+    SyncState.IN_SYNC: "text-bg-success",
+    SyncState.ERROR: "text-bg-danger",
+    SyncState.NEEDS_ATTENTION: "text-bg-warning",
+    SyncState.SYNCING: "text-bg-primary",
+    SyncState.INITIAL_SYNC: "text-bg-primary",
+    SyncState.NOT_STARTED: "text-bg-secondary",
+    SyncState.DISABLED: "text-bg-secondary",
+}
+RUNNING_STATES = (SyncState.INITIAL_SYNC, SyncState.SYNCING)
+OBJECT_LABELS = dict(SyncObject.choices)
+STATE_LABELS = dict(SyncState.choices)
+
+
+def object_states(user: SyncUser) -> list[dict]:
+    """One entry per object, in the usual order, from the prefetched state rows (no query of its own)."""
+    rows = {state.object: state for state in user.object_states.all()}
+    entries = []
+    for name in SyncObject.values:
+        state = rows.get(name) or UserObjectState(user=user, object=name)
+        entries.append({
+            "object": name,
+            "label": OBJECT_LABELS[name],
+            "state": state.state,
+            "state_label": STATE_LABELS.get(state.state, state.state),
+            "badge": STATE_BADGES.get(state.state, "text-bg-secondary"),
+            "running": state.state in RUNNING_STATES,
+            "row": state,
+        })
+    return entries
+
+
+def _allowed(request) -> dict:
+    return {
+        "may_sync_now": request.user.has_perm("users.sync_now"),
+        "may_test_connection": request.user.has_perm("users.test_connection"),
+        "may_reset": request.user.has_perm("users.reset_sync"),
+    }
+
+
+def _require(request, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied("Your role does not allow this action.")
+
+
+@console_view
+def user_list(request):
+    """Synced users, filtered by state, configuration and search; each object's state as a badge."""
+    queryset = synced_users()
+    # An empty field of the filter form means "any".
+    params = {name: request.GET[name] for name in FILTERS if request.GET.get(name, "").strip()}
+    errors: dict = {}
+    try:
+        queryset = filter_users(queryset, params, FILTERS)
+    except ValidationError as exc:
+        # Keep the filters that are fine and say which one was not.
+        errors = {name: [str(message) for message in messages_] for name, messages_ in exc.detail.items()}
+        queryset = filter_users(queryset, params, [name for name in FILTERS if name not in errors])
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{"user": user, "objects": object_states(user)} for user in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "users/list.html", {
+        "page": page,
+        "rows": rows,
+        "filter_errors": errors,
+        "filters": {name: request.GET.get(name, "") for name in FILTERS},
+        "configurations": OutlookConfiguration.objects.order_by("name").values("pk", "name", "active"),
+        "not_assigned": NOT_ASSIGNED,
+        "states": SyncState.choices,
+        "object_choices": SyncObject.choices,
+        "querystring": query.urlencode(),
+        "filtered": bool(params),
+    })
+
+
+def _detail_context(request, user: SyncUser) -> dict:
+    effective = services.effective_configuration(user)
+    synced = synced_objects(effective.configuration) if effective else []
+    runs = list(SyncRun.objects.filter(user=user).select_related("requested_by")[:RECENT_RUNS])
+    active_runs = [run for run in runs if run.state not in SyncRun.TERMINAL_STATES]
+    for run in active_runs:
+        run.progress = progress_of(run)
+    record_errors = RecordError.objects.filter(run__in=[run.pk for run in runs]).select_related("run")
+    states = object_states(user)
+    for entry in states:
+        entry["synced"] = entry["object"] in synced
+    return {
+        "sync_user": user,
+        "effective": effective,
+        "synced": synced,
+        "objects": states,
+        "runs": runs,
+        "active_runs": active_runs,
+        "record_errors": record_errors.order_by("-run__created_at", "pk")[:RECENT_RECORD_ERRORS],
+        "record_error_count": record_errors.count(),
+        "recent_runs": RECENT_RUNS,
+        "user_url": reverse("users:detail", args=[user.pk]),
+        **_allowed(request),
+    }
+
+
+@console_view
+def user_detail(request, pk: int):
+    """One user: each object's state, the last error and what to do, recent runs and record errors, actions."""
+    user = get_object_or_404(synced_users(), pk=pk)
+    return render(request, "users/detail.html", _detail_context(request, user))
+
+
+def _busy_message(exc: SyncUnavailable) -> str:
+    if exc.running_run_id is None:
+        return str(exc)
+    url = reverse("sync:run", args=[exc.running_run_id])
+    return format_html('{} <a href="{}" class="alert-link">Open run {}</a> to follow it.', str(exc), url,
+                       exc.running_run_id)
+
+
+def _queued_message(runs: list[SyncRun], what: str) -> str:
+    names = ", ".join(f"{OBJECT_LABELS.get(run.object, run.object).lower()} (run {run.pk})" for run in runs)
+    return f"{what} queued: {names}. The progress shows below."
+
+
+@console_view
+@require_POST
+def user_sync_now(request, pk: int):
+    """Sync now: queue a run of every object the configuration syncs (or those posted as ``objects``)."""
+    _require(request, "users.sync_now")
+    user = get_object_or_404(SyncUser, pk=pk)
+    objects = request.POST.getlist("objects") or None
+    if objects and any(name not in SyncObject.values for name in objects):
+        messages.error(request, f"Unknown object; choose among {', '.join(SyncObject.values)}.")
+        return redirect("users:detail", pk=user.pk)
+    try:
+        runs = request_sync(user, objects, requested_by=request.user)
+    except SyncUnavailable as exc:
+        messages.error(request, _busy_message(exc))
+    else:
+        messages.success(request, _queued_message(runs, "Sync"))
+    return redirect("users:detail", pk=user.pk)
+
+
+@console_view
+@require_POST
+def user_test_connection(request, pk: int):
+    """Check both ends for this user; htmx gets the results alone, a plain POST the whole page with them."""
+    _require(request, "users.test_connection")
+    user = get_object_or_404(synced_users(), pk=pk)
+    result = connections.test_connection(user)
+    checks = [("Salesforce", result["salesforce"]), ("Exchange", result["exchange"])]
+    if request.htmx:
+        return render(request, "users/_connection_test.html", {"checks": checks})
+    return render(request, "users/detail.html", {**_detail_context(request, user), "checks": checks})
+
+
+@console_view
+@require_http_methods(["GET", "POST"])
+def user_reset(request, pk: int):
+    """Reset, in two steps: a page that says what reset does and does not do, then the POST that does it."""
+    _require(request, "users.reset_sync")
+    user = get_object_or_404(SyncUser, pk=pk)
+    effective = services.effective_configuration(user)
+    synced = synced_objects(effective.configuration) if effective and user.active else []
+    if not synced:
+        messages.error(request, f"{user} has no active configuration that syncs anything: there is nothing to reset.")
+        return redirect("users:detail", pk=user.pk)
+    if request.method == "POST":
+        form = ResetForm(request.POST, synced=synced)
+        if form.is_valid():
+            try:
+                runs = request_sync(user, form.cleaned_data["objects"], requested_by=request.user, reset=True)
+            except SyncUnavailable as exc:
+                messages.error(request, _busy_message(exc))
+            else:
+                messages.success(request, _queued_message(runs, "Reset done; full matching sync"))
+            return redirect("users:detail", pk=user.pk)
+    else:
+        chosen = [name for name in request.GET.getlist("objects") if name in synced]
+        form = ResetForm(synced=synced, initial={"objects": chosen or synced})
+    return render(request, "users/reset.html", {"sync_user": user, "form": form, "effective": effective})
