@@ -39,6 +39,26 @@ class ExchangeSettings:
 
 
 @dataclass(frozen=True)
+class GraphSettings:
+    """How to reach Exchange Online through Microsoft Graph with an app registration (client credentials).
+
+    The app authenticates with a client secret or a certificate (``certificate_pem`` holds the private key and the
+    certificate, PEM); it needs the application permissions Contacts.ReadWrite, Calendars.ReadWrite and
+    Tasks.ReadWrite.All (To Do), and may be limited to the synced mailboxes by an application access policy.
+    """
+
+    tenant_id: str  # the directory (tenant) id or a verified domain
+    client_id: str  # the app registration's application (client) id
+    client_secret: str = ""
+    certificate_pem: str = ""  # private key + certificate, PEM (used when set, instead of the secret)
+    authority_url: str = "https://login.microsoftonline.com"  # the sandbox: its Graph emulator's URL
+    graph_url: str = "https://graph.microsoft.com"  # the sandbox: its Graph emulator's URL
+    verify: bool | str = True  # True (system CAs), or the path of a CA bundle (the sandbox's ca.pem)
+    timeout_seconds: float = 30.0
+    max_wait_seconds: int = 10  # longest Retry-After honoured in-process; longer waits go back to Celery
+
+
+@dataclass(frozen=True)
 class ObjectOptions:
     """A data setting's options and a data set's scope, as the connectors need them for one object."""
 
