@@ -166,6 +166,7 @@ class AuditEntry(models.Model):
         USERS_MOVED_AWAY = "assignment.moved_away"
         USERS_UNASSIGNED = "assignment.unassigned"
         USER_ADDED = "user.added"
+        USER_ROUTED = "user.routed"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

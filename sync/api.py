@@ -1,18 +1,19 @@
-"""REST API for sync operations: runs (read), and per user: sync now, reset, test connection."""
+"""REST API for sync operations: runs (read), per user: sync now, reset, test connection; and the connections."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.response import Response
 
 from configurations.models import SyncObject
 from sync import connections, services
 from sync.connectors.base import ConnectorError, TransientError
 from sync.filters import filter_runs
-from sync.models import RecordError, SyncRun
+from sync.models import Connection, RecordError, SyncRun
 from syncadmin.permissions import permission_required
 from users.models import SyncUser
 
@@ -148,3 +149,76 @@ def import_users(request):
         return Response({"detail": f"{exc.message} {getattr(exc, 'action', '')}".strip(), "code": exc.code},
                         status=code)
     return Response({"created": result.created, "updated": result.updated, "deactivated": result.deactivated})
+
+
+# ---- connections --------------------------------------------------------------------------------------------------
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """A connection's settings; the secret is write-only (`has_secret` says whether one is stored)."""
+
+    label = serializers.CharField(source="get_kind_display", read_only=True)
+    secret = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+                                   help_text="Private key, password, client secret or certificate; never returned.")
+    has_secret = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Connection
+        fields = ["kind", "label", "url", "username", "client_id", "tenant_id", "authority_url", "auth_type",
+                  "version", "mailbox_routing", "mailbox_domains", "verify_tls", "ca_certificate", "secret",
+                  "has_secret", "updated_at"]
+        read_only_fields = ["kind", "label", "has_secret", "updated_at"]
+        extra_kwargs = {name: {"required": False} for name in ("url", "auth_type", "mailbox_routing")}
+
+
+class ConnectionViewSet(viewsets.GenericViewSet):
+    """The connections to Salesforce, Exchange (EWS) and Exchange Online (Graph), by kind: read by every role,
+    changed by admins, tested by those who may test connections."""
+
+    serializer_class = ConnectionSerializer
+    queryset = Connection.objects.all()
+    lookup_field = "kind"
+    lookup_value_regex = "|".join(Connection.Kind.values)
+    http_method_names = ["get", "put", "patch", "post", "head", "options"]
+
+    def get_permissions(self):
+        if self.action == "test":
+            return [permission_required("users.test_connection")()]
+        return super().get_permissions()
+
+    def list(self, request):
+        """Every kind, configured or not (`configured: false` with nulls), and how mailboxes are routed."""
+        stored = {c.kind: c for c in self.get_queryset()}
+        results = [self._data(kind, stored.get(kind)) for kind in Connection.Kind.values]
+        return Response({"count": len(results), "next": None, "previous": None, "results": results,
+                         "routing": connections.routing_summary()})
+
+    def retrieve(self, request, kind: str):
+        return Response(self._data(kind, Connection.objects.filter(kind=kind).first()))
+
+    @extend_schema(request=ConnectionSerializer, responses={200: ConnectionSerializer})
+    def update(self, request, kind: str):
+        """Create or change the connection of this kind (PUT and PATCH alike: fields left out keep their value)."""
+        serializer = ConnectionSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        secret = fields.pop("secret", None) or None
+        try:
+            connection = connections.save_connection(kind, secret=secret, **fields)
+        except ValidationError as exc:
+            return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return Response(self._data(kind, connection))
+
+    partial_update = update
+
+    @extend_schema(request=None, responses={200: Check})
+    @action(detail=True, methods=["post"])
+    def test(self, request, kind: str):
+        """Does it work? Salesforce: a token for the integration user; EWS: impersonation of a mailbox routed to
+        it; Graph: a token for the app and a mailbox routed to it."""
+        return Response(connections.check_connection(kind))
+
+    def _data(self, kind: str, connection: Connection | None) -> dict:
+        if connection is None:
+            return {"kind": kind, "label": Connection.Kind(kind).label, "configured": False}
+        return {**ConnectionSerializer(connection).data, "configured": True}

@@ -7,13 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from configurations.models import Direction
-from sync.connectors.base import ConnectorError, ExchangeSettings, NeedsAttention, SalesforceSettings
+from sync.connectors.base import (
+    ConnectorError,
+    ExchangeSettings,
+    GraphSettings,
+    NeedsAttention,
+    SalesforceSettings,
+)
 from sync.models import Connection
 from syncadmin.crypto import SecretUnreadable
-from users.models import SyncState, SyncUser
+from users.models import ExchangeRoute, SyncState, SyncUser
 from users.services import effective_configuration
 
 
@@ -27,12 +34,16 @@ def required_permissions(direction: str) -> tuple[str, ...]:
 # ---- connections ------------------------------------------------------------------------------------------------
 
 
+_NAMES = {Connection.Kind.SALESFORCE: "Salesforce", Connection.Kind.EXCHANGE: "Exchange (EWS)",
+          Connection.Kind.GRAPH: "Microsoft Graph"}
+
+
 def _connection(kind: str) -> Connection:
     connection = Connection.objects.filter(kind=kind).first()
     if connection is None:
         raise NeedsAttention(
             f"{kind}_connection_missing",
-            f"No {kind.title()} connection is configured.",
+            f"No {_NAMES.get(kind, kind)} connection is configured.",
             "Enter it on the Connections page (for the sandbox: python manage.py connect_sandbox).",
         )
     return connection
@@ -88,14 +99,92 @@ def exchange_settings() -> ExchangeSettings:
     )
 
 
+def graph_settings() -> GraphSettings:
+    connection = _connection(Connection.Kind.GRAPH)
+    secret = _secret(connection)
+    certificate = connection.auth_type == Connection.AuthType.CERTIFICATE
+    return GraphSettings(
+        tenant_id=connection.tenant_id.strip(),
+        client_id=connection.client_id.strip(),
+        client_secret="" if certificate else secret,
+        certificate_pem=secret if certificate else "",
+        authority_url=(connection.authority_url or GraphSettings.authority_url).rstrip("/"),
+        graph_url=connection.url.rstrip("/"),
+        verify=_verify(connection),
+    )
+
+
+# ---- which Exchange connection serves a mailbox (hybrid organisations) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """The Exchange protocol serving one mailbox, and why (for the console and the API)."""
+
+    protocol: str  # ews | graph
+    via: str  # user | domain | connection | default
+    detail: str
+
+    @property
+    def label(self) -> str:
+        return ExchangeRoute(self.protocol).label
+
+
+def exchange_connections() -> dict[str, Connection]:
+    """The configured Exchange connections by kind (EWS, Graph)."""
+    return {c.kind: c for c in Connection.objects.filter(kind__in=Connection.EXCHANGE_KINDS)}
+
+
+def mailbox_route(user: SyncUser, connections: dict[str, Connection] | None = None) -> Route:
+    """Route a mailbox: the user's own override wins; then the Graph connection's routing (every mailbox, or the
+    listed domains); everything else goes to EWS. `connections` (kind → Connection) spares a query per user."""
+    if connections is None:
+        connections = exchange_connections()
+    if user.exchange_route:
+        return Route(user.exchange_route, "user", "set on the user")
+    graph = connections.get(Connection.Kind.GRAPH)
+    ews = connections.get(Connection.Kind.EXCHANGE)
+    if graph is not None:
+        domain = user.email.rpartition("@")[2].lower()
+        if graph.mailbox_routing == Connection.MailboxRouting.ALL:
+            return Route(ExchangeRoute.GRAPH, "connection", "the Graph connection serves every mailbox")
+        if graph.mailbox_routing == Connection.MailboxRouting.DOMAINS and domain in graph.domains:
+            return Route(ExchangeRoute.GRAPH, "domain", f"{domain} is routed to Graph")
+    if ews is None and graph is not None:
+        return Route(ExchangeRoute.EWS, "default",
+                     "not routed to Graph, and no EWS connection is configured for the other mailboxes")
+    return Route(ExchangeRoute.EWS, "default", "mailboxes not routed to Graph use EWS")
+
+
+def open_mailbox(user: SyncUser, route: Route | None = None):
+    """The connector for the user's mailbox on the connection that serves it (EWS or Graph)."""
+    route = route or mailbox_route(user)
+    if route.protocol == ExchangeRoute.GRAPH:
+        from sync.connectors.exchange_graph import GraphMailbox
+
+        return GraphMailbox(graph_settings(), user.email)
+    from sync.connectors.exchange_ews import ExchangeMailbox
+
+    return ExchangeMailbox(exchange_settings(), user.email)
+
+
 @transaction.atomic
 def save_connection(kind: str, *, secret: str | None = None, **fields) -> Connection:
     """Create or change the connection of one kind; a `secret` of None keeps the stored one."""
-    connection = Connection.objects.select_for_update().filter(kind=kind).first() or Connection(kind=kind)
+    connection = Connection.objects.select_for_update().filter(kind=kind).first()
+    if connection is None:
+        connection = Connection(kind=kind)
+        allowed = Connection.AUTH_TYPES.get(kind)
+        if allowed:
+            connection.auth_type = allowed[0]
+        if kind == Connection.Kind.GRAPH:
+            connection.url = "https://graph.microsoft.com"
     for name, value in fields.items():
         setattr(connection, name, value)
     if secret is not None:
         connection.set_secret(secret)
+    if not connection.has_secret:
+        raise ValidationError({"secret": ["Enter the secret: there is none stored yet."]})
     connection.full_clean()
     connection.save()
     return connection
@@ -114,8 +203,8 @@ def _describe_error(exc: Exception) -> str:
 
 def test_connection(user: SyncUser) -> dict:
     """Salesforce: a token as the user, and the object permissions the configuration needs. Exchange: the mailbox
-    is reachable by impersonation and the contacts folder is there (when contacts sync)."""
-    from sync.connectors.exchange_ews import ExchangeMailbox
+    is reachable (by impersonation over EWS, or by the app over Graph, whichever serves it) and the contacts folder
+    is there (when contacts sync)."""
     from sync.connectors.salesforce import SalesforceClient
 
     effective = effective_configuration(user)
@@ -142,9 +231,11 @@ def test_connection(user: SyncUser) -> dict:
     except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
         result["salesforce"] = {"ok": False, "detail": _describe_error(exc)}
 
+    route = mailbox_route(user)
     try:
-        check = ExchangeMailbox(exchange_settings(), user.email).check(folder)
-        detail = f"Mailbox {check['mailbox']} reachable by impersonation."
+        check = open_mailbox(user, route).check(folder)
+        how = "by impersonation over EWS" if route.protocol == ExchangeRoute.EWS else "through Microsoft Graph"
+        detail = f"Mailbox {check['mailbox']} reachable {how} ({route.detail})."
         ok = True
         if "contacts" in synced:
             if check["contacts_folder_present"]:
@@ -154,9 +245,9 @@ def test_connection(user: SyncUser) -> dict:
                 detail += f" Contacts folder {folder!r} is missing: recreate it or reset the contacts sync."
             else:
                 detail += f" Contacts folder {folder!r} will be created by the first sync."
-        result["exchange"] = {"ok": ok, "detail": detail}
+        result["exchange"] = {"ok": ok, "detail": detail, "protocol": route.protocol}
     except Exception as exc:  # noqa: BLE001
-        result["exchange"] = {"ok": False, "detail": _describe_error(exc)}
+        result["exchange"] = {"ok": False, "detail": _describe_error(exc), "protocol": route.protocol}
     return result
 
 
@@ -205,8 +296,9 @@ def import_users() -> ImportResult:
 
 
 def check_connection(kind: str) -> dict:
-    """Does the connection work? Salesforce: a token for the integration user. Exchange: the service account
-    reaches a synced user's mailbox by impersonation. Answers {"ok": bool, "detail": "..."}."""
+    """Does the connection work? Salesforce: a token for the integration user. Exchange (EWS): the service account
+    reaches a synced user's mailbox by impersonation. Graph: the app obtains a token and reaches a mailbox routed
+    to it. Answers {"ok": bool, "detail": "..."}."""
     from sync.connectors.exchange_ews import ExchangeMailbox
     from sync.connectors.salesforce import SalesforceClient
 
@@ -222,11 +314,53 @@ def check_connection(kind: str) -> dict:
             if usage:
                 detail += f" The org has used {usage[0]} of its {usage[1]} daily API requests."
             return {"ok": True, "detail": detail}
+        if kind == Connection.Kind.GRAPH:
+            from sync.connectors.exchange_graph import GraphMailbox
+
+            settings_ = graph_settings()
+            user = _user_routed_to(ExchangeRoute.GRAPH)
+            if user is None:
+                return {"ok": False, "detail": "No active synced user's mailbox is routed to Graph to test with."}
+            check = GraphMailbox(settings_, user.email).check()
+            return {"ok": True, "detail": f"The app obtained a token and reached {check['mailbox']}."}
         settings_ = exchange_settings()
-        user = SyncUser.objects.filter(active=True).order_by("pk").first()
+        user = _user_routed_to(ExchangeRoute.EWS)
         if user is None:
-            return {"ok": False, "detail": "No synced user yet to test impersonation with: import users first."}
+            return {"ok": False, "detail": "No active synced user's mailbox is routed to EWS to test "
+                                           "impersonation with (import users first)."}
         check = ExchangeMailbox(settings_, user.email).check()
         return {"ok": True, "detail": f"The service account reached {check['mailbox']} by impersonation."}
     except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
         return {"ok": False, "detail": _describe_error(exc)}
+
+
+def _user_routed_to(protocol: str, sample: int = 200) -> SyncUser | None:
+    """An active synced user whose mailbox the given protocol serves (the first of a bounded sample)."""
+    connections = exchange_connections()
+    for user in SyncUser.objects.filter(active=True).order_by("pk")[:sample]:
+        if mailbox_route(user, connections).protocol == protocol:
+            return user
+    return None
+
+
+def routing_summary() -> dict:
+    """How mailboxes are routed between the Exchange connections, in words and counts (the Connections page)."""
+    connections = exchange_connections()
+    counts = {ExchangeRoute.EWS.value: 0, ExchangeRoute.GRAPH.value: 0}
+    overridden = 0
+    for user in SyncUser.objects.filter(active=True).only("email", "exchange_route"):
+        counts[mailbox_route(user, connections).protocol] += 1
+        overridden += bool(user.exchange_route)
+    graph = connections.get(Connection.Kind.GRAPH)
+    if graph is None:
+        rule = "Every mailbox is served by the Exchange (EWS) connection."
+    elif graph.mailbox_routing == Connection.MailboxRouting.ALL:
+        rule = "Every mailbox is served by Microsoft Graph (Exchange Online)."
+    elif graph.mailbox_routing == Connection.MailboxRouting.DOMAINS:
+        rule = (f"Mailboxes in {', '.join(graph.domains)} are served by Microsoft Graph; the others by the "
+                "Exchange (EWS) connection.")
+    else:
+        rule = ("Only users routed one by one are served by Microsoft Graph; the others by the Exchange (EWS) "
+                "connection.")
+    return {"rule": rule, "ews": counts["ews"], "graph": counts["graph"], "overridden": overridden,
+            "hybrid": graph is not None and Connection.Kind.EXCHANGE in connections}

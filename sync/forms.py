@@ -1,23 +1,41 @@
-"""The Connection form, shared by the console's Connections page and the admin site."""
+"""The Connection forms: one per kind for the console's Connections page, and one with every field for the admin."""
 
 from django import forms
+from django.db import models
 
 from sync.models import Connection
+
+DEFAULT_URLS = {
+    Connection.Kind.SALESFORCE: "https://login.salesforce.com",
+    Connection.Kind.GRAPH: "https://graph.microsoft.com",
+}
+
+
+def _https_urls(field, **kwargs):
+    """Model fields to form fields, URLs assuming https when typed without a scheme."""
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
 
 
 class ConnectionForm(forms.ModelForm):
     """The secret is write-only: blank keeps the stored one, and the stored one is never shown."""
 
-    url = forms.URLField(max_length=500, assume_scheme="https", label="URL")
     secret = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text="Salesforce: the connected app's private key (PEM). Exchange: the service account's password. "
+        "Graph: the client secret, or the certificate's private key and certificate (PEM). "
         "Leave blank to keep the stored secret.",
     )
 
+    secret_label = "Secret"  # noqa: S105 - a label
+
     class Meta:
         model = Connection
-        fields = ["kind", "url", "username", "client_id", "auth_type", "version", "verify_tls", "ca_certificate"]
+        formfield_callback = _https_urls
+        labels = {"url": "URL"}
+        fields = ["kind", "url", "username", "client_id", "tenant_id", "authority_url", "auth_type", "version",
+                  "mailbox_routing", "mailbox_domains", "verify_tls", "ca_certificate"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -26,22 +44,96 @@ class ConnectionForm(forms.ModelForm):
             if isinstance(widget, forms.CheckboxInput):
                 continue
             widget.attrs.setdefault("class", "form-select" if isinstance(widget, forms.Select) else "form-control")
-        self.fields["ca_certificate"].widget.attrs["rows"] = 3
-        self.fields["auth_type"].required = False  # Exchange only; Salesforce forms do not show it
+        for name in ("ca_certificate", "mailbox_domains"):
+            if name in self.fields:
+                self.fields[name].widget.attrs["rows"] = 3
+        if "auth_type" in self.fields:
+            self.fields["auth_type"].required = False  # a kind without a choice (Salesforce) gets its default
 
     def clean(self):
         cleaned = super().clean()
-        cleaned["auth_type"] = cleaned.get("auth_type") or Connection.AuthType.BASIC
+        kind = cleaned.get("kind") or self.instance.kind
+        if "auth_type" in self.fields and not cleaned.get("auth_type"):
+            allowed = Connection.AUTH_TYPES.get(kind) or (Connection.AuthType.BASIC,)
+            cleaned["auth_type"] = allowed[0]
+            self.instance.auth_type = allowed[0]
         has_secret = bool(cleaned.get("secret")) or (self.instance.pk and self.instance.has_secret)
         if not has_secret:
             self.add_error("secret", "Enter the secret: there is none stored yet.")
-        if cleaned.get("kind") == Connection.Kind.SALESFORCE and not cleaned.get("client_id"):
+        if kind == Connection.Kind.SALESFORCE and not cleaned.get("client_id"):
             self.add_error("client_id", "Enter the connected app's consumer key.")
-        if cleaned.get("kind") == Connection.Kind.EXCHANGE and not cleaned.get("username"):
+        if kind == Connection.Kind.EXCHANGE and not cleaned.get("username"):
             self.add_error("username", "Enter the service account's user name.")
+        secret = cleaned.get("secret") or ""
+        certificate = kind == Connection.Kind.GRAPH and cleaned.get("auth_type") == Connection.AuthType.CERTIFICATE
+        if certificate and secret and ("PRIVATE KEY" not in secret or "CERTIFICATE" not in secret):
+            self.add_error("secret", "Paste the private key and the certificate, both PEM, one after the other.")
         return cleaned
 
     def save(self, commit=True):
         if self.cleaned_data.get("secret"):
             self.instance.set_secret(self.cleaned_data["secret"])
         return super().save(commit)
+
+
+class SalesforceConnectionForm(ConnectionForm):
+    class Meta(ConnectionForm.Meta):
+        fields = ["kind", "url", "client_id", "username", "version", "verify_tls", "ca_certificate"]
+        labels = {"url": "Login URL", "client_id": "Consumer key", "username": "Integration user",
+                  "version": "API version"}
+        help_texts = {"username": "A user pre-authorised for the connected app; its token lists users for import.",
+                      "version": "Blank: 62.0."}
+
+    secret_label = "Private key (PEM)"  # noqa: S105 - a label
+
+
+class ExchangeConnectionForm(ConnectionForm):
+    class Meta(ConnectionForm.Meta):
+        fields = ["kind", "url", "username", "auth_type", "version", "verify_tls", "ca_certificate"]
+        labels = {"url": "EWS URL", "username": "Service account", "auth_type": "Authentication",
+                  "version": "Exchange version"}
+        help_texts = {"username": "Holds the ApplicationImpersonation role on the synced mailboxes.",
+                      "version": "Exchange2013, Exchange2016 or Exchange2019 (blank: Exchange2016)."}
+
+    secret_label = "Password"  # noqa: S105 - a label
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["auth_type"].choices = [(a.value, a.label) for a in Connection.AUTH_TYPES[Connection.Kind.EXCHANGE]]
+
+
+class GraphConnectionForm(ConnectionForm):
+    class Meta(ConnectionForm.Meta):
+        fields = ["kind", "url", "tenant_id", "client_id", "auth_type", "authority_url", "mailbox_routing",
+                  "mailbox_domains", "verify_tls", "ca_certificate"]
+        labels = {"url": "Graph URL", "tenant_id": "Tenant", "client_id": "Application (client) id",
+                  "auth_type": "Authentication", "authority_url": "Authority URL",
+                  "mailbox_routing": "Mailboxes served", "mailbox_domains": "Mailbox domains"}
+        help_texts = {
+            "client_id": "The app registration, with the application permissions Contacts.ReadWrite, "
+                         "Calendars.ReadWrite and Tasks.ReadWrite.All.",
+            "mailbox_routing": "The mailboxes it does not serve go to the Exchange (EWS) connection; a user can "
+                               "also be routed one by one on their page.",
+        }
+
+    secret_label = "Client secret or certificate"  # noqa: S105 - a label
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["auth_type"].choices = [(a.value, a.label) for a in Connection.AUTH_TYPES[Connection.Kind.GRAPH]]
+        self.fields["auth_type"].initial = Connection.AuthType.CLIENT_SECRET
+        if not self.instance.pk:
+            self.initial.setdefault("auth_type", Connection.AuthType.CLIENT_SECRET)
+            self.initial.setdefault("url", DEFAULT_URLS[Connection.Kind.GRAPH])
+
+
+FORMS: dict[str, type[ConnectionForm]] = {
+    Connection.Kind.SALESFORCE: SalesforceConnectionForm,
+    Connection.Kind.EXCHANGE: ExchangeConnectionForm,
+    Connection.Kind.GRAPH: GraphConnectionForm,
+}
+
+
+def connection_form(kind: str, *args, **kwargs) -> ConnectionForm:
+    """The console form for one kind of connection."""
+    return FORMS[kind](*args, **kwargs)

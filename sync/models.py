@@ -1,6 +1,9 @@
 """What the sync remembers: the connections to the two ends, the link table, and every run with its errors."""
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from configurations.models import SyncObject
@@ -8,23 +11,58 @@ from syncadmin import crypto
 
 
 class Connection(models.Model):
-    """One end: the Salesforce org (JWT bearer flow) or the Exchange endpoint (EWS with a service account).
+    """One end: the Salesforce org (JWT bearer flow), the on-premises Exchange endpoint (EWS with a service
+    account), or Exchange Online (Microsoft Graph with an app registration). A hybrid organisation configures both
+    Exchange kinds; ``sync.connections.mailbox_route`` decides which one serves each mailbox.
 
-    The secret (the connected app's private key, or the service account's password) is stored encrypted and is
-    never shown back: read it with ``secret`` in code, set it with ``set_secret``.
+    The secret (the connected app's private key, the service account's password, or the app registration's client
+    secret or certificate) is stored encrypted and is never shown back: read it with ``secret`` in code, set it with
+    ``set_secret``.
     """
 
     class Kind(models.TextChoices):
         SALESFORCE = "salesforce", "Salesforce org"
         EXCHANGE = "exchange", "Exchange (EWS)"
+        GRAPH = "graph", "Exchange Online (Microsoft Graph)"
 
     class AuthType(models.TextChoices):
         BASIC = "basic", "Basic"
         NTLM = "ntlm", "NTLM"
+        CLIENT_SECRET = "client_secret", "Client secret"
+        CERTIFICATE = "certificate", "Certificate"
+
+    class MailboxRouting(models.TextChoices):
+        ALL = "all", "Every mailbox"
+        DOMAINS = "domains", "Mailboxes in the listed domains"
+        USERS = "users", "Only users routed to it one by one"
+
+    EXCHANGE_KINDS = (Kind.EXCHANGE, Kind.GRAPH)
+    AUTH_TYPES = {
+        Kind.SALESFORCE: (),
+        Kind.EXCHANGE: (AuthType.BASIC, AuthType.NTLM),
+        Kind.GRAPH: (AuthType.CLIENT_SECRET, AuthType.CERTIFICATE),
+    }
 
     kind = models.CharField(max_length=20, choices=Kind.choices, unique=True)
     url = models.URLField(
-        max_length=500, help_text="Salesforce: the login URL. Exchange: the EWS URL (…/EWS/Exchange.asmx)."
+        max_length=500, help_text="Salesforce: the login URL. Exchange: the EWS URL (…/EWS/Exchange.asmx). "
+        "Graph: the Graph endpoint (https://graph.microsoft.com)."
+    )
+    tenant_id = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="Graph: the directory (tenant) id, or the tenant's verified domain.",
+    )
+    authority_url = models.URLField(
+        max_length=500, blank=True, default="",
+        help_text="Graph: where tokens come from (blank: https://login.microsoftonline.com).",
+    )
+    mailbox_routing = models.CharField(
+        max_length=10, choices=MailboxRouting.choices, default=MailboxRouting.ALL,
+        help_text="Graph: which mailboxes it serves; the others go to the EWS connection.",
+    )
+    mailbox_domains = models.TextField(
+        blank=True, default="",
+        help_text="Graph, when routing by domain: the mailbox domains in Exchange Online, one per line.",
     )
     username = models.CharField(
         max_length=255, blank=True, default="",
@@ -35,7 +73,7 @@ class Connection(models.Model):
         max_length=255, blank=True, default="", help_text="Salesforce: the connected app's consumer key."
     )
     secret_encrypted = models.TextField(blank=True, default="", editable=False)
-    auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.BASIC)
+    auth_type = models.CharField(max_length=20, choices=AuthType.choices, default=AuthType.BASIC)
     version = models.CharField(
         max_length=30, blank=True, default="",
         help_text="Salesforce: API version (e.g. 62.0). Exchange: Exchange2013, Exchange2016 or Exchange2019.",
@@ -62,6 +100,51 @@ class Connection(models.Model):
     @property
     def has_secret(self) -> bool:
         return bool(self.secret_encrypted)
+
+    @property
+    def domains(self) -> list[str]:
+        """The mailbox domains listed for routing, lower-case, without a leading @."""
+        return parse_domains(self.mailbox_domains)
+
+    def clean(self) -> None:
+        errors = {}
+        allowed = self.AUTH_TYPES.get(self.kind, ())
+        if allowed and self.auth_type not in allowed:
+            labels = " or ".join(str(self.AuthType(a).label) for a in allowed)
+            errors["auth_type"] = f"{self.get_kind_display()} authenticates with {labels}."
+        if self.kind == self.Kind.GRAPH:
+            if not self.tenant_id.strip():
+                errors["tenant_id"] = "Enter the tenant (directory) id or the tenant's domain."
+            if not self.client_id.strip():
+                errors["client_id"] = "Enter the app registration's application (client) id."
+            if self.mailbox_routing == self.MailboxRouting.DOMAINS:
+                try:
+                    if not parse_domains(self.mailbox_domains, strict=True):
+                        errors["mailbox_domains"] = "List at least one domain, or choose another routing."
+                except ValueError as exc:
+                    errors["mailbox_domains"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+
+def parse_domains(text: str, *, strict: bool = False) -> list[str]:
+    """Domains from text (one per line, or separated by commas or spaces), lower-case, without a leading @.
+
+    With `strict`, something that is not a domain name raises ValueError naming it.
+    """
+    out = []
+    for token in text.replace(",", " ").split():
+        domain = token.strip().lstrip("@").lower().rstrip(".")
+        if not domain:
+            continue
+        if strict and not _DOMAIN.fullmatch(domain):
+            raise ValueError(f"{token!r} is not a domain name (e.g. online.example.com).")
+        if domain not in out:
+            out.append(domain)
+    return out
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 
 
 class LinkState(models.TextChoices):

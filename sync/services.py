@@ -25,7 +25,7 @@ from django.utils import timezone
 from configurations.models import DataSet, DataSetting, Direction, EventScope, OutlookConfiguration
 from configurations.soql import DataSetError, compile_where
 from sync import engine
-from sync.connections import exchange_settings, required_permissions, salesforce_settings
+from sync.connections import Route, mailbox_route, open_mailbox, required_permissions, salesforce_settings
 from sync.connectors.base import (
     ConnectorError,
     NeedsAttention,
@@ -157,14 +157,32 @@ class Clients:
     exchange: object
 
 
-def build_clients(user: SyncUser) -> Clients:
-    from sync.connectors.exchange_ews import ExchangeMailbox
+def build_clients(user: SyncUser, route: Route | None = None) -> Clients:
+    """Salesforce as the user, and the user's mailbox on the Exchange connection that serves it (EWS or Graph)."""
     from sync.connectors.salesforce import SalesforceClient
 
     return Clients(
         salesforce=SalesforceClient(salesforce_settings(), user.username),
-        exchange=ExchangeMailbox(exchange_settings(), user.email),
+        exchange=open_mailbox(user, route),
     )
+
+
+def _follow_mailbox(run: SyncRun, state: UserObjectState, protocol: str) -> None:
+    """A mailbox now served by the other Exchange protocol (moved to Exchange Online, or a routing change): the
+    links' Outlook ids and the Exchange watermark belong to the old one, so forget them like a reset does and
+    read both ends in full. Items stamped with their Salesforce id are linked again, never duplicated."""
+    synced_with = state.exchange_protocol or ("ews" if state.exchange_sync_state or state.last_success_at else "")
+    if synced_with and synced_with != protocol:
+        log.info("%s's %s moved from %s to %s: links forgotten, full matching sync", run.user, run.object,
+                 synced_with, protocol)
+        reset_links(run.user, [run.object])
+        state.refresh_from_db()
+        if not run.full:
+            run.full = True
+            run.save(update_fields=["full"])
+    if state.exchange_protocol != protocol:
+        UserObjectState.objects.filter(pk=state.pk).update(exchange_protocol=protocol)
+        state.exchange_protocol = protocol
 
 
 def _check_permissions(clients: Clients, object_type: str, direction: str) -> None:
@@ -292,7 +310,9 @@ def _execute_claimed(
             # The data setting, data set or window changed since the watermarks were taken: read everything.
             run.full = True
             run.save(update_fields=["full"])
-        clients = clients or build_clients(user)
+        route = mailbox_route(user)
+        clients = clients or build_clients(user, route)
+        _follow_mailbox(run, state, route.protocol)
         if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):
             _check_permissions(clients, run.object, data_setting.direction)
         salesforce_side = clients.salesforce.side(run.object, options)

@@ -11,9 +11,9 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from sync.connections import check_connection
+from sync.connections import check_connection, routing_summary
 from sync.filters import filter_runs
-from sync.forms import ConnectionForm
+from sync.forms import connection_form
 from sync.models import Connection, SyncRun
 from syncadmin.views import console_view
 
@@ -102,8 +102,8 @@ def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = 
     cards = []
     for kind, label in Connection.Kind.choices:
         connection = stored.get(kind)
-        form = (forms_by_kind or {}).get(kind) or ConnectionForm(
-            instance=connection, initial={"kind": kind}, prefix=kind)
+        form = (forms_by_kind or {}).get(kind) or connection_form(
+            kind, instance=connection, initial={"kind": kind}, prefix=kind)
         cards.append({"kind": kind, "label": label, "connection": connection, "form": form,
                       "result": (results or {}).get(kind)})
     return cards
@@ -126,7 +126,7 @@ def connections(request):
             if not request.user.has_perm("sync.change_connection"):
                 raise PermissionDenied("Only admins change connections.")
             instance = Connection.objects.filter(kind=kind).first()
-            form = ConnectionForm(request.POST, instance=instance, prefix=kind)
+            form = connection_form(kind, request.POST, instance=instance, prefix=kind)
             if form.is_valid():
                 form.save()
                 messages.success(request, f"{Connection.Kind(kind).label} connection saved.")
@@ -134,6 +134,7 @@ def connections(request):
             forms_by_kind[kind] = form
     return render(request, "sync/connections.html", {
         "cards": _connection_cards(forms_by_kind, results),
+        "routing": routing_summary(),
         "may_change": request.user.has_perm("sync.change_connection"),
         "may_test": request.user.has_perm("users.test_connection"),
     })

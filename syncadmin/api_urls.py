@@ -13,6 +13,7 @@ router.register("configurations", ConfigurationViewSet, basename="configuration"
 router.register("users", SyncUserViewSet, basename="syncuser")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("sync-runs", sync_api.SyncRunViewSet, basename="syncrun")
+router.register("connections", sync_api.ConnectionViewSet, basename="connection")
 
 urlpatterns = [
     path("me/", views.me, name="me"),

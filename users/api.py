@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from configurations.models import SyncObject
 from users import services
-from users.models import SyncState, SyncUser, UserObjectState
+from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
 
 NOT_ASSIGNED = "none"
 
@@ -93,24 +93,54 @@ class ObjectStatesField(serializers.Field):
         return {o: object_state_data(states.get(o)) for o in SyncObject.values}
 
 
+ExchangeEndpointSerializer = inline_serializer(
+    "ExchangeEndpoint",
+    {
+        "protocol": serializers.ChoiceField(choices=["ews", "graph"]),
+        "via": serializers.ChoiceField(choices=["user", "domain", "connection", "default"]),
+        "detail": serializers.CharField(),
+    },
+)
+
+
 class SyncUserSerializer(serializers.ModelSerializer):
     configuration = serializers.IntegerField(
         source="configuration_id", read_only=True, allow_null=True, help_text="The direct assignment, if any."
     )
     effective_configuration = serializers.SerializerMethodField()
+    exchange_endpoint = serializers.SerializerMethodField(
+        help_text="The Exchange connection serving the mailbox now, and why."
+    )
     objects = ObjectStatesField()
 
     class Meta:
         model = SyncUser
         fields = [
             "id", "salesforce_id", "username", "email", "name", "profile", "active", "configuration",
-            "effective_configuration", "objects", "created_at", "updated_at",
+            "effective_configuration", "exchange_route", "exchange_endpoint", "objects", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
     @extend_schema_field(EffectiveConfigurationSerializer)
     def get_effective_configuration(self, user):
         return services.effective_configuration_of_row(user)
+
+    @extend_schema_field(ExchangeEndpointSerializer)
+    def get_exchange_endpoint(self, user):
+        from sync.connections import exchange_connections, mailbox_route
+
+        # One query for the connections per response, however many users it lists.
+        if "exchange_connections" not in self.context:
+            self.context["exchange_connections"] = exchange_connections()
+        route = mailbox_route(user, self.context["exchange_connections"])
+        return {"protocol": route.protocol, "via": route.via, "detail": route.detail}
+
+
+class SyncUserUpdateSerializer(serializers.Serializer):
+    exchange_route = serializers.ChoiceField(
+        choices=ExchangeRoute.choices, allow_blank=True,
+        help_text="Force the mailbox to EWS (`ews`) or Graph (`graph`); blank follows the connections' routing.",
+    )
 
 
 class SyncUserCreateSerializer(serializers.Serializer):
@@ -180,7 +210,8 @@ STATE_PARAMETER = OpenApiParameter(
     ]
 )
 class SyncUserViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Synced users with their effective configuration and per-object sync state."""
 
@@ -193,8 +224,28 @@ class SyncUserViewSet(
     def filter_queryset(self, queryset):
         return filter_users(queryset, self.request.query_params) if self.action == "list" else queryset
 
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
     def get_serializer_class(self):
-        return SyncUserCreateSerializer if self.action == "create" else SyncUserSerializer
+        if self.action == "create":
+            return SyncUserCreateSerializer
+        if self.action == "partial_update":
+            return SyncUserUpdateSerializer
+        return SyncUserSerializer
+
+    @extend_schema(request=SyncUserUpdateSerializer, responses={200: SyncUserSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        """Route the user's mailbox to one Exchange connection, or back to automatic (admin only)."""
+        user = self.get_object()
+        serializer = SyncUserUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        unknown = sorted(set(request.data) - set(SyncUserUpdateSerializer().fields))
+        if unknown:
+            return Response({name: ["This field cannot be changed here."] for name in unknown},
+                            status=status.HTTP_400_BAD_REQUEST)
+        if "exchange_route" in serializer.validated_data:
+            services.set_exchange_route(user, serializer.validated_data["exchange_route"], actor=request.user)
+        return Response(SyncUserSerializer(synced_users().get(pk=user.pk)).data)
 
     @extend_schema(request=SyncUserCreateSerializer, responses={201: SyncUserSerializer})
     def create(self, request, *args, **kwargs):

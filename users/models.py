@@ -24,6 +24,14 @@ def validate_user_id(value: str) -> None:
     normalize_user_id(value)
 
 
+class ExchangeRoute(models.TextChoices):
+    """Which Exchange connection serves a user's mailbox: decided by the connections (blank), or forced."""
+
+    AUTOMATIC = "", "Automatic (by the connections' routing)"
+    EWS = "ews", "Exchange (EWS)"
+    GRAPH = "graph", "Exchange Online (Microsoft Graph)"
+
+
 class SyncUser(models.Model):
     salesforce_id = models.CharField(max_length=18, unique=True, validators=[validate_user_id])
     username = models.CharField(max_length=255, unique=True)
@@ -31,6 +39,10 @@ class SyncUser(models.Model):
     name = models.CharField(max_length=255, blank=True, default="")
     profile = models.CharField(max_length=255, blank=True, default="", db_index=True)
     active = models.BooleanField(default=True)
+    exchange_route = models.CharField(
+        max_length=10, choices=ExchangeRoute.choices, blank=True, default=ExchangeRoute.AUTOMATIC,
+        help_text="Force this mailbox to one Exchange connection (a hybrid organisation's exceptions).",
+    )
     # The direct assignment; it wins over a profile assignment (see users.services.effective_configuration).
     configuration = models.ForeignKey(
         OutlookConfiguration, null=True, blank=True, on_delete=models.SET_NULL, related_name="direct_users"
@@ -84,6 +96,9 @@ class UserObjectState(models.Model):
     # What the watermarks were taken under (data setting, data set, window by the day): when it changes, the next
     # run reads everything, so records that entered or left the scope without changing are not missed.
     scope_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # The Exchange protocol (ews | graph) the links' Outlook ids and the Exchange watermark belong to; blank
+    # before the first sync (and for syncs older than Graph support, which were all EWS).
+    exchange_protocol = models.CharField(max_length=10, blank=True, default="")
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     # Who is running this user's sync, and until when the claim holds (one sync per user at a time).

@@ -31,7 +31,7 @@ from django.db.models import (
 
 from configurations import audit
 from configurations.models import AuditEntry, OutlookConfiguration, ProfileAssignment, SyncObject
-from users.models import SyncUser, UserObjectState, normalize_user_id
+from users.models import ExchangeRoute, SyncUser, UserObjectState, normalize_user_id
 
 VIA_USER, VIA_PROFILE = "user", "profile"
 CHUNK = 2000
@@ -259,4 +259,25 @@ def add_sync_user(values: dict, actor=None) -> SyncUser:
         summary=f"Added synced user {user.username}",
         changes={"before": None, "after": {"id": user.pk, **{k: getattr(user, k) for k in allowed}}},
     )
+    return user
+
+
+def set_exchange_route(user: SyncUser, route: str, actor=None) -> SyncUser:
+    """Route the user's mailbox to one Exchange connection (``ews`` or ``graph``), or back to the connections'
+    routing (``""``). The next sync of a mailbox that changed connection reads both ends in full and relinks."""
+    if route not in ExchangeRoute.values:
+        choices = ", ".join(repr(v) for v in ExchangeRoute.values)
+        raise SyncUserInvalid({"exchange_route": [f"{route!r} is not one of {choices}."]})
+    with transaction.atomic():
+        user = SyncUser.objects.select_for_update().get(pk=user.pk)
+        before = user.exchange_route
+        if before == route:
+            return user
+        user.exchange_route = route
+        user.save(update_fields=["exchange_route", "updated_at"])
+        audit.record(
+            AuditEntry.Action.USER_ROUTED, actor, None,
+            summary=f"Routed {user.username}'s mailbox: {ExchangeRoute(route).label}",
+            changes={"before": {"exchange_route": before}, "after": {"exchange_route": route}},
+        )
     return user

@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/sync-now/", views.user_sync_now, name="sync_now"),
     path("<int:pk>/test-connection/", views.user_test_connection, name="test_connection"),
     path("<int:pk>/reset/", views.user_reset, name="reset"),
+    path("<int:pk>/route/", views.user_route, name="route"),
 ]

@@ -21,7 +21,7 @@ from syncadmin.views import console_view
 from users import services
 from users.api import NOT_ASSIGNED, filter_users, synced_users
 from users.forms import ResetForm
-from users.models import SyncState, SyncUser, UserObjectState
+from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
 
 PAGE_SIZE = 50
 RECENT_RUNS = 20
@@ -116,8 +116,13 @@ def _detail_context(request, user: SyncUser) -> dict:
     states = object_states(user)
     for entry in states:
         entry["synced"] = entry["object"] in synced
+    from sync.connections import mailbox_route
+
     return {
         "sync_user": user,
+        "route": mailbox_route(user),
+        "route_choices": ExchangeRoute.choices,
+        "may_route": request.user.has_perm("users.change_syncuser"),
         "effective": effective,
         "synced": synced,
         "objects": states,
@@ -181,6 +186,24 @@ def user_test_connection(request, pk: int):
     if request.htmx:
         return render(request, "users/_connection_test.html", {"checks": checks})
     return render(request, "users/detail.html", {**_detail_context(request, user), "checks": checks})
+
+
+@console_view
+@require_http_methods(["POST"])
+def user_route(request, pk: int):
+    """Route the user's mailbox to EWS or Graph, or back to the connections' routing (admins)."""
+    _require(request, "users.change_syncuser")
+    user = get_object_or_404(SyncUser, pk=pk)
+    try:
+        user = services.set_exchange_route(user, request.POST.get("exchange_route", ""), actor=request.user)
+    except services.SyncUserInvalid as exc:
+        messages.error(request, " ".join(exc.errors["exchange_route"]))
+    else:
+        from sync.connections import mailbox_route
+
+        route = mailbox_route(user)
+        messages.success(request, f"{user}'s mailbox is served by {route.label} ({route.detail}).")
+    return redirect("users:detail", pk=user.pk)
 
 
 @console_view

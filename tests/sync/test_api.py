@@ -60,7 +60,7 @@ def test_test_connection_roles(request, role, user):
         body = response.json()
         assert response.status_code == 200
         assert body["salesforce"]["ok"] is False and "No Salesforce connection" in body["salesforce"]["detail"]
-        assert body["exchange"]["ok"] is False and "No Exchange connection" in body["exchange"]["detail"]
+        assert body["exchange"]["ok"] is False and "No Exchange (EWS) connection" in body["exchange"]["detail"]
 
 
 @pytest.mark.parametrize("role", ROLES)

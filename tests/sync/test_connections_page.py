@@ -61,7 +61,7 @@ def test_support_may_test_but_not_change(client, support_user):
 
 def test_unknown_kind_is_refused(client, admin_user):
     client.force_login(admin_user)
-    assert client.post(URL, {"kind": "graph"}).status_code == 400
+    assert client.post(URL, {"kind": "lotus-notes"}).status_code == 400
 
 
 def test_test_button_against_the_sandbox(client, admin_user, tmp_path):
@@ -86,3 +86,52 @@ def test_test_button_against_the_sandbox(client, admin_user, tmp_path):
 def test_navigation_links_the_page(client, admin_user):
     assert client.login(username=admin_user.username, password=PASSWORD)
     assert f'href="{URL}"' in client.get("/").content.decode()
+
+
+def graph_form(**overrides) -> dict:
+    data = {"kind": "graph", "graph-kind": "graph", "graph-url": "https://graph.microsoft.com",
+            "graph-tenant_id": "contoso.onmicrosoft.com", "graph-client_id": "app-id", "graph-auth_type": "certificate",
+            "graph-secret": "not a certificate", "graph-authority_url": "", "graph-mailbox_routing": "domains",
+            "graph-mailbox_domains": "online.example.com", "graph-verify_tls": "on", "graph-ca_certificate": ""}
+    data.update(overrides)
+    return data
+
+
+def test_graph_card_with_routing(client, admin_user):
+    from tests.configurations.factories import make_user
+
+    client.force_login(admin_user)
+    page = client.get(URL).content.decode()
+    assert "Exchange Online (Microsoft Graph)" in page and "Mailbox routing" in page
+    response = client.post(URL, graph_form())
+    assert "Paste the private key and the certificate" in response.content.decode()
+    assert not Connection.objects.exists()
+    pem = "-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nc\n" \
+          "-----END CERTIFICATE-----"
+    response = client.post(URL, graph_form(**{"graph-secret": pem}), follow=True)
+    assert "Exchange Online (Microsoft Graph) connection saved" in response.content.decode()
+    connection = Connection.objects.get(kind="graph")
+    assert connection.auth_type == "certificate" and connection.domains == ["online.example.com"]
+    make_user("a@online.example.com", email="a@online.example.com")
+    make_user("b@example.com", email="b@example.com")
+    page = client.get(URL).content.decode()
+    assert "Mailboxes in online.example.com are served by Microsoft Graph" in page
+    assert "<strong>1</strong> through EWS" in page and "<strong>1</strong> through Graph" in page
+    assert "BEGIN PRIVATE KEY" not in page
+
+
+def test_admin_routes_a_user_from_their_page(client, admin_user, support_user):
+    from tests.configurations.factories import make_user
+
+    user = make_user("a@example.com", email="a@example.com")
+    client.force_login(support_user)
+    assert client.post(f"/users/{user.pk}/route/", {"exchange_route": "graph"}).status_code == 403
+    page = client.get(f"/users/{user.pk}/").content.decode()
+    assert "Exchange (EWS)" in page and 'name="exchange_route"' not in page
+    client.force_login(admin_user)
+    response = client.post(f"/users/{user.pk}/route/", {"exchange_route": "graph"}, follow=True)
+    assert "served by Exchange Online (Microsoft Graph) (set on the user)" in response.content.decode()
+    user.refresh_from_db()
+    assert user.exchange_route == "graph"
+    response = client.post(f"/users/{user.pk}/route/", {"exchange_route": "pop3"}, follow=True)
+    assert "pop3&#x27; is not one of" in response.content.decode()

@@ -170,5 +170,10 @@ class TestAddUser:
 
     def test_not_editable_through_the_api(self, admin_client_api):
         user = make_user()
-        assert admin_client_api.patch(f"{URL}{user.pk}/", {"name": "x"}, format="json").status_code == 405
+        # Only the mailbox route may be patched; the rest comes from Salesforce (import) and stays as it is.
+        response = admin_client_api.patch(f"{URL}{user.pk}/", {"name": "x"}, format="json")
+        assert response.status_code == 400 and response.json() == {"name": ["This field cannot be changed here."]}
+        assert admin_client_api.put(f"{URL}{user.pk}/", {"name": "x"}, format="json").status_code == 405
         assert admin_client_api.delete(f"{URL}{user.pk}/").status_code == 405
+        user.refresh_from_db()
+        assert user.name != "x"

@@ -299,7 +299,7 @@ def test_test_connection_shows_both_results(support, ann):
     assert response.status_code == 200
     page = text(response)
     assert "Connection test" in page and "Ann Archer" in page  # the whole page, without JavaScript
-    assert "No Salesforce connection is configured." in page and "No Exchange connection is configured." in page
+    assert "No Salesforce connection is configured." in page and "No Exchange (EWS) connection is configured." in page
     assert page.count(">Failed</span>") == 2
 
 
@@ -307,7 +307,7 @@ def test_test_connection_through_htmx_returns_the_results_alone(support, ann):
     response = support.post(f"/users/{ann.pk}/test-connection/", HTTP_HX_REQUEST="true")
     page = text(response)
     assert page.lstrip().startswith('<section id="connection-test"')
-    assert "No Exchange connection is configured." in page and "<html" not in page
+    assert "No Exchange (EWS) connection is configured." in page and "<html" not in page
 
 
 # ---- reset ------------------------------------------------------------------------------------------------------
