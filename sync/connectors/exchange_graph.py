@@ -925,10 +925,8 @@ class GraphSide:
                 self._current[record_id] = {k: answer.body.get(k) for k in fields.split(",")}
                 if answer.body.get("@odata.etag"):
                     self._etags[record_id] = str(answer.body["@odata.etag"])
-            else:
-                attention = _mailbox_error(answer.status, *_error_of(answer.body))
-                if attention is not None:
-                    raise attention
+            elif answer.status != 404:  # a missing contact fails its own PATCH; anything else stops the batch
+                raise classify(answer.status, answer.body, answer.headers)
 
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
         if not record_ids:

@@ -1,0 +1,131 @@
+"""Connection-level behaviour: tokens (secret, certificate, cache, expiry), check(), error classification,
+throttling inside a $batch, per-record errors, the call budget of a full read."""
+
+import dataclasses
+
+import pytest
+
+from sync.connectors import exchange_graph
+from sync.connectors.base import NeedsAttention, ObjectOptions, TransientError
+from sync.connectors.exchange_graph import GraphMailbox
+from sync.engine import CreateRequest, SyncObject, UpdateRequest
+
+
+def test_the_salesforce_id_property_is_the_ews_connectors():
+    from sync.connectors.exchange_ews import SALESFORCE_ID_PROPERTY_SET, SalesforceIdProperty
+
+    assert exchange_graph.SALESFORCE_ID_PROPERTY_SET == SALESFORCE_ID_PROPERTY_SET
+    assert (
+        f"{SalesforceIdProperty.property_type} {{{SALESFORCE_ID_PROPERTY_SET}}} Name "
+        f"{SalesforceIdProperty.property_name}") == exchange_graph.SALESFORCE_ID_PROPERTY
+
+
+def test_check_reports_the_contacts_folder(mailbox):
+    assert mailbox.check() == {"ok": True, "mailbox": mailbox.mailbox, "contacts_folder": "Salesforce_Sync",
+                               "contacts_folder_present": False}
+    mailbox.side(SyncObject.CONTACTS).changes(None)
+    assert mailbox.check()["contacts_folder_present"] is True
+
+
+def test_missing_mailbox_wrong_secret_and_unknown_tenant_need_attention(settings, email):
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(settings, "nobody@sandbox.test").check()
+    assert caught.value.code == "mailbox_not_found"
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(settings, "nobody@sandbox.test").side(SyncObject.TASKS).changes(None)
+    assert caught.value.code == "mailbox_not_found"
+
+    wrong = dataclasses.replace(settings, client_secret="wrong")
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(wrong, email).side(SyncObject.TASKS).changes(None)
+    assert caught.value.code == "invalid_client" and "secret" in caught.value.action
+
+    with pytest.raises(NeedsAttention):
+        GraphMailbox(dataclasses.replace(settings, client_id="00000000-0000-0000-0000-000000000000"),
+                     email).check()
+
+
+def test_certificate_credential(settings, registration, email):
+    by_certificate = dataclasses.replace(settings, client_secret="", certificate_pem=registration.certificate_pem)
+    mailbox = GraphMailbox(by_certificate, email)
+    assert mailbox.side(SyncObject.TASKS).changes(None).full
+    assert mailbox.calls.by_operation.get("token") == 1
+
+
+def test_tokens_are_cached_per_app_and_renewed_once_after_expiry(settings, email, control):
+    first = GraphMailbox(settings, email)
+    mark = first.side(SyncObject.TASKS).changes(None).watermark
+    assert first.calls.by_operation.get("token") == 1
+    second = GraphMailbox(settings, email)  # another run in the same process: msal's cache, no token request
+    second.side(SyncObject.TASKS).changes(mark)
+    assert "token" not in second.calls.by_operation and second.calls.calls == 1
+
+    control.expire_tokens()  # mid-run: every issued token is refused from now on
+    control.reset_stats()
+    third = GraphMailbox(settings, email)
+    quiet = third.side(SyncObject.TASKS).changes(mark)
+    assert quiet.records == {}
+    # the refused request, a new token, the request again
+    assert third.calls.by_operation == {"todo/tasks/delta": 2, "token": 1}
+    assert control.calls(email) == 2
+
+
+def test_permission_errors_need_attention(mailbox, control):
+    control.fault(operation="contactFolders", status=403, error_code="ErrorAccessDenied", count=1)
+    with pytest.raises(NeedsAttention) as caught:
+        mailbox.side(SyncObject.CONTACTS).changes(None)
+    assert caught.value.code == "access_denied" and "Contacts.ReadWrite" in caught.value.action
+
+
+def test_server_errors_are_transient(mailbox, control):
+    mark = mailbox.side(SyncObject.TASKS).changes(None).watermark
+    control.fault(operation="todo", status=500, error_code="generalException", count=10)
+    with pytest.raises(TransientError) as caught:
+        mailbox.side(SyncObject.TASKS).changes(mark)
+    assert caught.value.code == "generalException"
+
+
+def test_throttled_requests_inside_a_batch(mailbox, control, plain):
+    side = mailbox.side(SyncObject.TASKS)
+    side.changes(None)
+    control.fault(operation="todo", status=429, error_code="TooManyRequests", retry_after=1, count=1)
+    made = side.create([CreateRequest({"subject": "a"}), CreateRequest({"subject": "b"})])
+    assert all(r.ok for r in made)
+    assert sorted(t["title"] for t in plain.tasks()) == ["a", "b"]  # each created once
+    assert mailbox.calls.by_operation["$batch"] == 2  # the batch, then the throttled request alone
+
+    control.fault(operation="todo", status=429, error_code="TooManyRequests", retry_after=60, count=1)
+    with pytest.raises(TransientError) as caught:
+        side.create([CreateRequest({"subject": "c"})])
+    assert caught.value.retry_after == pytest.approx(60.0)
+
+
+def test_a_bad_item_fails_alone_in_a_batch(mailbox, plain):
+    side = mailbox.side(SyncObject.CONTACTS)
+    side.changes(None)
+    made = side.create([CreateRequest({"last_name": "one"}), CreateRequest({"last_name": "two"})])
+    results = side.update([
+        UpdateRequest(made[0].record_id, {"last_name": "one!"}),
+        UpdateRequest("not-an-id", {"last_name": "x"}),
+        UpdateRequest(made[1].record_id, {"last_name": "two!"}),
+    ])
+    assert [r.ok for r in results] == [True, False, True]
+    assert not results[1].error.transient
+    assert sorted(c["surname"] for c in plain.contacts()) == ["one!", "two!"]
+
+
+def test_call_budget_of_a_full_read_and_counter_matches_the_server(mailbox, plain, control, email):
+    side = mailbox.side(SyncObject.CONTACTS, ObjectOptions())
+    side.changes(None)
+    made = side.create([CreateRequest({"last_name": f"C{i}", "email": f"c{i}@x.test"}) for i in range(230)])
+    assert all(r.ok for r in made)
+    assert mailbox.calls.by_operation["$batch"] == 12  # 230 creates, 20 per batch
+    control.reset_stats()
+    before = mailbox.calls.calls
+    full = GraphMailbox(mailbox.settings, email).side(SyncObject.CONTACTS).changes(None)
+    assert len(full.records) == 230
+    stats = control.stats()
+    assert sum(stats["calls"].values()) == control.calls(email)
+    reader = full  # the folder by name, one delta page, one page of stamps
+    assert reader.full and mailbox.calls.calls == before
+    assert control.calls(email) == 3
