@@ -615,7 +615,7 @@ class GraphSide:
         elif self.object_type is SyncObject.TASKS:
             self._task_list()
         changed, _removed, delta = self._delta(None)
-        extras = self._list_extras()
+        extras = self._list_extras() if self.object_type is not SyncObject.TASKS else {}
         items = {}
         for record_id, item in changed.items():
             items[record_id] = {**item, **extras.get(record_id, {})}
@@ -641,6 +641,7 @@ class GraphSide:
             params = {"startDateTime": _iso(lo), "endDateTime": _iso(hi)}
         else:
             path = f"{self.user}/todo/lists/{quote(self._task_list(), safe='=-_')}/tasks/delta"
+            params = {"$expand": "linkedResources"}  # the stamps come with the round: no reads besides it
         if self.object_type is SyncObject.EVENTS:
             prefer += f", {_UTC_PREFER}"
         operation = {SyncObject.CONTACTS: "contacts/delta", SyncObject.EVENTS: "calendarView/delta",
@@ -694,6 +695,8 @@ class GraphSide:
         Events removed from the calendarView may only have left the window: those still there are reported out of
         scope (never as deleted), as the EWS connector does for occurrences that leave the window.
         """
+        if self.object_type is SyncObject.TASKS:
+            return {i: r for i, r in ((i, self._record(item)) for i, item in changed.items()) if r is not None}
         wanted = list(changed)
         if self.object_type is SyncObject.EVENTS:
             wanted += sorted(removed)
