@@ -1,7 +1,8 @@
-"""The sandbox as one object: both emulators, the people they share, and the control operations that span both.
+"""The sandbox as one object: the emulators, the people they share, and the control operations that span them.
 
-Each emulator keeps and persists its own data under ``<data_dir>/salesforce`` and ``<data_dir>/exchange``.
-What spans both lives here: creating a user (a Salesforce User and its mailbox), resetting, seeding.
+Each emulator keeps and persists its own data under ``<data_dir>/salesforce``, ``<data_dir>/exchange`` and
+``<data_dir>/graph``. What spans them lives here: creating a user (a Salesforce User, its EWS mailbox and its
+Exchange Online mailbox behind Graph), resetting, seeding.
 """
 
 import json
@@ -19,6 +20,7 @@ class Sandbox:
             raise ValueError(f"unknown seed {seed!r}; expected one of {', '.join(SEEDS)}")
         # Imported here so that each emulator package can import this module's names without a cycle.
         from sandbox.exchange.emulator import ExchangeEmulator
+        from sandbox.graph.emulator import GraphEmulator
         from sandbox.salesforce.emulator import SalesforceEmulator
 
         self.data_dir = Path(data_dir)
@@ -26,16 +28,21 @@ class Sandbox:
         self.lock = threading.RLock()
         self.salesforce = SalesforceEmulator(self.data_dir / "salesforce", hub=self)
         self.exchange = ExchangeEmulator(self.data_dir / "exchange", hub=self)
+        self.graph = GraphEmulator(self.data_dir / "graph", hub=self)
 
         marker = self.data_dir / "sandbox.json"
         if marker.exists():
             self.seed = json.loads(marker.read_text())["seed"]
+            if not self.graph.mailboxes:
+                # A data directory from before the Graph emulator existed: give its users their Graph mailboxes.
+                self._add_graph_mailboxes()
         else:
             self.seed = seed
             self._create_demo_users()
             if seed == "demo":
                 self.salesforce.seed_demo()
                 self.exchange.seed_demo()
+                self.graph.seed_demo()
             marker.write_text(json.dumps({"seed": seed}))
 
     def create_user(
@@ -47,6 +54,7 @@ class Sandbox:
                 username=username, email=email, first_name=first_name, last_name=last_name, profile=profile
             )
             mailbox = self.exchange.create_mailbox(email=email, display_name=f"{first_name} {last_name}".strip())
+            self.graph.create_mailbox(email=email, display_name=f"{first_name} {last_name}".strip())
         return {"salesforce_id": salesforce_id, "mailbox": mailbox}
 
     def reset(self) -> None:
@@ -54,7 +62,15 @@ class Sandbox:
         with self.lock:
             self.salesforce.reset()
             self.exchange.reset()
+            self.graph.reset()
             self._create_demo_users()
+
+    def _add_graph_mailboxes(self) -> None:
+        for email in sorted(self.exchange.mailboxes):
+            mb = self.exchange.store.mailbox(email)
+            self.graph.create_mailbox(email=email, display_name=mb.get("display_name") or email)
+        if self.seed == "demo":
+            self.graph.seed_demo()
 
     def _create_demo_users(self) -> None:
         for user in DEMO_USERS:

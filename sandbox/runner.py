@@ -1,4 +1,5 @@
-"""Start the two emulators on threaded HTTP servers, in the foreground (the command) or for tests."""
+"""Start the emulators (Salesforce, EWS, Graph) on threaded HTTP servers, in the foreground (the command) or for
+tests."""
 
 import threading
 from dataclasses import dataclass, field
@@ -16,8 +17,14 @@ class RunningSandbox:
     salesforce_url: str
     exchange_url: str
     ca_path: Path
+    graph_url: str = ""
     _servers: list[BaseWSGIServer] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def graph_app_path(self) -> Path:
+        """The Graph app registration (tenant, client id, secret, certificate) the emulator wrote."""
+        return self.hub.graph.app_path
 
     @property
     def ews_endpoint(self) -> str:
@@ -39,8 +46,9 @@ def start_sandbox(
     exchange_port: int = 0,
     seed: str = "demo",
     exchange_https: bool = False,
+    graph_port: int = 0,
 ) -> RunningSandbox:
-    """Serve both emulators on background threads; port 0 picks a free port. Call ``stop()`` when done."""
+    """Serve the emulators on background threads; port 0 picks a free port. Call ``stop()`` when done."""
     data_dir = Path(data_dir)
     ca_path = ensure_certificates(data_dir)
     hub = Sandbox(data_dir, seed=seed)
@@ -54,12 +62,16 @@ def start_sandbox(
         threaded=True,
         ssl_context=server_ssl_context(data_dir) if exchange_https else None,
     )
+    graph = make_server(
+        host, graph_port, hub.graph.wsgi_app, threaded=True, ssl_context=server_ssl_context(data_dir)
+    )
     running = RunningSandbox(
         hub=hub,
         salesforce_url=f"https://{host}:{salesforce.server_port}",
         exchange_url=f"{'https' if exchange_https else 'http'}://{host}:{exchange.server_port}",
         ca_path=ca_path,
-        _servers=[salesforce, exchange],
+        graph_url=f"https://{host}:{graph.server_port}",
+        _servers=[salesforce, exchange, graph],
     )
     for server in running._servers:
         thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"sandbox-{server.server_port}")

@@ -12,12 +12,13 @@ from sandbox.services import setup_demo
 
 
 class Command(BaseCommand):
-    help = "Run the Salesforce and Exchange emulators in the foreground until stopped."
+    help = "Run the Salesforce, Exchange (EWS) and Exchange Online (Graph) emulators in the foreground until stopped."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--salesforce-port", type=int, default=8443)
         parser.add_argument("--exchange-port", type=int, default=8444)
+        parser.add_argument("--graph-port", type=int, default=8445)
         parser.add_argument("--exchange-https", action="store_true", help="serve EWS over HTTPS with the sandbox CA")
         parser.add_argument("--data-dir", default=str(settings.SANDBOX_DATA_DIR))
         parser.add_argument("--seed", choices=SEEDS, default="demo", help="data for a new data directory")
@@ -35,12 +36,15 @@ class Command(BaseCommand):
                 exchange_port=options["exchange_port"],
                 seed=options["seed"],
                 exchange_https=options["exchange_https"],
+                graph_port=options["graph_port"],
             )
         except OSError as exc:
             raise CommandError(f"could not start the sandbox: {exc}") from exc
 
         self.stdout.write(f"Salesforce emulator: {running.salesforce_url}  (CA certificate: {running.ca_path})")
         self.stdout.write(f"Exchange emulator:   {running.ews_endpoint}")
+        self.stdout.write(f"Graph emulator:      {running.graph_url}/v1.0  (authority: {running.graph_url}/<tenant>; "
+                          f"app registration: {running.graph_app_path})")
         self.stdout.write(f"Service account:     {SERVICE_ACCOUNT} / {PASSWORD}; every user's password: {PASSWORD}")
         self.stdout.write(f"Data directory:      {Path(options['data_dir']).resolve()}")
 

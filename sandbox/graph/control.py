@@ -1,0 +1,143 @@
+"""The JSON control API under /_sandbox/ on the Graph port: users, faults, stats, reset, token and delta-token
+expiry, and a look into mailboxes (with the one thing a user does in Outlook that Graph cannot: moving a contact)."""
+
+import json
+
+from sandbox.graph import contacts
+from sandbox.graph.errors import GraphError
+
+FAULT_KEYS = {"operation", "status", "error_code", "retry_after", "latency_ms", "count"}
+
+
+def _json(status: int, data) -> tuple[int, list, bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps(data, ensure_ascii=False).encode()
+
+
+def handle_control(emu, method: str, path: str, raw: bytes, base: str):
+    parts = [p for p in path.split("/") if p][1:]
+    try:
+        body = json.loads(raw or b"{}") if method in ("POST", "PUT", "PATCH") else {}
+        if not isinstance(body, dict):
+            raise ValueError("expected a JSON object")
+    except (ValueError, UnicodeDecodeError) as e:
+        return _json(400, {"error": f"invalid JSON: {e}"})
+    route = (method, tuple(parts))
+    if route == ("POST", ("users",)):
+        missing = {"username", "email", "first_name", "last_name"} - set(body)
+        if emu.hub is None:
+            missing -= {"username"}
+        if missing:
+            return _json(400, {"error": f"missing fields: {', '.join(sorted(missing))}"})
+        if emu.hub is None:
+            upn = emu.create_mailbox(email=body["email"],
+                                     display_name=f"{body['first_name']} {body['last_name']}".strip())
+            return _json(201, {"mailbox": upn})
+        return _json(201, emu.hub.create_user(username=body["username"], email=body["email"],
+                                              first_name=body["first_name"], last_name=body["last_name"],
+                                              profile=body.get("profile", "Standard User")))
+    if route == ("GET", ("users",)):
+        with emu.store.lock:
+            return _json(200, {"users": [{"userPrincipalName": mb["upn"], "id": mb["user_id"],
+                                          "displayName": mb["display_name"]}
+                                         for mb in sorted(emu.store.mailboxes.values(), key=lambda m: m["upn"])]})
+    if parts[:1] == ["faults"] and len(parts) == 1:
+        return _faults(emu, method, body)
+    if route == ("GET", ("stats",)):
+        with emu.fault_lock:
+            return _json(200, {"calls": dict(emu.calls), "calls_by_user": dict(emu.calls_by_user),
+                               "batched": dict(emu.batched)})
+    if route == ("DELETE", ("stats",)):
+        with emu.fault_lock:
+            emu.calls.clear()
+            emu.calls_by_user.clear()
+            emu.batched.clear()
+        return _json(200, {"calls": {}, "calls_by_user": {}, "batched": {}})
+    if route == ("POST", ("reset",)):
+        if emu.hub is not None:
+            emu.hub.reset()
+        else:
+            emu.reset()
+        return _json(200, {"status": "reset"})
+    if route == ("POST", ("tokens", "expire")):
+        emu.identity.expire_tokens()
+        return _json(200, {"status": "every access token issued so far is now invalid"})
+    if route == ("POST", ("tokens",)):
+        seconds = body.get("lifetime_seconds")
+        if not isinstance(seconds, int) or not 1 <= seconds <= 86400:
+            return _json(400, {"error": "lifetime_seconds: an integer between 1 and 86400"})
+        emu.identity.token_lifetime = seconds
+        return _json(200, {"lifetime_seconds": seconds})
+    if route == ("POST", ("delta", "expire")):
+        return _json(200, {"forgotten": emu.store.forget_delta_states()})
+    if route == ("GET", ("app",)):
+        return _json(200, {**emu.identity.app, "authority": f"{base}/{emu.identity.app['tenant_id']}",
+                           "graph_url": base})
+    if parts[:1] == ["mailboxes"]:
+        return _mailboxes(emu, method, parts[1:], body)
+    return _json(404, {"error": "unknown control endpoint"})
+
+
+def _faults(emu, method, body):
+    if method == "DELETE":
+        with emu.fault_lock:
+            emu.faults.clear()
+        return _json(200, {"faults": []})
+    if method == "GET":
+        with emu.fault_lock:
+            return _json(200, {"faults": list(emu.faults)})
+    if method != "POST":
+        return _json(405, {"error": "method not allowed"})
+    unknown = set(body) - FAULT_KEYS
+    if unknown or not isinstance(body.get("operation"), str) or not body["operation"]:
+        return _json(400, {"error": f"expected {sorted(FAULT_KEYS)}; 'operation' is required"})
+    try:
+        fault = {"operation": body["operation"].strip("/"), "status": int(body.get("status", 429)),
+                 "error_code": body.get("error_code"),
+                 "retry_after": int(body["retry_after"]) if body.get("retry_after") is not None else None,
+                 "latency_ms": int(body.get("latency_ms") or 0), "count": int(body.get("count", 1))}
+    except (TypeError, ValueError):
+        return _json(400, {"error": "status, retry_after, latency_ms and count must be integers"})
+    if not (fault["status"] == 200 or 400 <= fault["status"] <= 599) or fault["count"] < 1 \
+            or fault["latency_ms"] < 0 or (fault["retry_after"] is not None and fault["retry_after"] < 0):
+        return _json(400, {"error": "status must be 200 (latency only) or 400-599, count >= 1, latency_ms >= 0"})
+    if fault["retry_after"] is None and fault["status"] in (429, 503):
+        fault["retry_after"] = 1  # Graph always says when to come back when it throttles
+    fault["remaining"] = fault["count"]
+    with emu.fault_lock:
+        emu.faults.append(fault)
+        return _json(201, {"faults": list(emu.faults)})
+
+
+def _mailboxes(emu, method, rest, body):
+    store = emu.store
+    with store.lock:
+        if not rest and method == "GET":
+            return _json(200, {"mailboxes": [{"mailbox": mb["upn"], "contacts": len(mb["contacts"]),
+                                              "events": len(mb["events"]), "tasks": len(mb["tasks"])}
+                                             for mb in sorted(store.mailboxes.values(), key=lambda m: m["upn"])]})
+        mb = store.mailbox(rest[0]) if rest else None
+        if mb is None:
+            return _json(404, {"error": "no such mailbox"})
+        if len(rest) == 1 and method == "GET":
+            return _json(200, {
+                "mailbox": mb["upn"], "id": mb["user_id"],
+                "contact_folders": [{"id": f["id"], "displayName": f["props"]["displayName"],
+                                     "default": bool(f.get("default")),
+                                     "contacts": [{"id": c["id"], "displayName": c["props"].get("displayName")}
+                                                  for c in mb["contacts"].values() if c["folder"] == f["id"]]}
+                                    for f in mb["contact_folders"].values()],
+                "events": [{"id": e["id"], "subject": e["props"].get("subject"),
+                            "recurring": bool(e["props"].get("recurrence"))} for e in mb["events"].values()],
+                "todo_lists": [{"id": tl["id"], "displayName": tl["props"]["displayName"],
+                                "tasks": [{"id": t["id"], "title": t["props"].get("title")}
+                                          for t in mb["tasks"].values() if t["list"] == tl["id"]]}
+                               for tl in mb["todo_lists"].values()]})
+        if len(rest) == 4 and rest[1] == "contacts" and rest[3] == "move" and method == "POST":
+            try:
+                moved = contacts.move_contact(store, mb, rest[2], str(body.get("folder_id", "")))
+            except GraphError as e:
+                return _json(e.status, {"error": e.message})
+            finally:
+                store.flush()
+            return _json(200, {"id": moved["id"], "parentFolderId": moved["folder"]})
+    return _json(404, {"error": "unknown control endpoint"})
