@@ -194,6 +194,8 @@ SYNC_BACKOFF_CAP_SECONDS = env_int("SYNC_BACKOFF_CAP_SECONDS", 6 * 3600, minimum
 SYNC_QUEUED_RUN_STALE_SECONDS = env_int("SYNC_QUEUED_RUN_STALE_SECONDS", 900, minimum=10)
 
 SANDBOX_DATA_DIR = Path(env_str("SANDBOX_DATA_DIR") or VAR_DIR / "sandbox")
+# Which Exchange protocol serves the sandbox demo's mailboxes: its EWS emulator or its Graph emulator.
+SANDBOX_EXCHANGE = env_choice("SANDBOX_EXCHANGE", "ews", choices=("ews", "graph"))
 
 LOGGING = {
     "version": 1,

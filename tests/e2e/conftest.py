@@ -1,5 +1,6 @@
 """A running sandbox, the product connected to it, and the real clients to arrange and check both ends."""
 
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -12,7 +13,8 @@ from configurations.services import assign_users, create_configuration
 from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
 from sandbox.runner import start_sandbox
 from sandbox.services import connect_to_sandbox
-from users.services import add_sync_user
+from tests.e2e.outlook import EwsOutlook, GraphOutlook
+from users.services import add_sync_user, set_exchange_route
 
 
 @pytest.fixture(scope="session")
@@ -24,18 +26,28 @@ def sandbox(tmp_path_factory):
 
 @dataclass
 class Person:
-    """A sandbox user with a mailbox, known to the product as a synced user."""
+    """A sandbox user with a mailbox, known to the product as a synced user.
+
+    `outlook` reaches the mailbox through the protocol that serves it (see tests/e2e/outlook.py); `mailbox` is the
+    exchangelib Account of the EWS emulator's mailbox, for the scenarios written against EWS alone.
+    """
 
     sync_user: object
     username: str
     salesforce: Salesforce
     mailbox: Account
+    outlook: EwsOutlook | GraphOutlook
 
 
 class World:
-    def __init__(self, sandbox):
+    """The sandbox, with the product connected to all three emulators: EWS serves every mailbox except those
+    routed to Graph one by one (a hybrid organisation), so `person(protocol="graph")` is an Exchange Online user."""
+
+    def __init__(self, sandbox, protocol: str = "ews"):
         self.sandbox = sandbox
-        connect_to_sandbox(sandbox.hub.data_dir, sandbox.salesforce_url, sandbox.ews_endpoint)
+        self.protocol = protocol
+        connect_to_sandbox(sandbox.hub.data_dir, sandbox.salesforce_url, sandbox.ews_endpoint, sandbox.graph_url)
+        self.graph_app = json.loads((sandbox.hub.data_dir / "graph" / "app.json").read_text())
         self.ews_config = Configuration(
             service_endpoint=sandbox.ews_endpoint, credentials=Credentials(SERVICE_ACCOUNT, PASSWORD),
             auth_type=BASIC, version=Version(build=Build(15, 1, 2507, 6)),
@@ -47,7 +59,7 @@ class World:
         session.trust_env = False
         return session
 
-    def person(self, profile: str = "Standard User") -> Person:
+    def person(self, profile: str = "Standard User", protocol: str | None = None) -> Person:
         name = f"u{uuid.uuid4().hex[:8]}"
         email = f"{name}@sandbox.test"
         created = self.sandbox.hub.create_user(username=email, email=email, first_name="Pat", last_name=name,
@@ -56,7 +68,13 @@ class World:
                                    "name": f"Pat {name}", "profile": profile})
         mailbox = Account(primary_smtp_address=email, config=self.ews_config, autodiscover=False,
                           access_type=IMPERSONATION)
-        return Person(sync_user, email, self._salesforce(email), mailbox)
+        if (protocol or self.protocol) == "graph":
+            set_exchange_route(sync_user, "graph")
+            sync_user.refresh_from_db()
+            outlook = GraphOutlook(self.sandbox.graph_url, self.graph_app, email, str(self.sandbox.ca_path))
+        else:
+            outlook = EwsOutlook(mailbox)
+        return Person(sync_user, email, self._salesforce(email), mailbox, outlook)
 
     def _salesforce(self, username: str) -> Salesforce:
         """simple-salesforce as the user (password grant), to arrange and check data from outside the product."""
@@ -67,7 +85,8 @@ class World:
 
     def refresh(self, person: Person) -> Person:
         """The same person with a new Salesforce session (after the sandbox expired theirs)."""
-        return Person(person.sync_user, person.username, self._salesforce(person.username), person.mailbox)
+        return Person(person.sync_user, person.username, self._salesforce(person.username), person.mailbox,
+                      person.outlook)
 
     def configure(self, person: Person, **data_settings) -> None:
         configuration = create_configuration({
@@ -82,13 +101,26 @@ class World:
         assert response.status_code == 201, response.text
 
     def clear_faults(self) -> None:
-        for url in (self.sandbox.salesforce_url, self.sandbox.exchange_url):
+        for url in (self.sandbox.salesforce_url, self.sandbox.exchange_url, self.sandbox.graph_url):
             self.http().delete(f"{url}/_sandbox/faults")
+
+    @property
+    def outlook_url(self) -> str:
+        """The control API of the emulator serving this world's mailboxes."""
+        return self.sandbox.graph_url if self.protocol == "graph" else self.sandbox.exchange_url
 
 
 @pytest.fixture
 def world(sandbox, db):
     world = World(sandbox)
+    yield world
+    world.clear_faults()
+
+
+@pytest.fixture(params=["ews", "graph"])
+def either_world(sandbox, db, request):
+    """The world once with mailboxes on EWS (on-premises) and once on Graph (Exchange Online)."""
+    world = World(sandbox, request.param)
     yield world
     world.clear_faults()
 

@@ -1,12 +1,15 @@
-"""Faults in the middle of a sync (DESIGN.md §6): afterwards the next sync completes, nothing duplicated or lost."""
+"""Faults in the middle of a sync (DESIGN.md §6): afterwards the next sync completes, nothing duplicated or lost.
+
+The faults of Salesforce and of the product itself run with the mailbox on EWS and on Graph; each Exchange
+protocol's own faults (EWS's ErrorServerBusy; Graph's 429 with Retry-After, an expired delta link, an expired
+token) have their own tests.
+"""
 
 import pytest
-from exchangelib import Contact
-from exchangelib.folders import Contacts
 
 from sync import linkstore
-from sync.models import RecordError, SyncRun
-from tests.e2e.test_sync_user import folder_of, last_run, sf_rows, sync
+from sync.models import RecordError, RecordLink, SyncRun
+from tests.e2e.test_sync_user import last_run, sf_rows, sync
 from users.models import SyncState, UserObjectState
 
 pytestmark = pytest.mark.e2e
@@ -16,25 +19,45 @@ class Killed(BaseException):
     """The process dying: nothing in the product catches a BaseException that is not an Exception."""
 
 
-def outlook_contacts(person, count: int, prefix: str = "Out"):
-    folder = Contacts(parent=person.mailbox.contacts, name="Salesforce_Sync")
-    folder.save()
+def outlook_contacts(person, count: int, prefix: str = "Out") -> None:
     for n in range(count):
-        Contact(folder=folder, given_name=f"{prefix}{n}", surname="Look", display_name=f"{prefix}{n} Look").save()
-    return folder
+        person.outlook.create_contact(f"{prefix}{n}", "Look")
 
 
 def both_sides(person) -> tuple[list[str], list[str]]:
     salesforce = sorted(r["FirstName"] for r in sf_rows(person, "SELECT FirstName FROM Contact"))
-    outlook = sorted(c.given_name for c in folder_of(person).all())
+    outlook = sorted(c["given_name"] for c in person.outlook.contacts())
     return salesforce, outlook
 
 
-@pytest.fixture
-def person(world):
+def _configured(world):
     person = world.person()
     world.configure(person, contacts={"direction": "both", "conflict_behavior": "salesforce_wins"})
     return person
+
+
+@pytest.fixture
+def person(either_world):
+    return _configured(either_world)
+
+
+@pytest.fixture
+def ews_person(world):
+    return _configured(world)
+
+
+@pytest.fixture
+def graph_world(sandbox, db):
+    from tests.e2e.conftest import World
+
+    world = World(sandbox, "graph")
+    yield world
+    world.clear_faults()
+
+
+@pytest.fixture
+def graph_person(graph_world):
+    return _configured(graph_world)
 
 
 def test_crash_between_remote_create_and_link_commit_creates_no_duplicate(person, monkeypatch):
@@ -65,7 +88,8 @@ def test_crash_between_remote_create_and_link_commit_creates_no_duplicate(person
     assert last_run(person, "contacts").counts["salesforce"] == {}
 
 
-def test_expired_session_mid_sync_is_renewed(person, world):
+def test_expired_session_mid_sync_is_renewed(person, either_world):
+    world = either_world
     outlook_contacts(person, 2)
     assert sync(person) == 0
     world.http().post(f"{world.sandbox.salesforce_url}/_sandbox/sessions/expire", json={"username": person.username})
@@ -76,7 +100,8 @@ def test_expired_session_mid_sync_is_renewed(person, world):
     assert salesforce == outlook == ["After", "Out0", "Out1"]
 
 
-def test_exchange_busy_backs_off_then_completes(person, world):
+def test_exchange_busy_backs_off_then_completes(ews_person, world):
+    person = ews_person
     person.salesforce.Contact.create({"FirstName": "Busy", "LastName": "Server"})
     world.fault(world.sandbox.exchange_url, operation="CreateItem", status=500, error_code="ErrorServerBusy",
                 back_off_ms=30000, count=1)
@@ -90,8 +115,8 @@ def test_exchange_busy_backs_off_then_completes(person, world):
 
 
 def test_one_rejected_record_does_not_stop_the_others(person):
-    folder = outlook_contacts(person, 3)
-    Contact(folder=folder, given_name="Toolong", surname="X" * 120, display_name="Too long").save()
+    outlook_contacts(person, 3)
+    person.outlook.create_contact("Toolong", "X" * 120)
     assert sync(person) == 1  # exit code 1: one record failed
     run = last_run(person, "contacts")
     (error,) = RecordError.objects.filter(run=run)
@@ -102,7 +127,8 @@ def test_one_rejected_record_does_not_stop_the_others(person):
     assert state.state == SyncState.ERROR and "1 record" in state.last_error_message
 
 
-def test_salesforce_unavailable_for_a_while(person, world):
+def test_salesforce_unavailable_for_a_while(person, either_world):
+    world = either_world
     outlook_contacts(person, 3)
     world.fault(world.sandbox.salesforce_url, operation="*", status=503, error_code="SERVER_UNAVAILABLE", count=50)
     assert sync(person) == 1
@@ -111,3 +137,62 @@ def test_salesforce_unavailable_for_a_while(person, world):
     assert sync(person) == 0
     salesforce, outlook = both_sides(person)
     assert salesforce == outlook == ["Out0", "Out1", "Out2"]
+
+
+# ---- Graph's own faults ----------------------------------------------------------------------------------------------
+
+
+def graph_control(world, path: str) -> None:
+    response = world.http().post(f"{world.sandbox.graph_url}/_sandbox/{path}", json={})
+    assert response.status_code in (200, 201, 204), response.text
+
+
+def test_graph_throttling_with_a_short_retry_after_is_waited_out(graph_person, graph_world):
+    person = graph_person
+    person.salesforce.Contact.create({"FirstName": "Throttled", "LastName": "Once"})
+    graph_world.fault(graph_world.sandbox.graph_url, operation="*", status=429, error_code="TooManyRequests",
+                      retry_after=1, count=1)
+    assert sync(person) == 0
+    assert both_sides(person) == (["Throttled"], ["Throttled"])
+
+
+def test_graph_throttling_with_a_long_retry_after_backs_off(graph_person, graph_world):
+    person = graph_person
+    person.salesforce.Contact.create({"FirstName": "Throttled", "LastName": "Long"})
+    graph_world.fault(graph_world.sandbox.graph_url, operation="*", status=429, error_code="TooManyRequests",
+                      retry_after=120, count=1)
+    assert sync(person) == 1
+    failed = last_run(person, "contacts")
+    state = UserObjectState.objects.get(user=person.sync_user, object="contacts")
+    assert failed.state == "failed" and state.state == SyncState.ERROR
+    assert (state.next_due_at - failed.finished_at).total_seconds() >= 120  # Retry-After honoured by the back-off
+    assert sync(person) == 0
+    assert both_sides(person) == (["Throttled"], ["Throttled"])
+
+
+def test_graph_expired_delta_link_reads_everything_and_duplicates_nothing(graph_person, graph_world):
+    person = graph_person
+    outlook_contacts(person, 3)
+    person.salesforce.Contact.create({"FirstName": "Sales", "LastName": "Force"})
+    assert sync(person) == 0
+    graph_control(graph_world, "delta/expire")
+    person.outlook.create_contact("After", "Expiry")
+    assert sync(person) == 0
+    run = last_run(person, "contacts")
+    assert run.counts["salesforce"] == {"create": 1} and "create" not in run.counts["outlook"]
+    salesforce, outlook = both_sides(person)
+    assert salesforce == outlook == ["After", "Out0", "Out1", "Out2", "Sales"]
+    assert RecordLink.objects.filter(user=person.sync_user, state="linked").count() == 5
+
+
+def test_graph_expired_token_is_renewed(graph_person, graph_world):
+    person = graph_person
+    outlook_contacts(person, 2)
+    assert sync(person) == 0
+    graph_control(graph_world, "tokens/expire")  # the product's cached token (and the test's own) are now invalid
+    person.salesforce.Contact.create({"FirstName": "After", "LastName": "Expiry"})
+    assert sync(person) == 0
+    person.outlook = type(person.outlook)(graph_world.sandbox.graph_url, graph_world.graph_app, person.username,
+                                          str(graph_world.sandbox.ca_path))
+    salesforce, outlook = both_sides(person)
+    assert salesforce == outlook == ["After", "Out0", "Out1"]

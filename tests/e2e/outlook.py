@@ -1,0 +1,222 @@
+"""A user's mailbox seen from outside the product, through either protocol's own client: exchangelib for the EWS
+emulator, plain HTTPS requests for the Graph emulator. The end-to-end scenarios arrange and check Outlook through
+this one small surface, so that each of them runs against both Exchange connectors unchanged.
+
+Records come back as plain dicts with the same keys whatever the protocol:
+contacts ``id, given_name, surname, email, job_title, department``; events ``id, subject, location``;
+tasks ``id, subject, importance, status`` (importance and status lower-case: ``high``, ``completed``, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import quote
+
+import requests
+from exchangelib import Account, Attendee, CalendarItem, Contact, EWSDateTime, Mailbox, Task
+from exchangelib.folders import Contacts
+from exchangelib.indexed_properties import EmailAddress
+
+FOLDER = "Salesforce_Sync"
+
+
+class EwsOutlook:
+    protocol = "ews"
+
+    def __init__(self, account: Account):
+        self.account = account
+
+    # ---- contacts ----
+    def _folder(self, create: bool = False):
+        try:
+            return self.account.contacts // FOLDER
+        except Exception:
+            if not create:
+                raise
+            folder = Contacts(parent=self.account.contacts, name=FOLDER)
+            folder.save()
+            return folder
+
+    def contacts(self) -> list[dict]:
+        return [{"id": c.id, "given_name": c.given_name, "surname": c.surname,
+                 "email": c.email_addresses[0].email if c.email_addresses else None,
+                 "job_title": c.job_title, "department": c.department} for c in self._folder().all()]
+
+    def create_contact(self, given_name: str, surname: str, email: str | None = None) -> str:
+        contact = Contact(folder=self._folder(create=True), given_name=given_name, surname=surname,
+                          display_name=f"{given_name} {surname}",
+                          email_addresses=[EmailAddress(email=email, label="EmailAddress1")] if email else None)
+        contact.save()
+        return contact.id
+
+    def update_contact(self, item_id: str, *, job_title: str) -> None:
+        contact = self._folder().get(id=item_id)
+        contact.job_title = job_title
+        contact.save()
+
+    def delete_contact(self, item_id: str) -> None:
+        self._folder().get(id=item_id).delete()
+
+    # ---- events ----
+    def events(self) -> list[dict]:
+        return [{"id": e.id, "subject": e.subject, "location": e.location} for e in self.account.calendar.all()]
+
+    def create_event(self, subject: str, start: datetime, end: datetime, *, location: str | None = None,
+                     private: bool = False, attendees: tuple[str, ...] = ()) -> str:
+        item = CalendarItem(
+            account=self.account, folder=self.account.calendar, subject=subject,
+            start=EWSDateTime.from_datetime(start), end=EWSDateTime.from_datetime(end), location=location,
+            sensitivity="Private" if private else "Normal",
+            required_attendees=[Attendee(mailbox=Mailbox(email_address=a), response_type="Unknown")
+                                for a in attendees] or None)
+        item.save()
+        return item.id
+
+    def update_event(self, item_id: str, **fields) -> None:
+        item = self.account.calendar.get(id=item_id)
+        for name, value in fields.items():
+            setattr(item, name, value)
+        item.save()
+
+    def delete_event(self, item_id: str) -> None:
+        self.account.calendar.get(id=item_id).delete()
+
+    # ---- tasks ----
+    def tasks(self) -> list[dict]:
+        return [{"id": t.id, "subject": t.subject, "importance": (t.importance or "").lower(),
+                 "status": _status_key(t.status)} for t in self.account.tasks.all()]
+
+    def create_task(self, subject: str) -> str:
+        task = Task(folder=self.account.tasks, subject=subject)
+        task.save()
+        return task.id
+
+    def update_task(self, item_id: str, *, subject: str | None = None, completed: bool = False) -> None:
+        task = self.account.tasks.get(id=item_id)
+        if subject is not None:
+            task.subject = subject
+        if completed:
+            task.status = "Completed"
+            task.percent_complete = Decimal(100)
+        task.save()
+
+    def delete_task(self, item_id: str) -> None:
+        self.account.tasks.get(id=item_id).delete()
+
+
+def _status_key(status: str | None) -> str:
+    """EWS's ``NotStarted`` / Graph's ``notStarted`` → ``notstarted``."""
+    return (status or "").replace(" ", "").lower()
+
+
+class GraphOutlook:
+    """The Graph emulator through plain requests and an app-only token (client credentials with the secret)."""
+
+    protocol = "graph"
+
+    def __init__(self, graph_url: str, registration: dict, mailbox: str, verify: str):
+        self.base = f"{graph_url}/v1.0/users/{quote(mailbox)}"
+        self.http = requests.Session()
+        self.http.verify = verify
+        self.http.trust_env = False
+        token = self.http.post(f"{graph_url}/{registration['tenant_id']}/oauth2/v2.0/token", data={
+            "grant_type": "client_credentials", "client_id": registration["client_id"],
+            "client_secret": registration["client_secret"], "scope": "https://graph.microsoft.com/.default"})
+        token.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def _call(self, method: str, path: str, body: dict | None = None, **params) -> dict:
+        response = self.http.request(method, f"{self.base}/{path}", json=body, params=params or None)
+        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else {}
+
+    def _all(self, path: str, **params) -> list[dict]:
+        page = self._call("GET", path, **params)
+        rows = list(page["value"])
+        while page.get("@odata.nextLink"):
+            response = self.http.get(page["@odata.nextLink"])
+            assert response.status_code == 200, response.text
+            page = response.json()
+            rows += page["value"]
+        return rows
+
+    # ---- contacts ----
+    def _folder(self, create: bool = False) -> str:
+        found = self._call("GET", "contactFolders", **{"$filter": f"displayName eq '{FOLDER}'"})["value"]
+        if found:
+            return found[0]["id"]
+        assert create, f"no {FOLDER} contact folder"
+        return self._call("POST", "contactFolders", {"displayName": FOLDER})["id"]
+
+    def contacts(self) -> list[dict]:
+        return [{"id": c["id"], "given_name": c.get("givenName"), "surname": c.get("surname"),
+                 "email": (c.get("emailAddresses") or [{}])[0].get("address"), "job_title": c.get("jobTitle"),
+                 "department": c.get("department")}
+                for c in self._all(f"contactFolders/{self._folder()}/contacts")]
+
+    def create_contact(self, given_name: str, surname: str, email: str | None = None) -> str:
+        body = {"givenName": given_name, "surname": surname, "displayName": f"{given_name} {surname}"}
+        if email:
+            body["emailAddresses"] = [{"address": email, "name": f"{given_name} {surname}"}]
+        return self._call("POST", f"contactFolders/{self._folder(create=True)}/contacts", body)["id"]
+
+    def update_contact(self, item_id: str, *, job_title: str) -> None:
+        self._call("PATCH", f"contacts/{item_id}", {"jobTitle": job_title})
+
+    def delete_contact(self, item_id: str) -> None:
+        self._call("DELETE", f"contacts/{item_id}")
+
+    # ---- events ----
+    def events(self) -> list[dict]:
+        return [{"id": e["id"], "subject": e.get("subject"), "location": (e.get("location") or {}).get("displayName")
+                 or None} for e in self._all("calendar/events")]
+
+    def create_event(self, subject: str, start: datetime, end: datetime, *, location: str | None = None,
+                     private: bool = False, attendees: tuple[str, ...] = ()) -> str:
+        body = {"subject": subject, "start": _graph_time(start), "end": _graph_time(end),
+                "sensitivity": "private" if private else "normal",
+                "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in attendees]}
+        if location:
+            body["location"] = {"displayName": location}
+        return self._call("POST", "calendar/events", body)["id"]
+
+    def update_event(self, item_id: str, **fields) -> None:
+        body = {}
+        if "subject" in fields:
+            body["subject"] = fields["subject"]
+        if "location" in fields:
+            body["location"] = {"displayName": fields["location"]}
+        self._call("PATCH", f"events/{item_id}", body)
+
+    def delete_event(self, item_id: str) -> None:
+        self._call("DELETE", f"events/{item_id}")
+
+    # ---- tasks (Microsoft To Do, the default list) ----
+    def _list(self) -> str:
+        lists = self._call("GET", "todo/lists")["value"]
+        return next(x["id"] for x in lists if x.get("wellknownListName") == "defaultList")
+
+    def tasks(self) -> list[dict]:
+        return [{"id": t["id"], "subject": t.get("title"), "importance": (t.get("importance") or "").lower(),
+                 "status": _status_key(t.get("status"))} for t in self._all(f"todo/lists/{self._list()}/tasks")]
+
+    def create_task(self, subject: str) -> str:
+        return self._call("POST", f"todo/lists/{self._list()}/tasks", {"title": subject})["id"]
+
+    def update_task(self, item_id: str, *, subject: str | None = None, completed: bool = False) -> None:
+        body = {}
+        if subject is not None:
+            body["title"] = subject
+        if completed:
+            body["status"] = "completed"
+        self._call("PATCH", f"todo/lists/{self._list()}/tasks/{item_id}", body)
+
+    def delete_task(self, item_id: str) -> None:
+        self._call("DELETE", f"todo/lists/{self._list()}/tasks/{item_id}")
+
+
+def _graph_time(moment: datetime) -> dict:
+    offset = moment.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0, "the scenarios use UTC times"
+    return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
