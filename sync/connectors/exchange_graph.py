@@ -74,8 +74,20 @@ def _counting(counter: CallCounter) -> Iterator[None]:
         _LOCAL.counter = previous
 
 
-class _CountingSession(requests.Session):
-    """requests' Session that counts msal's own requests (discovery, token) on the calling mailbox's counter."""
+class _TrustingSession(requests.Session):
+    """requests' Session whose `verify` is the connection's, always.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's `verify` unless it is passed per request;
+    the connection's CA bundle (e.g. the sandbox's) must win over the process environment.
+    """
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
+class _CountingSession(_TrustingSession):
+    """A trusting session that counts msal's own requests (discovery, token) on the calling mailbox's counter."""
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
         counter: CallCounter | None = getattr(_LOCAL, "counter", None)
@@ -249,7 +261,7 @@ class GraphMailbox:
         self.calls = calls if calls is not None else CallCounter()
         self.root = f"{settings.graph_url.rstrip('/')}/v1.0"
         self.user_path = f"/users/{quote(self.mailbox, safe='@.')}"
-        self._session = requests.Session()
+        self._session = _TrustingSession()
         self._session.verify = settings.verify
         self._token: str | None = None
 
