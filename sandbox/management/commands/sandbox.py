@@ -50,7 +50,8 @@ class Command(BaseCommand):
 
         if options["setup_demo"]:
             try:
-                for line in setup_demo(Path(options["data_dir"]), running.salesforce_url, running.ews_endpoint):
+                for line in setup_demo(Path(options["data_dir"]), running.salesforce_url, running.ews_endpoint,
+                                       running.graph_url):
                     self.stdout.write(f"Demo set-up: {line}")
             except Exception as exc:  # noqa: BLE001 - the emulators keep running; say what failed
                 self.stderr.write(f"Demo set-up failed: {exc}")
