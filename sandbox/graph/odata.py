@@ -181,8 +181,24 @@ def _get(obj, parts):
     return obj
 
 
+EXT_ID = re.compile(r"^\s*(\w+)\s+\{([0-9A-Fa-f-]{36})\}\s+(Name|Id)\s+(.+?)\s*$")
+
+
+def _ext_key(text: str):
+    """An extended property id as compared by Exchange: type and GUID case-insensitively, the name exactly."""
+    m = EXT_ID.match(text)
+    if not m:
+        return None
+    name = m.group(4) if m.group(3) == "Name" else m.group(4).lower()
+    return m.group(1).lower(), m.group(2).lower(), m.group(3).lower(), name
+
+
 def _norm(a, b):
     """Make a comparable pair: strings case-insensitively, date-times as date-times."""
+    if isinstance(a, str) and isinstance(b, str):
+        ka, kb = _ext_key(a), _ext_key(b)
+        if ka is not None or kb is not None:
+            return ka or a, kb or b
     if isinstance(b, datetime) and isinstance(a, str):
         try:
             a = parse_datetime(a)
