@@ -81,9 +81,12 @@ class SalesforceConnectionForm(ConnectionForm):
         fields = ["kind", "url", "client_id", "username", "version", "verify_tls", "ca_certificate"]
         labels = {"url": "Login URL", "client_id": "Consumer key", "username": "Integration user",
                   "version": "API version"}
-        help_texts = {"username": "A user pre-authorised for the connected app; its token lists users for import.",
+        help_texts = {"url": "https://login.salesforce.com, https://test.salesforce.com or your My Domain.",
+                      "client_id": "From the connected app; its certificate matches the private key below.",
+                      "username": "A user pre-authorised for the connected app; its token lists users for import.",
                       "version": "Blank: 62.0."}
 
+    field_order = ["url", "client_id", "secret", "username", "version"]
     secret_label = "Private key (PEM)"  # noqa: S105 - a label
 
 
@@ -92,9 +95,11 @@ class ExchangeConnectionForm(ConnectionForm):
         fields = ["kind", "url", "username", "auth_type", "version", "verify_tls", "ca_certificate"]
         labels = {"url": "EWS URL", "username": "Service account", "auth_type": "Authentication",
                   "version": "Exchange version"}
-        help_texts = {"username": "Holds the ApplicationImpersonation role on the synced mailboxes.",
+        help_texts = {"url": "e.g. https://mail.example.com/EWS/Exchange.asmx",
+                      "username": "Holds the ApplicationImpersonation role on the synced mailboxes.",
                       "version": "Exchange2013, Exchange2016 or Exchange2019 (blank: Exchange2016)."}
 
+    field_order = ["url", "username", "secret", "auth_type", "version"]
     secret_label = "Password"  # noqa: S105 - a label
 
     def __init__(self, *args, **kwargs):
@@ -110,12 +115,15 @@ class GraphConnectionForm(ConnectionForm):
                   "auth_type": "Authentication", "authority_url": "Authority URL",
                   "mailbox_routing": "Mailboxes served", "mailbox_domains": "Mailbox domains"}
         help_texts = {
+            "url": "https://graph.microsoft.com (national clouds have their own).",
             "client_id": "The app registration, with the application permissions Contacts.ReadWrite, "
                          "Calendars.ReadWrite and Tasks.ReadWrite.All.",
             "mailbox_routing": "The mailboxes it does not serve go to the Exchange (EWS) connection; a user can "
                                "also be routed one by one on their page.",
         }
 
+    field_order = ["url", "tenant_id", "client_id", "auth_type", "secret", "mailbox_routing", "mailbox_domains",
+                   "authority_url"]
     secret_label = "Client secret or certificate"  # noqa: S105 - a label
 
     def __init__(self, *args, **kwargs):

@@ -88,6 +88,33 @@ def test_connections_page_keeps_secrets_write_only(live_server, page, admin_user
     screenshot("connections")
 
 
+def test_admin_sets_up_exchange_online_for_some_domains(live_server, page, admin_user, screenshot):
+    from tests.configurations.factories import make_user
+
+    make_user("ann@online.example.com", email="ann@online.example.com")
+    make_user("bob@example.com", email="bob@example.com")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(admin_user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/sync/connections/")
+    graph = page.get_by_role("region", name="Exchange Online (Microsoft Graph)")
+    assert graph.get_by_label("Graph URL").input_value() == "https://graph.microsoft.com"
+    graph.get_by_label("Tenant").fill("contoso.onmicrosoft.com")
+    graph.get_by_label("Application (client) id").fill("11111111-2222-3333-4444-555555555555")
+    graph.get_by_label("Client secret or certificate").fill("graph-secret-value")
+    graph.get_by_label("Mailboxes served").select_option("domains")
+    graph.get_by_label("Mailbox domains").fill("online.example.com")
+    graph.get_by_role("button", name="Save Exchange Online (Microsoft Graph)").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Exchange Online (Microsoft Graph) connection saved").is_visible()
+    routing = page.get_by_role("region", name="Mailbox routing")
+    assert routing.get_by_text("Mailboxes in online.example.com are served by Microsoft Graph").is_visible()
+    assert "graph-secret-value" not in page.content()
+    screenshot("connections-hybrid")
+
+
 def test_keyboard_reaches_the_login_and_skip_link(live_server, page, admin_user):
     """Keyboard only: the login form starts in the username field, Tab moves on, Enter logs in; the first Tab on
     a console page offers to skip the navigation."""
