@@ -35,7 +35,7 @@ from sync.connectors.base import (
 )
 from sync.linkstore import DjangoLinkStore, DjangoWatermarks
 from sync.models import RecordError, SyncRun
-from users.models import SyncState, SyncUser, UserObjectState
+from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
 from users.services import effective_configuration
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,12 @@ class SyncUnavailable(Exception):
 # ---- what one run needs ------------------------------------------------------------------------------------------
 
 
-def object_options(data_setting: DataSetting, data_set: DataSet, user: SyncUser, now: datetime) -> ObjectOptions:
-    """The connectors' view of a data setting and data set for one user, at one moment (events' window)."""
+def object_options(data_setting: DataSetting, data_set: DataSet, user: SyncUser, now: datetime,
+                   route: Route | None = None) -> ObjectOptions:
+    """The connectors' view of a data setting and data set for one user, at one moment (events' window).
+
+    Series are synced as series only for mailboxes served by EWS: the Graph connector presents a series as its
+    occurrences, so the Salesforce side must then do the same (or a series would be synced twice)."""
     window_start = window_end = None
     if data_setting.object == "events":
         today = now.astimezone(UTC).date()
@@ -71,6 +75,7 @@ def object_options(data_setting: DataSetting, data_set: DataSet, user: SyncUser,
         window_end=window_end.replace(microsecond=0).isoformat() if window_end else None,
         record_limit=data_set.record_limit,
         auto_relate=data_setting.auto_relate,
+        series_as_series=(route or mailbox_route(user)).protocol == ExchangeRoute.EWS,
     )
 
 
@@ -304,13 +309,14 @@ def _execute_claimed(
                        error=("object_not_synced", f"{configuration.name} does not sync {run.object}."))
 
     try:
-        options = object_options(data_setting, data_set, user, now)
+        route = mailbox_route(user)
+        options = object_options(data_setting, data_set, user, now, route)
         fingerprint = scope_fingerprint(data_setting, options)
         if not run.full and fingerprint != state.scope_fingerprint:
-            # The data setting, data set or window changed since the watermarks were taken: read everything.
+            # The data setting, data set, window or mailbox route changed since the watermarks were taken (series
+            # synced as series or as occurrences among them): read everything.
             run.full = True
             run.save(update_fields=["full"])
-        route = mailbox_route(user)
         clients = clients or build_clients(user, route)
         _follow_mailbox(run, state, route.protocol)
         if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):

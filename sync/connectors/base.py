@@ -71,6 +71,10 @@ class ObjectOptions:
     window_end: str | None = None
     record_limit: int | None = None
     auto_relate: bool = False
+    # Events: a recurring series is one record (written to the other end as a series) where both ends can hold it
+    # as one; otherwise, and always when False, a series syncs as its occurrences inside the window. Set by
+    # sync.services.object_options for the connectors that implement it (EWS and Salesforce), never for Graph.
+    series_as_series: bool = False
 
 
 class ConnectorError(Exception):

@@ -82,6 +82,17 @@ from exchangelib.items import (
 )
 from exchangelib.properties import CalendarView, Mailbox
 from exchangelib.protocol import BaseProtocol
+from exchangelib.recurrence import (
+    AbsoluteMonthlyPattern,
+    AbsoluteYearlyPattern,
+    DailyPattern,
+    EndDatePattern,
+    NumberedPattern,
+    RelativeMonthlyPattern,
+    RelativeYearlyPattern,
+    WeeklyPattern,
+)
+from exchangelib.recurrence import Recurrence as EwsRecurrence
 from exchangelib.restriction import Restriction
 from exchangelib.services import CreateFolder, CreateItem, DeleteItem, FindItem, GetItem, SyncFolderItems, UpdateItem
 
@@ -95,7 +106,9 @@ from sync.connectors.base import (
 )
 from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
+from sync.engine.recurrence import DAYS, INSTANCES, Recurrence, occurrence_starts, zone
 from sync.mappings import exchange as mapping
+from sync.mappings.salesforce import MAX_OCCURRENCES, fits_salesforce
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +479,11 @@ class ExchangeSide:
         self._folder_id: str | None = None  # contacts: the subfolder's id
         self._home_id: str | None = None  # the real id of the folder items must be in to be in scope
         self._versions: dict[str, str] = {}  # change keys read in this run (for conflict detection on update)
-        self._masters_read: set[str] = set()  # recurring masters met by GetItem (they are expanded, not records)
+        self._masters_read: set[str] = set()  # recurring masters met by GetItem that are expanded, not records
+        # Series synced as series (ObjectOptions.series_as_series): a master Salesforce can hold as one recurring
+        # event is one record; the others are expanded into their occurrences as before.
+        self.series_mode = options.series_as_series and object_type is SyncObject.EVENTS
+        self._whole: set[str] = set()  # masters read in this run that are records themselves
         self.window_start = _parse_instant(options.window_start)
         self.window_end = _parse_instant(options.window_end)
 
@@ -532,25 +549,42 @@ class ExchangeSide:
             self._folder_id = self._home_id = None
             return self._full_read(first=False)
         series = dict(mark.series)
+        reshaped: set[str] = set()
+        whole = set(mark.whole)
         if self.object_type is SyncObject.EVENTS:
+            window_moved = mark.window != self._window_key()
             masters = {c["id"] for c in changed if c.get("type") == "RecurringMaster"}
             records = self._records([c for c in changed if c["id"] not in masters])
+            if self.series_mode:
+                # Changed masters are read in full: those Salesforce can hold as a series are records; when the
+                # window moved, the series we present whole are read again (their span decides their scope).
+                again = [m for m in whole if m not in masters and m not in deleted] if window_moved else []
+                records.update(self._get(sorted(masters) + again))
             masters |= self._masters_read
-            extra, gone = self._refresh_series(masters, deleted, series, mark.window != self._window_key())
+            expanded = masters - self._whole
+            for master_id in self._whole & set(series):
+                reshaped.update(series.pop(master_id))  # its occurrences became one series record
+            extra, gone = self._refresh_series(expanded, deleted, series, window_moved)
             records.update(extra)
-            # A series is never a record itself (an item that became a series stops being one); an item that
-            # stopped being a series loses the occurrences reported for it.
-            deleted |= gone | (masters - set(mark.series))
+            # An item that became a series that is expanded stops being a record (its occurrences are); an item
+            # that stopped being a series loses the occurrences reported for it. With series synced as series
+            # that is a change of shape, not a deletion (see ChangeSet.reshaped).
+            was_single = expanded - set(mark.series) - whole
+            reshaped |= expanded & whole
+            deleted |= gone
+            (reshaped if self.series_mode else deleted).update(was_single)
             for record_id in records:
                 if record_id in series:
-                    deleted.update(series.pop(record_id))
+                    (reshaped if self.series_mode else deleted).update(series.pop(record_id))
+            whole = (whole - deleted - expanded - {r for r in records if r not in self._whole}) | self._whole
         else:
             records = self._records(changed)
-        for record_id in list(deleted):
+        deleted -= reshaped
+        for record_id in [*deleted, *reshaped]:
             records.pop(record_id, None)
         new_mark = _Watermark(state, self._folder_id if self.object_type is SyncObject.CONTACTS else None,
-                              series, self._window_key())
-        return ChangeSet(Side.OUTLOOK, records, deleted, False, new_mark.dump())
+                              series, self._window_key(), sorted(whole))
+        return ChangeSet(Side.OUTLOOK, records, deleted, False, new_mark.dump(), reshaped=reshaped)
 
     def _full_read(self, *, first: bool) -> ChangeSet:
         """Every item of the folder: a SyncFolderItems pass from an empty state (its end state is the watermark),
@@ -558,19 +592,27 @@ class ExchangeSide:
         self._folder(create=first)
         changed, _deleted, state = self._sync(None)
         series: dict[str, list[str]] = {}
+        reshaped: set[str] = set()
         if self.object_type is SyncObject.EVENTS:
             # SyncFolderItems returned what scope needs: GetItem only what is in scope.
             singles = [c for c in changed if c.get("type") != "RecurringMaster" and self._event_scope(c)]
-            masters = [c for c in changed if c.get("type") == "RecurringMaster"]
+            masters = [c["id"] for c in changed if c.get("type") == "RecurringMaster"]
             records = self._records(singles)
-            occurrences = self._expand([c["id"] for c in masters], series)
-            records.update(occurrences)
+            if self.series_mode:
+                records.update(self._get(masters))  # the masters Salesforce can hold as a series are records
+                occurrences = self._occurrence_ids(masters)
+                # Their occurrences are no records (after syncs that linked them, they were: say so).
+                reshaped = {i for m in self._whole for i in occurrences.pop(m, [])}
+                series.update(occurrences)
+                records.update(self._get([i for ids in occurrences.values() for i in ids]))
+            else:
+                records.update(self._expand(masters, series))
             records = {k: v for k, v in records.items() if v.in_scope}
         else:
             records = {k: v for k, v in self._records(changed).items() if v.in_scope}
         mark = _Watermark(state, self._folder_id if self.object_type is SyncObject.CONTACTS else None, series,
-                          self._window_key())
-        return ChangeSet(Side.OUTLOOK, records, set(), True, mark.dump())
+                          self._window_key(), sorted(self._whole))
+        return ChangeSet(Side.OUTLOOK, records, set(), True, mark.dump(), reshaped=reshaped)
 
     def _sync(self, state: str | None) -> tuple[list[dict[str, Any]], set[str], str]:
         """Run SyncFolderItems until IncludesLastItemInRange: (created/updated rows, deleted ids, new state)."""
@@ -617,8 +659,10 @@ class ExchangeSide:
         out: dict[str, SideRecord] = {}
         if not ids:
             return out
-        fields = {FieldPath(field=self.model.get_field_by_fieldname(name))
-                  for name in (*mapping.EWS_FIELDS[self.object_type], "parent_folder_id", SALESFORCE_ID_FIELD)}
+        names = (*mapping.EWS_FIELDS[self.object_type], "parent_folder_id", SALESFORCE_ID_FIELD)
+        if self.series_mode:
+            names += _SERIES_FIELDS
+        fields = {FieldPath(field=self.model.get_field_by_fieldname(name)) for name in names}
         with self.mailbox.ews():
             for start in range(0, len(ids), GET_BATCH):
                 chunk = list(ids[start:start + GET_BATCH])
@@ -637,13 +681,20 @@ class ExchangeSide:
     def _record(self, item: Any, requested_id: str | None = None) -> SideRecord | None:
         if not isinstance(item, self.model):
             return None
-        if getattr(item, "type", None) == "RecurringMaster":
-            self._masters_read.add(item.id or requested_id)  # a series is never a record: its occurrences are
-            return None
-        view = _view(self.object_type, item)
-        fields = mapping.FROM_EWS[self.object_type](view)
         record_id = item.id or requested_id
+        view = _view(self.object_type, item)
+        series = None
+        if getattr(item, "type", None) == "RecurringMaster":
+            series = self._whole_series(item, view) if self.series_mode else None
+            if series is None:
+                self._masters_read.add(record_id)  # this series is expanded: its occurrences are the records
+                return None
+            self._whole.add(record_id)
+            view["recurrence"] = series
+        fields = mapping.FROM_EWS[self.object_type](view)
         in_scope = self._in_scope(item, view)
+        if series is not None and in_scope:
+            in_scope = self._series_in_window(series, fields)
         if item.changekey:
             self._versions[record_id] = item.changekey
         stamp = getattr(item, SALESFORCE_ID_FIELD, None) or None
@@ -696,10 +747,50 @@ class ExchangeSide:
         hi = datetime(hi.year, hi.month, hi.day, tzinfo=UTC) + timedelta(days=1)
         return lo, hi
 
+    def _whole_series(self, item: Any, view: Mapping[str, Any]) -> Recurrence | None:
+        """The series as one record, if Salesforce can hold it as one recurring event: a pattern it has, an end
+        (a count is turned into the last occurrence's date), at most its limit of occurrences, and no modified or
+        deleted occurrence. None: the series is synced as its occurrences."""
+        if item.modified_occurrences or item.deleted_occurrences:
+            return None
+        series = _recurrence_from_ews(item)
+        if series is None:
+            return None
+        if series.count is not None:
+            last = getattr(getattr(item, "last_occurrence", None), "start", None)
+            if last is None:
+                return None
+            if isinstance(last, datetime):  # a plain datetime first: EWSDateTime takes only EWSTimeZone
+                plain = datetime.fromtimestamp(last.timestamp(), UTC)
+                last = plain.astimezone(zone(series.tz)).date()
+            series = series.ending_on(last)
+        fields = mapping.FROM_EWS[SyncObject.EVENTS]({**view, "recurrence": series})
+        return series if fits_salesforce(fields) else None
+
+    def _series_in_window(self, series: Recurrence, fields: Mapping[str, Any]) -> bool:
+        """A series is in the window when one of its occurrences is."""
+        start, end = fields.get("start"), fields.get("end")
+        if start is None:
+            return False
+        starts = occurrence_starts(series, start, MAX_OCCURRENCES + 1)
+        length = (end - start) if end is not None else timedelta(0)
+        last_end = starts[-1] + length if starts else end
+        if not isinstance(start, datetime):
+            start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+            last_end = datetime(last_end.year, last_end.month, last_end.day, tzinfo=UTC)
+        return mapping.event_in_window(start, last_end, self.window_start, self.window_end)
+
     def _expand(self, master_ids: Collection[str], series: dict[str, list[str]]) -> dict[str, SideRecord]:
         """Occurrences (and exceptions) of these series inside the window, as records; fills `series`."""
+        found = self._occurrence_ids(master_ids)
+        series.update(found)
+        return self._get([i for ids in found.values() for i in ids])
+
+    def _occurrence_ids(self, master_ids: Collection[str]) -> dict[str, list[str]]:
+        """The ids of these series' occurrences and exceptions inside the window (missing series left out)."""
         if not master_ids:
             return {}
+        series: dict[str, list[str]] = {}
         masters = {}
         with self.mailbox.ews():
             results = list(_GetItem(account=self.account, chunk_size=GET_BATCH).call(
@@ -715,13 +806,13 @@ class ExchangeSide:
         if not masters:
             return {}
         lo, hi = self._expansion_range()
-        ids: list[str] = []
+        ids: set[str] = set()
         for start, end in _chunks_of_range(lo, hi):
             for row in self._calendar_view(start, end):
                 if row.type in ("Occurrence", "Exception") and row.uid in masters and row.id not in ids:
-                    ids.append(row.id)
+                    ids.add(row.id)
                     series[masters[row.uid]].append(row.id)
-        return self._get(ids)
+        return series
 
     def _calendar_view(self, start: datetime, end: datetime) -> list[Any]:
         """Every calendar entry (singles, occurrences, exceptions) overlapping [start, end): id, type and UID.
@@ -968,15 +1059,17 @@ class _Watermark:
     """What `changes` returns as the watermark: the SyncFolderItems state plus what an incremental read needs.
 
     Stored as JSON: {"v": 1, "state": <sync state>, "folder": <contacts folder id>, "series": {master id: [occurrence
-    ids in the window]}, "window": [first day, day after last]}. Anything unreadable means "read in full".
+    ids in the window]}, "whole": [ids of masters presented as one record], "window": [first day, day after last]}.
+    Anything unreadable means "read in full".
     """
 
     def __init__(self, state: str, folder_id: str | None = None, series: Mapping[str, list[str]] | None = None,
-                 window: list[str] | None = None):
+                 window: list[str] | None = None, whole: Iterable[str] = ()):
         self.state = state
         self.folder_id = folder_id
         self.series = dict(series or {})
         self.window = window
+        self.whole = list(whole)
 
     def dump(self) -> str:
         data: dict[str, Any] = {"v": 1, "state": self.state}
@@ -985,6 +1078,8 @@ class _Watermark:
         if self.window is not None:
             data["series"] = self.series
             data["window"] = self.window
+            if self.whole:
+                data["whole"] = self.whole
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -995,7 +1090,8 @@ class _Watermark:
             data = json.loads(text)
             if data.get("v") != 1 or not isinstance(data.get("state"), str):
                 return None
-            return cls(data["state"], data.get("folder"), data.get("series") or {}, data.get("window"))
+            return cls(data["state"], data.get("folder"), data.get("series") or {}, data.get("window"),
+                       data.get("whole") or [])
         except (ValueError, AttributeError, TypeError):
             return None
 
@@ -1055,12 +1151,116 @@ def _model_kwargs(object_type: SyncObject, view: Mapping[str, Any]) -> dict[str,
     elif object_type is SyncObject.EVENTS:
         kwargs.update({name: view.get(name) for name in
                        ("subject", "location", "is_all_day", "legacy_free_busy_status", "sensitivity")})
+        series: Recurrence | None = view.get("recurrence")
         if view.get("is_all_day"):
             kwargs["start"], kwargs["end"] = _ews_date(view.get("start")), _ews_date(view.get("end"))
+        elif series is not None:
+            # A series keeps its times of day in its own zone (daylight saving moves the UTC times, not these).
+            tz = _ews_zone(series.tz)
+            kwargs["start"] = _ews_datetime(view.get("start")).astimezone(tz) if view.get("start") else None
+            kwargs["end"] = _ews_datetime(view.get("end")).astimezone(tz) if view.get("end") else None
         else:
             kwargs["start"], kwargs["end"] = _ews_datetime(view.get("start")), _ews_datetime(view.get("end"))
+        if series is not None:  # only then: an update never clears the recurrence of an item
+            first = kwargs["start"].date() if isinstance(kwargs["start"], datetime) else kwargs["start"]
+            kwargs["recurrence"] = _recurrence_to_ews(series, first)
     else:
         kwargs.update({name: view.get(name) for name in ("subject", "status", "importance", "reminder_is_set")})
         kwargs["due_date"] = _ews_date(view.get("due_date"))
         kwargs["reminder_due_by"] = _ews_datetime(view.get("reminder_due_by"))
     return kwargs
+
+
+# ---- recurring series: exchangelib's Recurrence <-> sync.engine.recurrence.Recurrence ------------------------------
+
+# Read for masters when series are synced as series: the pattern, its zone, and whether any occurrence was changed.
+_SERIES_FIELDS = ("recurrence", "modified_occurrences", "deleted_occurrences", "last_occurrence", "_start_timezone")
+_EWS_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # exchangelib 1..7
+_DAY_GROUPS = {8: DAYS, 9: ("MO", "TU", "WE", "TH", "FR"), 10: ("SA", "SU")}  # Day, Weekday, WeekendDay
+
+
+def _ews_zone(name: str | None) -> EWSTimeZone:
+    try:
+        return EWSTimeZone(name) if name and name not in ("GMT", "UTC") else EWSTimeZone("UTC")
+    except Exception:  # noqa: BLE001 - an unknown zone name: keep UTC rather than fail the write
+        return EWSTimeZone("UTC")
+
+
+def _weekday_number(value: Any) -> int:
+    if isinstance(value, str):
+        names = (*_EWS_WEEKDAYS, "Day", "Weekday", "WeekendDay")
+        return names.index(value) + 1
+    return int(value)
+
+
+def _days_of(value: Any) -> tuple[str, ...]:
+    number = _weekday_number(value)
+    return _DAY_GROUPS.get(number) or (DAYS[number - 1],)
+
+
+def _recurrence_from_ews(item: Any) -> Recurrence | None:
+    """A master's recurrence in canonical form; None for patterns Salesforce has no equivalent of (or none)."""
+    recurrence = getattr(item, "recurrence", None)
+    if recurrence is None or recurrence.pattern is None or recurrence.boundary is None:
+        return None
+    pattern, boundary = recurrence.pattern, recurrence.boundary
+    tz_field = getattr(item, "_start_timezone", None)
+    tz = getattr(tz_field, "key", None) or None
+    ending: dict[str, Any] = {}
+    if isinstance(boundary, EndDatePattern):
+        ending["until"] = boundary.end
+    elif isinstance(boundary, NumberedPattern):
+        ending["count"] = boundary.number
+    try:
+        if isinstance(pattern, DailyPattern):
+            return Recurrence.of("daily", interval=pattern.interval, tz=tz, **ending)
+        if isinstance(pattern, WeeklyPattern):
+            days = [d for value in pattern.weekdays or () for d in _days_of(value)]
+            return Recurrence.of("weekly", interval=pattern.interval, days=days, tz=tz, **ending)
+        if isinstance(pattern, AbsoluteMonthlyPattern):
+            return Recurrence.of("monthly", interval=pattern.interval, day=pattern.day_of_month, tz=tz, **ending)
+        if isinstance(pattern, RelativeMonthlyPattern):
+            return Recurrence.of("monthly_nth", interval=pattern.interval, days=_days_of(pattern.weekday),
+                                 instance=INSTANCES[int(pattern.week_number) - 1], tz=tz, **ending)
+        if isinstance(pattern, AbsoluteYearlyPattern):
+            return Recurrence.of("yearly", month=int(pattern.month), day=pattern.day_of_month, tz=tz, **ending)
+        if isinstance(pattern, RelativeYearlyPattern):
+            return Recurrence.of("yearly_nth", month=int(pattern.month), days=_days_of(pattern.weekday),
+                                 instance=INSTANCES[int(pattern.week_number) - 1], tz=tz, **ending)
+    except (ValueError, TypeError, IndexError):
+        return None
+    return None
+
+
+def _ews_weekday(days: tuple[str, ...]) -> int:
+    """One exchangelib weekday value for a relative pattern's days (a day, or Day / Weekday / WeekendDay)."""
+    if len(days) == 1:
+        return DAYS.index(days[0]) + 1
+    for number, group in _DAY_GROUPS.items():
+        if tuple(days) == group:
+            return number
+    raise ValueError(f"Exchange has no relative pattern on {','.join(days)}")
+
+
+def _recurrence_to_ews(series: Recurrence, first: date) -> EwsRecurrence:
+    if series.pattern == "daily":
+        pattern: Any = DailyPattern(interval=series.interval)
+    elif series.pattern == "weekly":
+        pattern = WeeklyPattern(interval=series.interval, weekdays=[DAYS.index(d) + 1 for d in series.days],
+                                first_day_of_week=7)
+    elif series.pattern == "monthly":
+        pattern = AbsoluteMonthlyPattern(interval=series.interval, day_of_month=series.day)
+    elif series.pattern == "monthly_nth":
+        pattern = RelativeMonthlyPattern(interval=series.interval, weekday=_ews_weekday(series.days),
+                                         week_number=INSTANCES.index(series.instance or "first") + 1)
+    elif series.pattern == "yearly":
+        pattern = AbsoluteYearlyPattern(day_of_month=series.day, month=series.month)
+    else:
+        pattern = RelativeYearlyPattern(weekday=_ews_weekday(series.days), month=series.month,
+                                        week_number=INSTANCES.index(series.instance or "first") + 1)
+    start = EWSDate(first.year, first.month, first.day)
+    if series.until is not None:
+        return EwsRecurrence(pattern=pattern, start=start, end=_ews_date(series.until))
+    if series.count is not None:
+        return EwsRecurrence(pattern=pattern, start=start, number=series.count)
+    return EwsRecurrence(pattern=pattern, start=start)

@@ -206,7 +206,8 @@ def _complete_change_sets(
         if change_set.full:
             wanted.update(link.id_on(side) for link in links
                           if not (link.gone is side and not link.gone_out_of_scope))
-        wanted = {i for i in wanted if i is not None and i not in change_set.records}
+        # A reshaped record (a series now presented as occurrences, or the reverse) still exists but is no record.
+        wanted = {i for i in wanted if i is not None and i not in change_set.records and i not in change_set.reshaped}
         if not wanted:
             continue
         found = connectors[side].fetch(wanted)

@@ -9,7 +9,9 @@ field names below. The engine normalises them again (idempotently) so that what 
 - date-times: converted to UTC and truncated to whole seconds (Salesforce has milliseconds, EWS has not); a naive
   date-time is taken as UTC; ISO-8601 strings are accepted;
 - all-day events: `start` and `end` become dates (the date as given, never shifted through UTC);
-- booleans: None is False.
+- booleans: None is False;
+- an event's `recurrence` (a series): the canonical text of `sync.engine.recurrence.Recurrence` (a series is one
+  record whose `start`/`end` are its first occurrence's; a single event has no recurrence).
 
 The content hash is sha256 over a canonical JSON encoding of the fields a schema lists, in schema order, omitting
 empty values: fields not in the schema (or removed with `Schema.without`, for fields one side does not map) never
@@ -26,6 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sync.engine.records import SyncObject
+from sync.engine.recurrence import normalise_recurrence
 
 Normaliser = Callable[[Any], Any]
 
@@ -95,6 +98,7 @@ DATETIME: Normaliser = _datetime
 DATE: Normaliser = _date
 BOOL: Normaliser = _bool
 INTEGER: Normaliser = _integer
+RECURRENCE: Normaliser = normalise_recurrence
 
 
 def _encode(value: Any) -> Any:
@@ -186,6 +190,7 @@ EVENT_FIELDS: tuple[tuple[str, Normaliser], ...] = (
     ("is_private", BOOL),
     ("show_as", TEXT),
     ("description", MULTILINE),
+    ("recurrence", RECURRENCE),  # last, and empty for single events: their hashes did not change with it
 )
 
 TASK_FIELDS: tuple[tuple[str, Normaliser], ...] = (

@@ -3,7 +3,8 @@
 Phases, in order, each over the records the previous phases left unmatched:
 
 - contacts: e-mail; then first + last name + company (case-insensitive), never pairing two different e-mails;
-- events: subject + start + end;
+- events: subject + start + end (+ the recurrence pattern: a series matches the same series, first occurrence
+  and pattern alike, never a single event or one of its own occurrences);
 - tasks: subject + due date (subject alone when there is no due date: a task without a due date only matches a
   task without one).
 
@@ -41,7 +42,7 @@ def match_keys(object_type: SyncObject, canonical: Mapping[str, Any]) -> tuple[M
         subject, start = _fold(canonical.get("subject")), canonical.get("start")
         if not subject or start is None:
             return (None,)
-        return (("event", subject, start, canonical.get("end")),)
+        return (("event", subject, start, canonical.get("end"), canonical.get("recurrence")),)
     subject = _fold(canonical.get("subject"))
     return (("task", subject, canonical.get("due_date")),) if subject else (None,)
 

@@ -13,7 +13,12 @@ gone (tombstone), then applies the §5 table:
 - deleted on one side, changed on the other: in `both` with propagating deletions the winner's state stands
   (re-created on the deleting side or deleted on the changing side); otherwise a propagating (source) deletion
   deletes, and a non-propagating one tombstones and the change re-creates the record where it was deleted;
-- deleted (or gone) on both sides: the link is dropped.
+- deleted (or gone) on both sides: the link is dropped;
+- reshaped on one side (a series now presented as its occurrences, or occurrences as their series: the change
+  set's `reshaped`): where the direction sends from that side, the copy is deleted whatever the deletion option
+  says (the entry is not gone: its new shape's records are matched or created in the same run), and such
+  deletions do not count towards the mass-delete guard; where it does not, the link becomes an out-of-scope
+  tombstone (nothing is deleted, the other side's next change updates the copy in place).
 
 Rules worth stating:
 
@@ -59,9 +64,11 @@ class Status(Enum):
     DELETED = "deleted"
     OUT_OF_SCOPE = "out_of_scope"
     GONE = "gone"
+    RESHAPED = "reshaped"
 
 
-REMOVED = frozenset({Status.DELETED, Status.OUT_OF_SCOPE, Status.GONE})
+REMOVED = frozenset({Status.DELETED, Status.OUT_OF_SCOPE, Status.GONE, Status.RESHAPED})
+RESHAPED_REASON = "_reshaped"
 
 
 def reconcile(
@@ -189,6 +196,8 @@ class _Reconciler:
             if self._hash(side, record) == link.content_hash:
                 return Status.UNCHANGED, record
             return Status.CHANGED, record
+        if record_id in changes.reshaped:
+            return Status.RESHAPED, None
         if changes.full or record_id in changes.deleted:
             return Status.DELETED, None
         return Status.UNCHANGED, None
@@ -210,13 +219,15 @@ class _Reconciler:
         sf_changes, ol_changes = self.changes[SF], self.changes[OL]
         record = sf_changes.records.get(link.salesforce_id)  # type: ignore[arg-type]
         if record is None:
-            if sf_changes.full or link.salesforce_id in sf_changes.deleted:
+            if (sf_changes.full or link.salesforce_id in sf_changes.deleted
+                    or link.salesforce_id in sf_changes.reshaped):
                 return False
         elif not record.in_scope or record.version is None or record.version != link.salesforce_version:
             return False
         record = ol_changes.records.get(link.outlook_id)  # type: ignore[arg-type]
         if record is None:
-            return not (ol_changes.full or link.outlook_id in ol_changes.deleted)
+            return not (ol_changes.full or link.outlook_id in ol_changes.deleted
+                        or link.outlook_id in ol_changes.reshaped)
         return record.in_scope and record.version is not None and record.version == link.outlook_version
 
     def _evaluate(self, stored: Link | None, cur: Link) -> None:
@@ -276,7 +287,16 @@ class _Reconciler:
         cur: Link, stored: Link | None,
     ) -> None:
         other_side = gone_side.other
-        if gone_status is Status.OUT_OF_SCOPE:
+        if gone_status is Status.RESHAPED:
+            if self.direction.flows_from(gone_side):
+                if other_status is Status.CHANGED:
+                    # The new shape is written from the reshaping side's current content; the other side's edit
+                    # of the old shape cannot be carried over, so say so.
+                    self._conflict(cur, "changed_vs_reshaped", gone_side, f"{other_side} copy replaced")
+                self._delete(other_side, cur, stored, f"{gone_side}{RESHAPED_REASON}")
+                return
+            cur = cur.replace(gone=gone_side, gone_out_of_scope=True)
+        elif gone_status is Status.OUT_OF_SCOPE:
             if gone_side is SF and self.direction.flows_from(SF):
                 self._delete(other_side, cur, stored, f"{gone_side}_left_scope")
                 return
@@ -425,7 +445,7 @@ class _Reconciler:
         else:
             for side in (SF, OL):
                 changes = self.changes[side]
-                for ids in (changes.records, changes.deleted):
+                for ids in (changes.records, changes.deleted, changes.reshaped):
                     for record_id in ids:
                         link = self._link_by(side, record_id)
                         if link is not None:
@@ -448,7 +468,9 @@ class _Reconciler:
                 if linked >= self.guards.empty_side_min_links:
                     return Refusal("side_empty", _EMPTY_REASON[side].format(obj=self.object_type, linked=linked))
         for side in (SF, OL):
-            deletes = sum(1 for a in self.write_actions if a.kind is ActionKind.DELETE and a.side is side)
+            # A copy replaced by its new shape (a series and its occurrences) is not a loss the guard is about.
+            deletes = sum(1 for a in self.write_actions if a.kind is ActionKind.DELETE and a.side is side
+                          and not a.reason.endswith(RESHAPED_REASON))
             if deletes >= self.guards.min_deletes and deletes > self.guards.max_delete_share * max(total, 1):
                 return Refusal("mass_delete", _MASS_DELETE_REASON.format(
                     deletes=deletes, side=_SIDE_NAME[side], total=total, obj=self.object_type,

@@ -151,6 +151,10 @@ class ChangeSet:
     deleted: set[str] = field(default_factory=set)
     full: bool = False
     watermark: str | None = None
+    # Records that are no longer records because the same calendar entry is now presented in another shape: a
+    # series as its occurrences (an exception was added, it cannot be written as a series), or occurrences as
+    # their series. Not a user deletion: the new shape's records carry the content (see reconcile).
+    reshaped: set[str] = field(default_factory=set)
 
     @classmethod
     def of(

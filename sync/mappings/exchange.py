@@ -34,6 +34,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from sync.engine.records import SyncObject
+from sync.engine.recurrence import Recurrence, first_occurrence
 
 # ---- the field correspondence (documentation and the connector's list of exchangelib fields) -------------------
 
@@ -77,6 +78,7 @@ EVENT_MAP: tuple[FieldMap, ...] = (
     FieldMap("is_private", "sensitivity"),
     FieldMap("show_as", "legacy_free_busy_status"),
     FieldMap("description", "body"),
+    FieldMap("recurrence", "recurrence"),  # a series: the connector turns exchangelib's Recurrence into ours
 )
 
 TASK_MAP: tuple[FieldMap, ...] = (
@@ -292,7 +294,15 @@ def event_from_ews(view: Mapping[str, Any]) -> dict[str, Any]:
         "is_private": view.get("sensitivity") in PRIVATE_SENSITIVITIES,
         "show_as": SHOW_AS_FROM_EWS.get(view.get("legacy_free_busy_status") or ""),
         "description": body_text(view),
+        **_series_from_ews(view.get("recurrence"), start_out, end_out),
     }
+
+
+def _series_from_ews(series: Recurrence | None, start: Any, end: Any) -> dict[str, Any]:
+    if series is None:
+        return {}
+    start, end = first_occurrence(series, start, end)
+    return {"recurrence": series.text(), "start": start, "end": end}
 
 
 def event_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -325,6 +335,7 @@ def event_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
         "legacy_free_busy_status": SHOW_AS_TO_EWS.get(show_as.lower() if show_as else "", "Busy"),
         "body": _clean_body(fields.get("description")),
         "body_is_html": False,
+        "recurrence": Recurrence.parse(fields["recurrence"]) if fields.get("recurrence") else None,
     }
 
 
@@ -358,6 +369,7 @@ def task_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
         "reminder_due_by": reminder,
         "body": _clean_body(fields.get("description")),
         "body_is_html": False,
+        "recurrence": Recurrence.parse(fields["recurrence"]) if fields.get("recurrence") else None,
     }
 
 

@@ -16,8 +16,12 @@ Rules worth stating:
   (Salesforce has no tentative: written as Busy; WorkingElsewhere reads as busy). Task status and priority are
   Salesforce's standard values in the canonical record too; an org's own values are read as they are and
   never written (a write leaves Salesforce's value unchanged).
-- Recurring series masters (``IsRecurrence = true``) are not mapped: the connector leaves them out of the data set
-  (`RECURRENCE_MASTER_FILTER`) and their occurrences sync as single events.
+- Recurring series: a series record (``IsRecurrence = true``) maps to one canonical event whose ``recurrence`` is
+  the pattern (RecursDaily/EveryWeekday/Weekly/Monthly/MonthlyNth/Yearly/YearlyNth, interval, day mask, day of
+  month, instance, month, RecurrenceEndDateOnly, RecurrenceTimeZoneSidKey) and whose start/end are the first
+  occurrence's; `recurrence_to_salesforce` writes it back. `fits_salesforce` says whether a canonical series can be
+  a Salesforce series at all (an end date, at most `MAX_OCCURRENCES` occurrences). Whether series are synced as
+  series or as their occurrences is the connector's choice (`RECURRENCE_MASTER_FILTER` when not).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 from sync.engine.canonical import schema_for
 from sync.engine.records import SyncObject
+from sync.engine.recurrence import DAYS, INSTANCES, Recurrence, first_occurrence, zone
 
 SOBJECTS: dict[SyncObject, str] = {
     SyncObject.CONTACTS: "Contact",
@@ -36,8 +41,21 @@ SOBJECTS: dict[SyncObject, str] = {
     SyncObject.TASKS: "Task",
 }
 
-# The connector adds this to the events data set: series masters are never synced (their occurrences are).
+# The connector adds this to the events data set when series are synced as their occurrences.
 RECURRENCE_MASTER_FILTER = "IsRecurrence = false"
+
+# Salesforce creates at most 100 occurrences for a series (Event object reference, "Recurring Events").
+MAX_OCCURRENCES = 100
+RECURRENCE_TYPES = ("RecursDaily", "RecursEveryWeekday", "RecursWeekly", "RecursMonthly", "RecursMonthlyNth",
+                    "RecursYearly", "RecursYearlyNth")
+RECURRENCE_FIELDS = ("RecurrenceInterval", "RecurrenceDayOfWeekMask", "RecurrenceDayOfMonth", "RecurrenceInstance",
+                     "RecurrenceMonthOfYear", "RecurrenceStartDateTime", "RecurrenceEndDateOnly",
+                     "RecurrenceTimeZoneSidKey")
+# Salesforce's day-of-week mask: Sunday 1, Monday 2, ... Saturday 64 (canonical days are MO..SU).
+MASK_BITS = {"SU": 1, "MO": 2, "TU": 4, "WE": 8, "TH": 16, "FR": 32, "SA": 64}
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+SF_INSTANCES = ("First", "Second", "Third", "Fourth", "Last")
 
 MINUTES_PER_DAY = 1440
 
@@ -82,8 +100,9 @@ EVENT_MAP: tuple[FieldMap, ...] = (
     FieldMap("is_private", "IsPrivate"),
     FieldMap("show_as", "ShowAs"),
     FieldMap("description", "Description"),
+    FieldMap("recurrence", "RecurrenceType"),
 )
-EVENT_EXTRA_FIELDS = ("ActivityDate", "DurationInMinutes")
+EVENT_EXTRA_FIELDS = ("ActivityDate", "DurationInMinutes", "IsRecurrence", "RecurrenceActivityId", *RECURRENCE_FIELDS)
 
 TASK_MAP: tuple[FieldMap, ...] = (
     FieldMap("subject", "Subject"),
@@ -228,7 +247,11 @@ def _event_to_canonical(record: Mapping[str, Any]) -> dict[str, Any]:
         if end_value is None and start_value is not None and record.get("DurationInMinutes") is not None:
             end_value = start_value + timedelta(minutes=int(record["DurationInMinutes"]))
     show_as = record.get("ShowAs")
+    series = recurrence_from_salesforce(record) if record.get("IsRecurrence") else None
+    if series is not None:
+        start_value, end_value = first_occurrence(series, start_value, end_value)
     return {
+        "recurrence": series.text() if series else None,
         "subject": _text(record.get("Subject")),
         "location": _text(record.get("Location")),
         "start": start_value,
@@ -296,7 +319,95 @@ def _event_to_salesforce(canonical: Mapping[str, Any]) -> dict[str, Any]:
     value = SHOW_AS_TO_SALESFORCE.get(show_as.strip().lower()) if show_as else None
     if value:
         out["ShowAs"] = value
+    if canonical.get("recurrence"):
+        out.update(recurrence_to_salesforce(Recurrence.parse(canonical["recurrence"]), canonical.get("start"),
+                                            all_day))
     return out
+
+
+def _mask(days: tuple[str, ...]) -> int:
+    return sum(MASK_BITS[d] for d in days)
+
+
+def _days(mask: Any) -> tuple[str, ...]:
+    value = int(mask or 0)
+    return tuple(d for d in DAYS if value & MASK_BITS[d])
+
+
+def recurrence_from_salesforce(record: Mapping[str, Any]) -> Recurrence | None:
+    """The canonical recurrence of a series record (None for an unknown RecurrenceType)."""
+    kind = record.get("RecurrenceType")
+    interval = int(record.get("RecurrenceInterval") or 1)
+    month_name = record.get("RecurrenceMonthOfYear")
+    month = MONTH_NAMES.index(month_name) + 1 if month_name in MONTH_NAMES else None
+    instance_name = record.get("RecurrenceInstance")
+    instance = INSTANCES[SF_INSTANCES.index(instance_name)] if instance_name in SF_INSTANCES else None
+    common = {"until": parse_date(record.get("RecurrenceEndDateOnly")),
+              "tz": _text(record.get("RecurrenceTimeZoneSidKey"))}
+    try:
+        if kind == "RecursDaily":
+            return Recurrence.of("daily", interval=interval, **common)
+        if kind == "RecursEveryWeekday":
+            return Recurrence.of("weekly", days=("MO", "TU", "WE", "TH", "FR"), **common)
+        if kind == "RecursWeekly":
+            return Recurrence.of("weekly", interval=interval, days=_days(record.get("RecurrenceDayOfWeekMask")),
+                                 **common)
+        if kind == "RecursMonthly":
+            return Recurrence.of("monthly", interval=interval, day=record.get("RecurrenceDayOfMonth"), **common)
+        if kind == "RecursMonthlyNth":
+            return Recurrence.of("monthly_nth", interval=interval, instance=instance,
+                                 days=_days(record.get("RecurrenceDayOfWeekMask")), **common)
+        if kind == "RecursYearly":
+            return Recurrence.of("yearly", month=month, day=record.get("RecurrenceDayOfMonth"), **common)
+        if kind == "RecursYearlyNth":
+            return Recurrence.of("yearly_nth", month=month, instance=instance,
+                                 days=_days(record.get("RecurrenceDayOfWeekMask")), **common)
+    except ValueError:
+        return None
+    return None
+
+
+def recurrence_to_salesforce(series: Recurrence, start: Any, all_day: bool) -> dict[str, Any]:
+    """The Recurrence* fields of a series record (IsRecurrence itself is create-only: see the connector)."""
+    out: dict[str, Any] = dict.fromkeys(RECURRENCE_FIELDS)
+    kind = {"daily": "RecursDaily", "weekly": "RecursWeekly", "monthly": "RecursMonthly",
+            "monthly_nth": "RecursMonthlyNth", "yearly": "RecursYearly",
+            "yearly_nth": "RecursYearlyNth"}[series.pattern]
+    out["RecurrenceType"] = kind
+    if not kind.startswith("RecursYearly"):
+        out["RecurrenceInterval"] = series.interval
+    if series.days:
+        out["RecurrenceDayOfWeekMask"] = _mask(series.days)
+    if series.day is not None:
+        out["RecurrenceDayOfMonth"] = series.day
+    if series.instance is not None:
+        out["RecurrenceInstance"] = SF_INSTANCES[INSTANCES.index(series.instance)]
+    if series.month is not None:
+        out["RecurrenceMonthOfYear"] = MONTH_NAMES[series.month - 1]
+    if all_day:
+        first = _all_day_date(start)
+        out["RecurrenceStartDateTime"] = format_datetime(datetime(first.year, first.month, first.day, tzinfo=UTC)) \
+            if first else None
+    else:
+        out["RecurrenceStartDateTime"] = format_datetime(start)
+    out["RecurrenceEndDateOnly"] = format_date(series.until)
+    out["RecurrenceTimeZoneSidKey"] = "GMT" if series.tz in (None, "UTC") else series.tz
+    return out
+
+
+def fits_salesforce(canonical: Mapping[str, Any]) -> bool:
+    """Whether a canonical series can be one Salesforce series: it ends on a date and has at most MAX_OCCURRENCES
+    occurrences (every canonical pattern has a RecurrenceType)."""
+    text = canonical.get("recurrence")
+    start = canonical.get("start")
+    if not text or start is None:
+        return False
+    series = Recurrence.parse(text)
+    if series.until is None:
+        return False
+    first = start if not isinstance(start, datetime) else start.astimezone(zone(series.tz)).date()
+    return series.count_occurrences(first, MAX_OCCURRENCES) <= MAX_OCCURRENCES
+
 
 
 def _all_day_date(value: Any) -> date | None:
