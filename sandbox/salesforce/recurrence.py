@@ -2,12 +2,13 @@
 
 As in Salesforce, the series record (``IsRecurrence = true``) is kept and each occurrence is an Event of its own
 with ``IsRecurrence = false`` and ``RecurrenceActivityId`` = the series record's id (the series record points at
-itself). Times of day come from ``RecurrenceStartDateTime`` in GMT (``RecurrenceTimeZoneSidKey`` is stored but
-daylight-saving shifts are not applied). At most 100 occurrences, like Salesforce.
+itself). Dates and times of day are those of ``RecurrenceStartDateTime`` in ``RecurrenceTimeZoneSidKey`` (GMT when
+not set), so daylight saving moves the GMT times as in Salesforce. At most 100 occurrences, like Salesforce.
 """
 
 import calendar
 import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sandbox.salesforce.errors import RecordError
 from sandbox.salesforce.values import parse_date, parse_datetime
@@ -40,8 +41,19 @@ def _add_months(day: dt.date, months: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+def _zone(record: dict):
+    try:
+        return ZoneInfo(record.get("RecurrenceTimeZoneSidKey") or "GMT")
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _local_start(record: dict) -> dt.datetime:
+    return parse_datetime(record["RecurrenceStartDateTime"]).astimezone(_zone(record))
+
+
 def occurrence_dates(record: dict) -> list[dt.date]:
-    start = parse_datetime(record["RecurrenceStartDateTime"]).date()
+    start = _local_start(record).date()
     end = parse_date(record["RecurrenceEndDateOnly"])
     kind = record["RecurrenceType"]
     interval = record.get("RecurrenceInterval") or 1
@@ -103,10 +115,11 @@ def occurrence_dates(record: dict) -> list[dt.date]:
 
 def build_occurrences(series: dict, new_id) -> list[dict]:
     """The occurrence records of a series record (new ids from ``new_id()``)."""
-    start = parse_datetime(series["RecurrenceStartDateTime"])
+    start = _local_start(series)
     out = []
     for day in occurrence_dates(series):
-        begin = dt.datetime(day.year, day.month, day.day, start.hour, start.minute, tzinfo=dt.UTC)
+        begin = dt.datetime(day.year, day.month, day.day, start.hour, start.minute,
+                            tzinfo=start.tzinfo).astimezone(dt.UTC)
         if series.get("IsAllDayEvent"):
             begin = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         occurrence = dict.fromkeys(series)

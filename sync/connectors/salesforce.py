@@ -50,6 +50,7 @@ from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, Write
 from sync.engine.canonical import schema_for
 from sync.engine.matching import match_keys
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
+from sync.engine.recurrence import Recurrence, occurrence_starts
 from sync.mappings import salesforce as mapping
 from sync.mappings.salesforce_ids import id18
 
@@ -516,11 +517,18 @@ class SalesforceSide:
         self.object_type = object_type
         self.options = options
         self.sobject = mapping.sobject_name(object_type)
-        self.fields = mapping.soql_fields(object_type)
-        clauses = [f"({options.where.strip()})"] if options.where and options.where.strip() else []
-        if object_type is SyncObject.EVENTS:
+        # Series synced as series (ObjectOptions.series_as_series): an intact series record is one record, its
+        # occurrences none; a series with an occurrence edited or deleted on its own syncs as its occurrences.
+        self.series_mode = options.series_as_series and object_type is SyncObject.EVENTS
+        series_only = {"RecurrenceType", "IsRecurrence", "RecurrenceActivityId", *mapping.RECURRENCE_FIELDS}
+        self.fields = [name for name in mapping.soql_fields(object_type)
+                       if self.series_mode or name not in series_only]
+        self.where = options.where.strip() if options.where and options.where.strip() else ""
+        clauses = [f"({self.where})"] if self.where else []
+        if object_type is SyncObject.EVENTS and not self.series_mode:
             clauses.append(mapping.RECURRENCE_MASTER_FILTER)
         self.scope = " AND ".join(clauses)
+        self._series_records: dict[str, bool] = {}  # id -> is a series record (IsRecurrence), from reads
 
     # -- reads ---------------------------------------------------------------------------------------------
     def _select(self, *conditions: str, fields: Sequence[str] | None = None) -> str:
@@ -532,8 +540,73 @@ class SalesforceSide:
         return self.client.query(soql, include_deleted=include_deleted, what=self.sobject)
 
     def _record(self, row: Mapping[str, Any], in_scope: bool) -> SideRecord:
+        if self.series_mode:
+            self._series_records[row["Id"]] = bool(row.get("IsRecurrence"))
         return SideRecord(id=row["Id"], version=row.get("SystemModstamp"),
                           fields=mapping.to_canonical(self.object_type, row), in_scope=in_scope)
+
+    # -- series --------------------------------------------------------------------------------------------
+    def _shaped(self, rows: Sequence[Mapping[str, Any]], in_scope: bool) -> tuple[list[SideRecord], set[str]]:
+        """Records for query rows, series-aware: (records, ids of records that are not records in this shape).
+
+        A series whose occurrences are all as the series record generates them (dates, times, content) is one
+        record, the series record, and its occurrences are no records; otherwise its occurrences are records and
+        the series record is none. Rows of series are judged on the whole series (one more query)."""
+        if not self.series_mode:
+            return [self._record(row, in_scope) for row in rows], set()
+        series_ids = {row["Id"] if row.get("IsRecurrence") else row["RecurrenceActivityId"] for row in rows
+                      if row.get("IsRecurrence") or row.get("RecurrenceActivityId")}
+        records = [self._record(row, in_scope) for row in rows
+                   if not (row.get("IsRecurrence") or row.get("RecurrenceActivityId"))]
+        if not series_ids:
+            return records, set()
+        reshaped: set[str] = set()
+        listed = {row["Id"] for row in rows}
+        members = self._series_members(series_ids)
+        for series_id in series_ids:
+            master, occurrences = members.get(series_id, (None, []))
+            if master is not None and self._intact(master, occurrences):
+                reshaped.update(o["Id"] for o in occurrences)
+                records.append(self._record(master, in_scope))
+            else:
+                if master is not None:
+                    reshaped.add(master["Id"])
+                records.extend(self._record(o, in_scope) for o in occurrences if o["Id"] in listed)
+        return records, reshaped
+
+    def _series_members(self, series_ids: Collection[str]) -> dict[str, tuple[dict | None, list[dict]]]:
+        """Each series' record and its (live) occurrences, whatever the data set says."""
+        out: dict[str, tuple[dict | None, list[dict]]] = {}
+        for chunk in _chunks(sorted(series_ids), ID_CHUNK):
+            ids = _id_list(chunk)
+            for row in self._query(self._select(f"(Id IN {ids} OR RecurrenceActivityId IN {ids})")):
+                if row.get("IsRecurrence"):
+                    master, occurrences = out.get(row["Id"], (None, []))
+                    out[row["Id"]] = (row, occurrences)
+                elif row.get("RecurrenceActivityId"):
+                    master, occurrences = out.get(row["RecurrenceActivityId"], (None, []))
+                    out[row["RecurrenceActivityId"]] = (master, [*occurrences, row])
+        return out
+
+    def _intact(self, master: Mapping[str, Any], occurrences: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether the occurrences are exactly what the series record generates (none edited or deleted alone)."""
+        fields = mapping.to_canonical(SyncObject.EVENTS, master)
+        if not fields.get("recurrence") or fields.get("start") is None or fields.get("end") is None:
+            return False
+        series = Recurrence.parse(fields["recurrence"])
+        expected = occurrence_starts(series, fields["start"], mapping.MAX_OCCURRENCES + 1)
+        length = fields["end"] - fields["start"]
+        schema = schema_for(SyncObject.EVENTS)
+        shared = schema.canonicalize({**fields, "recurrence": None, "start": None, "end": None})
+        seen = []
+        for row in occurrences:
+            own = mapping.to_canonical(SyncObject.EVENTS, row)
+            if own.get("start") is None or own.get("end") is None or own["end"] - own["start"] != length:
+                return False
+            if schema.canonicalize({**own, "start": None, "end": None}) != shared:
+                return False
+            seen.append(own["start"])
+        return sorted(seen) == expected
 
     def changes(self, watermark: str | datetime | None) -> ChangeSet:
         """A full change set for no watermark (or one older than the recycle bin keeps deletions), else the
@@ -552,8 +625,10 @@ class SalesforceSide:
             # The most recently changed records: the limit bounds a first sync; later changes still come in.
             soql += f" ORDER BY SystemModstamp DESC LIMIT {int(self.options.record_limit)}"
         rows = self._query(soql)
-        return ChangeSet.of(Side.SALESFORCE, [self._record(row, True) for row in rows], full=True,
-                            watermark=self._watermark(rows, None))
+        records, reshaped = self._shaped(rows, True)
+        change_set = ChangeSet.of(Side.SALESFORCE, records, full=True, watermark=self._watermark(rows, None))
+        change_set.reshaped = reshaped - set(change_set.records)
+        return change_set
 
     def _watermark(self, rows: Sequence[Mapping[str, Any]], previous: str | None) -> str | None:
         """The highest of: the previous watermark, every SystemModstamp read, Salesforce's clock minus a margin."""
@@ -570,6 +645,8 @@ class SalesforceSide:
         others = self._query(self._select(changed, leaving, fields=[*self.fields, "IsDeleted"]),
                              include_deleted=True)
         change_set = ChangeSet(Side.SALESFORCE, watermark=self._watermark([*in_scope, *others], since))
+        if self.series_mode:
+            return self._incremental_series(change_set, in_scope, others)
         for row in in_scope:
             change_set.records[row["Id"]] = self._record(row, True)
         for row in others:  # read second: where a record moved between the two reads, this is the later state
@@ -579,6 +656,52 @@ class SalesforceSide:
             else:
                 change_set.records[row["Id"]] = self._record(row, False)
         return change_set
+
+    def _incremental_series(self, change_set: ChangeSet, in_scope: list[dict], others: list[dict]) -> ChangeSet:
+        """The incremental change set when series are records: any changed or deleted row of a series has the
+        whole series judged again; a series is in scope when its record or one of its occurrences is."""
+        deleted = {row["Id"] for row in others if row.get("IsDeleted")}
+        live_others = [row for row in others if not row.get("IsDeleted")]
+        touched = {row["Id"] if row.get("IsRecurrence") else row["RecurrenceActivityId"]
+                   for row in [*in_scope, *others] if row.get("IsRecurrence") or row.get("RecurrenceActivityId")}
+        touched -= deleted
+        plain_in = [row for row in in_scope if not (row.get("IsRecurrence") or row.get("RecurrenceActivityId"))]
+        plain_out = [row for row in live_others if not (row.get("IsRecurrence") or row.get("RecurrenceActivityId"))]
+        for row in plain_in:
+            change_set.records[row["Id"]] = self._record(row, True)
+        for row in plain_out:
+            change_set.records[row["Id"]] = self._record(row, False)
+        if touched:
+            members = self._series_members(touched)
+            scoped = self._series_in_scope(touched)
+            for series_id in touched:
+                master, occurrences = members.get(series_id, (None, []))
+                if master is not None and self._intact(master, occurrences):
+                    change_set.reshaped.update(o["Id"] for o in occurrences)
+                    change_set.records[master["Id"]] = self._record(master, series_id in scoped)
+                    continue
+                if master is not None:
+                    change_set.reshaped.add(master["Id"])
+                for row in occurrences:
+                    change_set.records[row["Id"]] = self._record(row, row["Id"] in scoped)
+        change_set.deleted |= deleted
+        for record_id in deleted:
+            change_set.records.pop(record_id, None)
+        change_set.reshaped -= set(change_set.records) | change_set.deleted
+        return change_set
+
+    def _series_in_scope(self, series_ids: Collection[str]) -> set[str]:
+        """The series (ids) with a record or an occurrence in the data set, and those occurrences' ids."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(series_ids), ID_CHUNK):
+            ids = _id_list(chunk)
+            condition = f"(Id IN {ids} OR RecurrenceActivityId IN {ids})"
+            for row in self._query(self._select(condition, f"({self.where})" if self.where else "",
+                                                fields=["Id", "RecurrenceActivityId"])):
+                found.add(row["Id"])
+                if row.get("RecurrenceActivityId"):
+                    found.add(row["RecurrenceActivityId"])
+        return found
 
     def fetch(self, record_ids: Collection[str]) -> dict[str, SideRecord]:
         """The records that exist (in scope or not); one query per 200 ids, a second only for ids not in scope."""
@@ -599,7 +722,7 @@ class SalesforceSide:
         condition = _key_condition(self.object_type, request.fields)
         if not condition:
             return []
-        return [self._record(row, True) for row in self._query(self._select(condition, self.scope))]
+        return self._shaped(self._query(self._select(condition, self.scope)), True)[0]
 
     def lookup_many(self, requests: Sequence[LookupRequest]) -> list[list[SideRecord]]:
         """`lookup` for many records in few calls (their key conditions ORed, LOOKUPS_PER_QUERY to a query); each
@@ -610,7 +733,7 @@ class SalesforceSide:
         wanted = [(index, condition) for index, condition in wanted if condition]
         for chunk in _chunks(wanted, LOOKUPS_PER_QUERY):
             either = "(" + " OR ".join(f"({condition})" for _, condition in chunk) + ")"
-            records = [self._record(row, True) for row in self._query(self._select(either, self.scope))]
+            records = self._shaped(self._query(self._select(either, self.scope)), True)[0]
             keyed = [(record, match_keys(self.object_type, schema.canonicalize(record.fields))) for record in records]
             for index, _ in chunk:
                 keys = match_keys(self.object_type, schema.canonicalize(requests[index].fields))
@@ -623,6 +746,9 @@ class SalesforceSide:
     def create(self, requests: Sequence[CreateRequest]) -> list[WriteResult]:
         items = [{"attributes": {"type": self.sobject}, **mapping.to_salesforce(self.object_type, r.fields)}
                  for r in requests]
+        for item, request in zip(items, requests, strict=True):
+            if self.object_type is SyncObject.EVENTS and request.fields.get("recurrence"):
+                item["IsRecurrence"] = True  # create-only: Salesforce then generates the occurrences
         return self._save("create", items)
 
     def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]:
@@ -631,6 +757,13 @@ class SalesforceSide:
         for index, request in enumerate(requests):
             if request.fields is None:  # a stamp-only update is for Exchange items; nothing to write here
                 results[index] = WriteResult(request.record_id, None)
+                continue
+            known = self._series_records.get(request.record_id)
+            if known is not None and known != bool(request.fields.get("recurrence")):
+                # IsRecurrence cannot be changed on an existing event: say so rather than write half of it.
+                results[index] = WriteResult(request.record_id, None, WriteError(
+                    "SERIES_SHAPE_CHANGED", "Salesforce cannot turn a single event into a series or back; delete "
+                    "the event in Salesforce (the next sync creates it again in its new shape)", False))
                 continue
             items.append((index, {"attributes": {"type": self.sobject}, "Id": request.record_id,
                                   **mapping.to_salesforce(self.object_type, request.fields)}))
