@@ -105,6 +105,7 @@ from sync.connectors.base import (
     TransientError,
 )
 from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
+from sync.engine.canonical import schema_for
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
 from sync.engine.recurrence import DAYS, INSTANCES, Recurrence, occurrence_starts, zone
 from sync.mappings import exchange as mapping
@@ -751,7 +752,9 @@ class ExchangeSide:
         """The series as one record, if Salesforce can hold it as one recurring event: a pattern it has, an end
         (a count is turned into the last occurrence's date), at most its limit of occurrences, and no modified or
         deleted occurrence. None: the series is synced as its occurrences."""
-        if item.modified_occurrences or item.deleted_occurrences:
+        if item.deleted_occurrences:
+            return None
+        if item.modified_occurrences and not self._only_stamped(item, view):
             return None
         series = _recurrence_from_ews(item)
         if series is None:
@@ -766,6 +769,33 @@ class ExchangeSide:
             series = series.ending_on(last)
         fields = mapping.FROM_EWS[SyncObject.EVENTS]({**view, "recurrence": series})
         return series if fits_salesforce(fields) else None
+
+    def _only_stamped(self, item: Any, view: Mapping[str, Any]) -> bool:
+        """Whether the master's exceptions differ from it in nothing we sync: occurrences that merely carry a
+        Salesforce id stamp (every occurrence the sync wrote before series were synced as series is such an
+        exception) do not stop a series from being one record."""
+        length = item.end - item.start
+        ids = []
+        for occurrence in item.modified_occurrences:
+            if occurrence.start != occurrence.original_start or occurrence.end - occurrence.start != length:
+                return False
+            ids.append(occurrence.id)
+        names = {"start", "end", "recurrence"}
+        own = {k: v for k, v in mapping.FROM_EWS[SyncObject.EVENTS](view).items() if k not in names}
+        fields = {FieldPath(field=self.model.get_field_by_fieldname(name)) for name in mapping.EWS_FIELDS[
+            SyncObject.EVENTS]}
+        with self.mailbox.ews():
+            results = list(_GetItem(account=self.account, chunk_size=GET_BATCH).call(
+                items=[(i, None) for i in ids], additional_fields=fields, shape=ID_ONLY))
+        schema = schema_for(SyncObject.EVENTS)
+        for result in results:
+            if isinstance(result, Exception) or not isinstance(result, self.model):
+                return False
+            theirs = {k: v for k, v in mapping.FROM_EWS[SyncObject.EVENTS](_view(SyncObject.EVENTS, result)).items()
+                      if k not in names}
+            if schema.canonicalize(theirs) != schema.canonicalize(own):
+                return False
+        return True
 
     def _series_in_window(self, series: Recurrence, fields: Mapping[str, Any]) -> bool:
         """A series is in the window when one of its occurrences is."""

@@ -684,6 +684,12 @@ class SalesforceSide:
                     change_set.reshaped.add(master["Id"])
                 for row in occurrences:
                     change_set.records[row["Id"]] = self._record(row, row["Id"] in scoped)
+        # Occurrences deleted because their series was edited (Salesforce generates them again) were replaced by
+        # the series: not deletions by the user.
+        replaced = {row["Id"] for row in others if row.get("IsDeleted") and not row.get("IsRecurrence")
+                    and row.get("RecurrenceActivityId") in change_set.records}
+        change_set.reshaped |= replaced
+        deleted -= replaced
         change_set.deleted |= deleted
         for record_id in deleted:
             change_set.records.pop(record_id, None)

@@ -37,7 +37,9 @@ Rules worth stating:
 - Unlinked records are matched (stamped Salesforce id, then the keys of `matching`); a pair with equal content is
   linked without any write, a pair that differs is linked and the winner's content written. An Outlook item
   stamped with a Salesforce id that a full change set no longer holds is treated as a link whose Salesforce side
-  was removed. Remaining unlinked records are created on the other side where the direction sends them.
+  was removed (except a series: its stamped copy is usually one replaced when the series changed shape, so it
+  counts as new and is matched or created, never deleted). Remaining unlinked records are created on the other
+  side where the direction sends them.
 - Pending creates (`pending_create_*` links) are retried from the current source record, or dropped if the
   source is gone. (The apply loop has looked the target up first, see `apply.run_sync`.)
 - The guards of §5 run last; a tripped guard sets `plan.refusal` and the plan must not be applied.
@@ -396,6 +398,10 @@ class _Reconciler:
                 claimed.add(stamp)
                 self._pair(sf_unlinked.pop(stamp), item, "match_stamp")
             elif stamp in claimed:
+                outlook_left.append(item)
+            elif item.fields.get("recurrence") and stamp not in sf_changes.records:
+                # A series whose stamped Salesforce copy is gone: that copy is typically one we replaced when the
+                # series changed shape (as occurrences and back), so it is taken as new, never as deleted.
                 outlook_left.append(item)
             elif sf_changes.full or stamp in sf_changes.deleted or stamp in sf_changes.records:
                 claimed.add(stamp)

@@ -9,14 +9,15 @@ tasks ``id, subject, importance, status`` (importance and status lower-case: ``h
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import quote
 
 import requests
-from exchangelib import Account, Attendee, CalendarItem, Contact, EWSDateTime, Mailbox, Task
+from exchangelib import Account, Attendee, CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Mailbox, Task
 from exchangelib.folders import Contacts
 from exchangelib.indexed_properties import EmailAddress
+from exchangelib.recurrence import Recurrence
 
 FOLDER = "Salesforce_Sync"
 
@@ -72,6 +73,27 @@ class EwsOutlook:
                                 for a in attendees] or None)
         item.save()
         return item.id
+
+    def create_series(self, subject: str, start: datetime, end: datetime, pattern, *, until=None,
+                      count: int | None = None, tz: str = "UTC") -> str:
+        """A recurring series (EWS only): `pattern` an exchangelib pattern; no `until` and no `count`: no end."""
+        zone = EWSTimeZone(tz)
+        first = EWSDateTime.from_datetime(start).astimezone(zone)
+        boundary = {"end": EWSDate(until.year, until.month, until.day)} if until else \
+            {"number": count} if count else {}
+        item = CalendarItem(
+            account=self.account, folder=self.account.calendar, subject=subject,
+            start=first, end=EWSDateTime.from_datetime(end).astimezone(zone),
+            recurrence=Recurrence(pattern=pattern, start=EWSDate(first.year, first.month, first.day), **boundary))
+        item.save()
+        return item.id
+
+    def calendar_entries(self, start: datetime, end: datetime) -> list[dict]:
+        """What Outlook's calendar shows between two moments: singles, occurrences and exceptions."""
+        return [{"id": e.id, "subject": e.subject, "type": e.type,
+                 "start": datetime.fromtimestamp(e.start.timestamp(), UTC)}
+                for e in self.account.calendar.view(start=EWSDateTime.from_datetime(start),
+                                                    end=EWSDateTime.from_datetime(end))]
 
     def update_event(self, item_id: str, **fields) -> None:
         item = self.account.calendar.get(id=item_id)

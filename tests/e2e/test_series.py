@@ -1,0 +1,213 @@
+"""Recurring series end to end through `sync_user` (mailboxes on EWS): a series both ends can hold as one is synced
+as one series, others as their occurrences inside the window; changes of shape and the upgrade from occurrence
+links converge without duplicates or loss. Checked on both ends with the real clients."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from exchangelib.items import SEND_TO_NONE
+from exchangelib.recurrence import DailyPattern, WeeklyPattern
+
+from sync import services
+from sync.models import RecordLink
+from tests.e2e.test_sync_user import last_run, sf_rows, sync
+
+pytestmark = pytest.mark.e2e
+
+BOTH = {"direction": "both", "conflict_behavior": "salesforce_wins", "propagate_deletions": False}
+
+
+def monday_at(hour: int, weeks: int = 1) -> datetime:
+    """A Monday `weeks` weeks from now at `hour`:00 UTC (well inside the events window of 30 days back, 90 ahead)."""
+    today = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=(7 - today.weekday()) % 7 + 7 * weeks)
+
+
+def events(person, extra: str = "") -> list[dict]:
+    return sf_rows(person, "SELECT Id, Subject, IsRecurrence, RecurrenceActivityId, RecurrenceType, "  # noqa: S608
+                           f"RecurrenceDayOfWeekMask, RecurrenceEndDateOnly, StartDateTime FROM Event {extra}")
+
+
+def series_rows(person) -> list[dict]:
+    return [row for row in events(person) if row["IsRecurrence"]]
+
+
+def singles(person) -> list[dict]:
+    return [row for row in events(person) if not row["IsRecurrence"] and not row["RecurrenceActivityId"]]
+
+
+def calendar_items(person) -> list:
+    return list(person.mailbox.calendar.all().only("id", "subject", "type"))
+
+
+def nothing_written(person) -> bool:
+    counts = last_run(person, "events").counts
+    return counts["salesforce"] == {} and counts["outlook"] == {}
+
+
+def test_an_outlook_series_becomes_one_salesforce_recurring_event(world):
+    person = world.person()
+    world.configure(person, events=BOTH)
+    start = monday_at(9)
+    master = person.outlook.create_series("Standup", start, start + timedelta(minutes=15),
+                                          WeeklyPattern(interval=1, weekdays=[1, 3]), count=10, tz="Europe/Paris")
+
+    assert sync(person) == 0
+    (series,) = series_rows(person)
+    assert (series["Subject"], series["RecurrenceType"], series["RecurrenceDayOfWeekMask"]) == \
+        ("Standup", "RecursWeekly", 2 + 8)
+    # Salesforce generated the ten occurrences itself; nothing else was created on either side
+    assert len(events(person, f"WHERE RecurrenceActivityId = '{series['Id']}' AND IsRecurrence = false")) == 10
+    assert singles(person) == []
+    assert [(i.id, i.type) for i in calendar_items(person)] == [(master, "RecurringMaster")]
+    assert RecordLink.objects.filter(user=person.sync_user, object="events").count() == 1
+
+    assert sync(person) == 0 and nothing_written(person)
+
+    # renamed in Outlook: the Salesforce series follows, still one series
+    person.outlook.update_event(master, subject="Daily standup")
+    assert sync(person) == 0
+    assert [row["Subject"] for row in series_rows(person)] == ["Daily standup"] and singles(person) == []
+
+
+def test_a_salesforce_series_becomes_one_outlook_series(world):
+    person = world.person()
+    world.configure(person, events=BOTH)
+    start = monday_at(14)
+    created = person.salesforce.Event.create({
+        "Subject": "Pipeline review", "StartDateTime": start.isoformat(), "DurationInMinutes": 60,
+        "IsRecurrence": True, "RecurrenceType": "RecursWeekly", "RecurrenceInterval": 2,
+        "RecurrenceDayOfWeekMask": 2, "RecurrenceStartDateTime": start.isoformat(),
+        "RecurrenceEndDateOnly": (start + timedelta(weeks=8)).date().isoformat(), "RecurrenceTimeZoneSidKey": "GMT"})
+
+    assert sync(person) == 0
+    (item,) = calendar_items(person)
+    assert (item.subject, item.type) == ("Pipeline review", "RecurringMaster")
+    pattern = person.mailbox.calendar.get(id=item.id).recurrence.pattern
+    assert isinstance(pattern, WeeklyPattern) and pattern.interval == 2
+    shown = person.outlook.calendar_entries(start - timedelta(days=1), start + timedelta(weeks=9))
+    assert [e["start"].astimezone(UTC) for e in shown] == [start + timedelta(weeks=2 * n) for n in range(5)]
+    assert [row["Id"] for row in series_rows(person)] == [created["id"]]
+    assert sync(person) == 0 and nothing_written(person)
+
+    # deleted in Salesforce: the Outlook series goes (a Salesforce deletion is sent: propagate is per setting)
+    person.salesforce.Event.delete(created["id"])
+    world.configure(person, events={**BOTH, "propagate_deletions": True})
+    assert sync(person) == 0
+    assert calendar_items(person) == []
+
+
+def test_a_series_salesforce_cannot_hold_syncs_as_its_occurrences(world):
+    person = world.person()
+    world.configure(person, events=BOTH)
+    start = monday_at(7, weeks=0)
+    endless = person.outlook.create_series("Gym", start, start + timedelta(hours=1), DailyPattern(interval=7))
+
+    assert sync(person) == 0
+    assert series_rows(person) == []
+    rows = singles(person)
+    shown = [e for e in person.outlook.calendar_entries(start - timedelta(days=31), start + timedelta(days=91))
+             if e["subject"] == "Gym"]
+    # every occurrence inside the window (up to 90 days ahead) is one Salesforce event, none twice
+    assert len(rows) == len(shown) >= 12 and {r["Subject"] for r in rows} == {"Gym"}
+    assert len({r["StartDateTime"] for r in rows}) == len(rows)
+    assert [i.id for i in calendar_items(person)] == [endless]
+    assert sync(person) == 0 and nothing_written(person)
+
+
+def test_an_exception_added_in_outlook_converges_to_occurrences_and_back(world):
+    person = world.person()
+    world.configure(person, events=BOTH)
+    start = monday_at(10)
+    master = person.outlook.create_series("Planning", start, start + timedelta(hours=1),
+                                          WeeklyPattern(interval=1, weekdays=[1]), count=6)
+    assert sync(person) == 0
+    assert [row["Subject"] for row in series_rows(person)] == ["Planning"] and singles(person) == []
+
+    # one occurrence moved in Outlook: Salesforce cannot hold that as a series any more
+    second = next(e for e in person.mailbox.calendar.view(start=start + timedelta(days=6),
+                                                          end=start + timedelta(days=8)) if e.subject == "Planning")
+    second.start, second.end = second.start + timedelta(hours=3), second.end + timedelta(hours=3)
+    second.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_NONE)
+    assert sync(person) == 0
+    assert series_rows(person) == []  # the Salesforce series was replaced (although deletions do not propagate)
+    starts = sorted(datetime.fromisoformat(r["StartDateTime"].replace("+0000", "+00:00")) for r in singles(person))
+    expected = [start + timedelta(weeks=n) for n in range(6)]
+    expected[1] += timedelta(hours=3)
+    assert starts == expected
+    assert len(events(person)) == 6  # no occurrence of the old Salesforce series is left behind
+    run = last_run(person, "events")
+    assert run.counts["salesforce"] == {"delete": 1, "create": 6}
+    assert sync(person) == 0 and nothing_written(person)
+
+    # the pattern edited in Outlook (which drops the exception): one series again, the six singles replaced
+    item = person.mailbox.calendar.get(id=master)
+    item.recurrence = item.recurrence.__class__(pattern=WeeklyPattern(interval=1, weekdays=[1]),
+                                                start=item.recurrence.boundary.start, number=4)
+    item.save(update_fields=["recurrence"], send_meeting_invitations=SEND_TO_NONE)
+    assert sync(person) == 0
+    assert len(series_rows(person)) == 1
+    assert singles(person) == [] and len(events(person)) == 1 + 4
+    assert [(i.id, i.type) for i in calendar_items(person)] == [(master, "RecurringMaster")]
+    assert sync(person) == 0 and nothing_written(person)
+
+
+def test_upgrade_from_occurrence_links_converges_without_duplicates(world, monkeypatch):
+    person = world.person()
+    world.configure(person, events=BOTH)
+    start = monday_at(8)
+    # (a) an Outlook series, (b) a Salesforce series, (c) the same series made by the user on both sides
+    outlook_only = person.outlook.create_series("Outlook weekly", start, start + timedelta(minutes=30),
+                                                WeeklyPattern(interval=1, weekdays=[1]), count=5)
+    sf_start = start + timedelta(days=1, hours=2)
+    salesforce_only = person.salesforce.Event.create({
+        "Subject": "Salesforce weekly", "StartDateTime": sf_start.isoformat(), "DurationInMinutes": 45,
+        "IsRecurrence": True, "RecurrenceType": "RecursWeekly", "RecurrenceInterval": 1,
+        "RecurrenceDayOfWeekMask": 4, "RecurrenceStartDateTime": sf_start.isoformat(),
+        "RecurrenceEndDateOnly": (sf_start + timedelta(weeks=3)).date().isoformat(),
+        "RecurrenceTimeZoneSidKey": "GMT"})["id"]
+    both_start = start + timedelta(days=2, hours=4)
+    shared_outlook = person.outlook.create_series("Shared daily", both_start, both_start + timedelta(hours=1),
+                                                  DailyPattern(interval=1),
+                                                  until=(both_start + timedelta(days=4)).date())
+    shared_salesforce = person.salesforce.Event.create({
+        "Subject": "Shared daily", "StartDateTime": both_start.isoformat(), "DurationInMinutes": 60,
+        "IsRecurrence": True, "RecurrenceType": "RecursDaily", "RecurrenceInterval": 1,
+        "RecurrenceStartDateTime": both_start.isoformat(),
+        "RecurrenceEndDateOnly": (both_start + timedelta(days=4)).date().isoformat(),
+        "RecurrenceTimeZoneSidKey": "GMT"})["id"]
+
+    # Synced the way it was before series were synced as series: occurrences only.
+    old = services.object_options
+    monkeypatch.setattr(services, "object_options",
+                        lambda *args, **kwargs: replace(old(*args, **kwargs), series_as_series=False))
+    assert sync(person) == 0
+    assert len(singles(person)) == 5 and len(series_rows(person)) == 2
+    old_links = RecordLink.objects.filter(user=person.sync_user, object="events").count()
+    assert old_links == 5 + 4 + 5  # occurrence pairs: 5 copied to Salesforce, 4 to Outlook, 5 matched
+    assert len(calendar_items(person)) == 2 + 4  # two series and the four copies of the Salesforce occurrences
+    user_made = {outlook_only, shared_outlook, salesforce_only, shared_salesforce}
+
+    monkeypatch.undo()
+    assert sync(person) == 0  # a full read: the scope fingerprint changed
+    assert last_run(person, "events").full
+    # Salesforce: the two series the user made plus one for the Outlook series; no single copies left
+    series = {row["Subject"]: row["Id"] for row in series_rows(person)}
+    assert sorted(series) == ["Outlook weekly", "Salesforce weekly", "Shared daily"]
+    assert series["Salesforce weekly"] == salesforce_only and series["Shared daily"] == shared_salesforce
+    assert singles(person) == []
+    # Outlook: the two series the user made plus one for the Salesforce series; the occurrence copies gone
+    items = calendar_items(person)
+    assert sorted((i.subject, i.type) for i in items) == [
+        ("Outlook weekly", "RecurringMaster"), ("Salesforce weekly", "RecurringMaster"),
+        ("Shared daily", "RecurringMaster")]
+    assert {outlook_only, shared_outlook} <= {i.id for i in items}
+    assert {salesforce_only, shared_salesforce} <= {row["Id"] for row in series_rows(person)}
+    assert len(user_made) == 4
+    links = RecordLink.objects.filter(user=person.sync_user, object="events")
+    assert links.count() == 3
+    counts = last_run(person, "events").counts
+    # the shared series were matched (subject, first start, pattern): neither copied nor deleted
+    assert counts["salesforce"].get("create") == 1 and counts["outlook"].get("create") == 1
+    assert sync(person) == 0 and nothing_written(person)
