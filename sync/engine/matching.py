@@ -42,9 +42,16 @@ def match_keys(object_type: SyncObject, canonical: Mapping[str, Any]) -> tuple[M
         subject, start = _fold(canonical.get("subject")), canonical.get("start")
         if not subject or start is None:
             return (None,)
-        return (("event", subject, start, canonical.get("end"), canonical.get("recurrence")),)
+        return (("event", subject, start, canonical.get("end"), _pattern(canonical.get("recurrence"))),)
     subject = _fold(canonical.get("subject"))
     return (("task", subject, canonical.get("due_date")),) if subject else (None,)
+
+
+def _pattern(recurrence: Any) -> str | None:
+    """A series' pattern without its time zone (the two ends may name the same zone differently)."""
+    if not recurrence:
+        return None
+    return ";".join(part for part in str(recurrence).split(";") if not part.startswith("tz="))
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,6 +45,7 @@ class MemorySide:
         self.schema = schema or schema_for(self.object_type)
         self.items: dict[str, _Item] = {}
         self._deleted_at: dict[str, int] = {}
+        self._reshaped_at: dict[str, int] = {}
         self._clock = itertools.count(1)
         self._now = 0
         self._ids = itertools.count(1)
@@ -84,6 +85,15 @@ class MemorySide:
         del self.items[record_id]
         self._deleted_at[record_id] = self._tick()
 
+    def reshape(self, record_ids: Iterable[str], new_records: Iterable[Mapping[str, Any]]) -> list[str]:
+        """The same calendar entry presented in another shape (a series as its occurrences, or occurrences as their
+        series): the records go (reported as reshaped, not deleted) and the new shape's records come."""
+        now = self._tick()
+        for record_id in record_ids:
+            del self.items[record_id]
+            self._reshaped_at[record_id] = now
+        return [self.add(fields) for fields in new_records]
+
     def set_scope(self, record_id: str, in_scope: bool) -> None:
         """The record enters or leaves the data set / sync folder."""
         item = self.items[record_id]
@@ -112,12 +122,16 @@ class MemorySide:
     def changes(self, watermark: str | None) -> ChangeSet:
         mark = str(self._now)
         if watermark is None:
-            return ChangeSet.of(self.side, [self.record(i) for i, it in self.items.items() if it.in_scope],
+            full = ChangeSet.of(self.side, [self.record(i) for i, it in self.items.items() if it.in_scope],
                                 full=True, watermark=mark)
+            full.reshaped = {i for i in self._reshaped_at if i not in self.items}
+            return full
         since = int(watermark)
         records = [self.record(i) for i, it in self.items.items() if it.changed_at > since]
         deleted = {i for i, at in self._deleted_at.items() if at > since and i not in self.items}
-        return ChangeSet.of(self.side, records, deleted=deleted, watermark=mark)
+        change_set = ChangeSet.of(self.side, records, deleted=deleted, watermark=mark)
+        change_set.reshaped = {i for i, at in self._reshaped_at.items() if at > since and i not in self.items}
+        return change_set
 
     def fetch(self, record_ids: Collection[str]) -> dict[str, SideRecord]:
         return {i: self.record(i) for i in record_ids if i in self.items}
