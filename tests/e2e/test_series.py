@@ -211,3 +211,29 @@ def test_upgrade_from_occurrence_links_converges_without_duplicates(world, monke
     # the shared series were matched (subject, first start, pattern): neither copied nor deleted
     assert counts["salesforce"].get("create") == 1 and counts["outlook"].get("create") == 1
     assert sync(person) == 0 and nothing_written(person)
+
+
+def test_a_salesforce_occurrence_edited_alone_is_never_lost(world):
+    """Outlook cannot take one occurrence's own edit into a series it was written as: the series then syncs as its
+    occurrences, the edited one included."""
+    person = world.person()
+    world.configure(person, events=BOTH)
+    start = monday_at(16)
+    created = person.salesforce.Event.create({
+        "Subject": "Forecast", "StartDateTime": start.isoformat(), "DurationInMinutes": 30,
+        "IsRecurrence": True, "RecurrenceType": "RecursDaily", "RecurrenceInterval": 1,
+        "RecurrenceStartDateTime": start.isoformat(),
+        "RecurrenceEndDateOnly": (start + timedelta(days=3)).date().isoformat(), "RecurrenceTimeZoneSidKey": "GMT"})
+    assert sync(person) == 0
+    assert [i.type for i in calendar_items(person)] == ["RecurringMaster"]
+
+    children = events(person, f"WHERE RecurrenceActivityId = '{created['id']}' AND IsRecurrence = false "
+                              "ORDER BY StartDateTime")
+    person.salesforce.Event.update(children[1]["Id"], {"Subject": "Forecast (with finance)"})
+    assert sync(person) == 0
+    items = calendar_items(person)
+    assert sorted(i.subject for i in items) == ["Forecast", "Forecast", "Forecast", "Forecast (with finance)"]
+    assert {i.type for i in items} == {"Single"}
+    assert [row["Id"] for row in series_rows(person)] == [created["id"]]  # Salesforce keeps its series
+    assert RecordLink.objects.filter(user=person.sync_user, object="events").count() == 4
+    assert sync(person) == 0 and nothing_written(person)

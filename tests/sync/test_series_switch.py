@@ -1,0 +1,31 @@
+"""The series capability switch: series are synced as series only for mailboxes served by EWS (the Graph connector
+presents series as their occurrences, so Salesforce must too), and switching changes the scope fingerprint, which
+makes the next run a full, matching read."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from configurations.services import create_configuration
+from sync.connections import Route
+from sync.services import object_options, scope_fingerprint
+from tests.configurations.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_series_are_series_for_ews_mailboxes_and_occurrences_for_graph():
+    user = make_user("ann@example.com", email="ann@example.com")
+    configuration = create_configuration({"name": "Events", "data_settings": {"events": {"direction": "both"}},
+                                          "data_sets": {"events": {"days_back": 30, "days_ahead": 90}}})
+    setting = configuration.data_settings.get(object="events")
+    data_set = configuration.data_sets.get(object="events")
+    now = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    on_ews = object_options(setting, data_set, user, now, Route("ews", "default", ""))
+    on_graph = object_options(setting, data_set, user, now, Route("graph", "user", ""))
+    assert on_ews.series_as_series is True and on_graph.series_as_series is False
+    assert scope_fingerprint(setting, on_ews) != scope_fingerprint(setting, on_graph)
+    # without a route given, the user's own route decides (no Graph connection: EWS)
+    assert object_options(setting, data_set, user, now).series_as_series is True
+    user.exchange_route = "graph"
+    assert object_options(setting, data_set, user, now).series_as_series is False
