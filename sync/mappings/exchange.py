@@ -12,7 +12,8 @@ EWS view shapes (what the connector reads from / writes to exchangelib):
   ``birthday`` (date); ``body`` (str) with ``body_is_html`` (bool).
 - events: ``subject``, ``location`` (str); ``start``/``end``: aware datetimes, or for all-day events dates in
   exchangelib's convention (``end`` is the *last* day, inclusive; EWS itself sends the following midnight);
-  ``is_all_day`` (bool); ``legacy_free_busy_status``; ``sensitivity``; ``body``/``body_is_html``.
+  ``is_all_day`` (bool); ``legacy_free_busy_status``; ``sensitivity``; ``body``/``body_is_html``; ``recurrence``
+  (a master synced as one record: ``sync.engine.recurrence.Recurrence``, else absent or None).
 - tasks: ``subject``; ``due_date`` (date); ``status``; ``importance``; ``reminder_is_set`` (bool);
   ``reminder_due_by`` (aware datetime); ``body``/``body_is_html``.
 
