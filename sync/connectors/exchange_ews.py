@@ -602,8 +602,10 @@ class ExchangeSide:
             if self.series_mode:
                 records.update(self._get(masters))  # the masters Salesforce can hold as a series are records
                 occurrences = self._occurrence_ids(masters)
-                # Their occurrences are no records (after syncs that linked them, they were: say so).
+                # Their occurrences are no records, and the other masters are none either (after syncs that linked
+                # them in the other shape, they were: say so, so that the copies are replaced, not kept or deleted).
                 reshaped = {i for m in self._whole for i in occurrences.pop(m, [])}
+                reshaped |= set(masters) - self._whole
                 series.update(occurrences)
                 records.update(self._get([i for ids in occurrences.values() for i in ids]))
             else:

@@ -47,8 +47,9 @@ def test_a_series_salesforce_can_hold_is_one_record(mailbox, plain):
     # with the switch off: occurrences only, exactly as before
     off = mailbox.side(SyncObject.EVENTS, OCCURRENCES).changes(None)
     assert weekly.id not in off.records and len(off.records) == 18 + 6 + 2 and not off.reshaped
-    # the occurrences of the series presented whole are named as reshaped (links to them are replaced)
-    assert len(full.reshaped) == 18 + 6 and not full.reshaped & set(full.records)
+    # the occurrences of the series presented whole, and the master presented as occurrences, are named as reshaped
+    # (links an earlier sync made to them in the other shape are replaced)
+    assert len(full.reshaped) == 18 + 6 + 1 and endless.id in full.reshaped and not full.reshaped & set(full.records)
 
 
 def test_an_exception_turns_a_series_into_occurrences_and_back(mailbox, plain):
@@ -71,6 +72,9 @@ def test_an_exception_turns_a_series_into_occurrences_and_back(mailbox, plain):
     assert sorted(r.fields["start"] for r in changed.records.values()) == [
         at(UTC, 2026, 3, 2, 9), at(UTC, 2026, 3, 9, 11), at(UTC, 2026, 3, 16, 9), at(UTC, 2026, 3, 23, 9)]
     occurrence_ids = set(changed.records)
+    # a full read says the same: the master is no record any more (a link to it is replaced, not taken as deleted)
+    full_again = mailbox.side(SyncObject.EVENTS, SERIES).changes(None)
+    assert set(full_again.records) == occurrence_ids and weekly.id in full_again.reshaped
 
     # the series' pattern edited in Outlook drops the exception: one record again, its occurrences reshaped
     master = plain.calendar.get(id=weekly.id)
