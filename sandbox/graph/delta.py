@@ -51,6 +51,8 @@ def run(ctx, *, kind: str, scope: dict, path: str, context: str, entries, render
         pending = [["item", i] for i, ck in current if known.get(i) != ck]
         pending += [["removed", i] for i in known if i not in current_ids]
         snapshot = dict(current)
+    if asked:
+        ctx.extra_headers.append(("Preference-Applied", f"odata.maxpagesize={size}"))
     page, rest = pending[:size], pending[size:]
     value = []
     for entry_kind, entry_id in page:
