@@ -40,7 +40,7 @@ FAX_PROPERTY = "String 0x3A24"
 
 CONTACT_SELECT = ("givenName", "surname", "companyName", "jobTitle", "department", "displayName",
                   "emailAddresses", "businessPhones", "homePhones", "mobilePhone", "businessAddress", "birthday",
-                  "personalNotes", "parentFolderId", "changeKey")
+                  "personalNotes", "parentFolderId", "changeKey", "lastModifiedDateTime")
 TASK_SELECT = ("title", "body", "dueDateTime", "reminderDateTime", "isReminderOn", "status", "importance")
 
 # Graph's words (lower camel case, as it sends them) ↔ canonical words.

@@ -116,18 +116,33 @@ def test_a_bad_item_fails_alone_in_a_batch(mailbox, plain):
     assert sorted(c["surname"] for c in plain.contacts()) == ["one!", "two!"]
 
 
-def test_call_budget_of_a_full_read_and_counter_matches_the_server(mailbox, plain, control, email):
+def test_call_budget_of_reads_and_counter_matches_the_server(mailbox, plain, control, email):
     side = mailbox.side(SyncObject.CONTACTS, ObjectOptions())
-    side.changes(None)
-    made = side.create([CreateRequest({"last_name": f"C{i}", "email": f"c{i}@x.test"}) for i in range(230)])
+    mark = side.changes(None).watermark
+    made = side.create([CreateRequest({"last_name": f"C{i}", "email": f"c{i}@x.test"}, f"003{i:015d}")
+                        for i in range(230)])
     assert all(r.ok for r in made)
     assert mailbox.calls.by_operation["$batch"] == 12  # 230 creates, 20 per batch
+
+    # many changes: their stamps come from one page of the folder's recently modified contacts, not 12 batches
+    reader = GraphMailbox(mailbox.settings, email)
+    changed = reader.side(SyncObject.CONTACTS).changes(mark)
+    assert len(changed.records) == 230 and not changed.full
+    assert {r.salesforce_id for r in changed.records.values()} == {f"003{i:015d}" for i in range(230)}
+    assert reader.calls.by_operation == {"contacts/delta": 1, "contacts": 1}
+
+    # a full read: the folder by name, one delta page, one page of stamps
     control.reset_stats()
-    before = mailbox.calls.calls
-    full = GraphMailbox(mailbox.settings, email).side(SyncObject.CONTACTS).changes(None)
-    assert len(full.records) == 230
-    stats = control.stats()
-    assert sum(stats["calls"].values()) == control.calls(email)
-    reader = full  # the folder by name, one delta page, one page of stamps
-    assert reader.full and mailbox.calls.calls == before
-    assert control.calls(email) == 3
+    full_reader = GraphMailbox(mailbox.settings, email)
+    full = full_reader.side(SyncObject.CONTACTS).changes(None)
+    assert full.full and len(full.records) == 230
+    assert all(r.salesforce_id for r in full.records.values())
+    assert full_reader.calls.by_operation == {"contactFolders": 1, "contacts/delta": 1, "contacts": 1}
+    assert control.calls(email) == 3 == sum(control.stats()["calls"].values())
+
+    # a few changes: one batch of GETs
+    plain.patch(f"/contacts/{made[0].record_id}", {"jobTitle": "Buyer"})
+    few = GraphMailbox(mailbox.settings, email)
+    one = few.side(SyncObject.CONTACTS).changes(full.watermark)
+    assert set(one.records) == {made[0].record_id} and one.records[made[0].record_id].salesforce_id
+    assert few.calls.by_operation == {"contacts/delta": 1, "$batch": 1}
