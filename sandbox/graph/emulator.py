@@ -233,16 +233,21 @@ class GraphEmulator:
         user_segment = segments[1]
         rest = routes.split("/".join(segments[2:]))
         with self.store.lock:
-            mb = self.store.mailbox(user_segment)
-            if not rest:
-                name = f"{method} users/{{id}}"
-                self.count(name, mb["upn"] if mb else None, batched)
-                self.apply_fault([name.split(" ", 1)[1]])
-                return self._user(method, mb, user_segment, args, base)
+            known = self.store.mailbox(user_segment)
+        # Counted and faulted before taking the store lock, so that an injected latency delays only this request.
+        if not rest:
+            name = f"{method} users/{{id}}"
+            self.count(name, known["upn"] if known else None, batched)
+            self.apply_fault([name.split(" ", 1)[1]])
+        else:
             handler, template, ids = routes.match(method, rest)
             name = template or routes.template_of(rest)
-            self.count(f"{method} {name}", mb["upn"] if mb else user_segment.lower(), batched)
+            self.count(f"{method} {name}", known["upn"] if known else user_segment.lower(), batched)
             self.apply_fault(["/".join(rest), name])
+        with self.store.lock:
+            mb = self.store.mailbox(user_segment)
+            if not rest:
+                return self._user(method, mb, user_segment, args, base)
             if mb is None:
                 raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user_segment}' is invalid.")
             if handler is None:

@@ -158,3 +158,17 @@ def test_control_users_and_reset(tenant):
     assert upn not in users and demo in users
     assert tenant.call("GET", f"users/{demo}/contacts").json()["value"] == []
     assert tenant.call("GET", f"users/{upn}/contacts").status_code == 404
+
+
+def test_latency_delays_only_the_faulted_request(tenant, mb):
+    import threading
+
+    tenant.token()
+    tenant.control("POST", "/faults", {"operation": "contacts", "status": 200, "latency_ms": 1500}, expect=201)
+    slow = threading.Thread(target=lambda: mb.get("contacts"))
+    slow.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert mb.get("contactFolders").status_code == 200
+    assert time.monotonic() - started < 1.0
+    slow.join()
