@@ -311,6 +311,8 @@ def _execute_claimed(
             run.full = True
             run.save(update_fields=["full"])
         route = mailbox_route(user)
+        run.exchange_protocol = route.protocol
+        run.save(update_fields=["exchange_protocol"])
         clients = clients or build_clients(user, route)
         _follow_mailbox(run, state, route.protocol)
         if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):
