@@ -266,16 +266,19 @@ class GraphMailbox:
         self._token: str | None = None
 
     # ---- tokens ----------------------------------------------------------------------------------------------------
-    def _access_token(self, *, fresh: bool = False) -> str:
-        if self._token is not None and not fresh:
+    def _access_token(self, *, refused: str | None = None) -> str:
+        """The app's token for Graph: msal's cached one while it is valid; `refused`: Graph rejected that token
+        (revoked, expired early), so it leaves msal's cache and another is used (a newer cached one, or a new one)."""
+        if self._token is not None and refused is None:
             return self._token
         with _counting(self.calls):
             holder = _app_for(self.settings)
         with _counting(self.calls), holder.lock:
-            if fresh:  # the service refused the cached token (revoked, expired early): drop it from msal's cache
+            if refused is not None:
                 cache = holder.app.token_cache
                 for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-                    cache.remove_at(entry)
+                    if entry.get("secret") == refused:
+                        cache.remove_at(entry)
             try:
                 result = holder.app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
             except requests.exceptions.SSLError as e:
@@ -320,8 +323,8 @@ class GraphMailbox:
         for attempt in range(MAX_RETRIES + 1):
             answer = self._send_once(method, path, operation, params=params, body=body, headers=headers)
             if answer.status == 401 and not refreshed:
-                refreshed = True  # once: a second 401 with a brand-new token is a credential problem
-                self._access_token(fresh=True)
+                refreshed = True  # once: a second 401 with another token is a credential problem
+                self._access_token(refused=self._token)
                 answer = self._send_once(method, path, operation, params=params, body=body, headers=headers)
             if answer.status not in _TRANSIENT_STATUS or attempt == MAX_RETRIES:
                 return answer
@@ -393,15 +396,19 @@ class GraphMailbox:
                 missing = [i for i in todo if i not in inner]
                 if missing:
                     raise TransientError("batch_incomplete", f"{len(missing)} requests had no answer in the $batch")
-                retry = [i for i in todo if inner[i].status in (429, 503) or (inner[i].status == 401 and not refreshed)]
+                # 429: not processed, send again. 503: only what is safe to repeat (a create might have been made).
+                retry = [i for i in todo if inner[i].status == 429
+                         or (inner[i].status == 503 and requests_[i]["method"] != "POST")
+                         or (inner[i].status == 401 and not refreshed)]
                 for i in todo:
                     answers[i] = inner[i]
                 if not retry:
                     break
                 if any(inner[i].status == 401 for i in retry):
                     refreshed = True
-                    self._access_token(fresh=True)
-                wait = max((_retry_after(inner[i].headers) or 0.0) for i in retry)
+                    self._access_token(refused=self._token)
+                hints = [_retry_after(inner[i].headers) for i in retry if inner[i].status != 401]
+                wait = max((h if h is not None else 2.0 ** _attempt for h in hints), default=0.0)
                 if waited + wait > self.settings.max_wait_seconds:
                     code, message = _error_of(inner[retry[0]].body)
                     raise TransientError(code or "TooManyRequests", message or "throttled", retry_after=wait)
@@ -521,6 +528,7 @@ class GraphSide:
         self.options = options
         self._folder_id: str | None = None
         self._list_id: str | None = None
+        self._no_folder = False
         self._etags: dict[str, str] = {}  # @odata.etag read in this run (If-Match on update)
         self._current: dict[str, dict[str, Any]] = {}  # contacts as read in this run (collections to keep)
         self._attendees: dict[str, list[str]] = {}
@@ -788,6 +796,8 @@ class GraphSide:
 
     def _in_scope(self, item: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
         if self.object_type is SyncObject.CONTACTS:
+            if self._no_folder:
+                return False
             parent = item.get("parentFolderId")
             if parent and self._folder_id and parent != self._folder_id:
                 return False
@@ -812,7 +822,8 @@ class GraphSide:
             try:
                 self._folder()
             except NeedsAttention:
-                self._folder_id = None  # no folder: whatever is found is out of scope
+                self._folder_id = None
+                self._no_folder = True  # no folder: whatever is found is out of scope
         records = {}
         for record_id, item in self._get(ids).items():
             record = self._record(item)

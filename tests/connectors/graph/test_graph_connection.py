@@ -101,6 +101,16 @@ def test_throttled_requests_inside_a_batch(mailbox, control, plain):
         side.create([CreateRequest({"subject": "c"})])
     assert caught.value.retry_after == pytest.approx(60.0)
 
+    # a 503 may come after the work was done: an update is sent again, a create never (the engine's pending
+    # link finds it by its stamp next run instead)
+    control.fault(operation="todo", status=503, error_code="ServiceUnavailable", retry_after=1, count=1)
+    assert side.update([UpdateRequest(made[0].record_id, {"subject": "a!"})])[0].ok
+    control.fault(operation="todo", status=503, error_code="ServiceUnavailable", retry_after=1, count=1)
+    with pytest.raises(TransientError) as caught:
+        side.create([CreateRequest({"subject": "d"})])
+    assert caught.value.code == "ServiceUnavailable"
+    assert sorted(t["title"] for t in plain.tasks()) == ["a!", "b"]
+
 
 def test_a_bad_item_fails_alone_in_a_batch(mailbox, plain):
     side = mailbox.side(SyncObject.CONTACTS)
