@@ -111,5 +111,6 @@ def _one(emu, r: dict, outer_headers: dict, base: str):
                                                         base, batched=True)
     except GraphError as e:
         return e.status, [("Content-Type", "application/json"), *e.headers], error_body(e.code, e.message)
-    return status, [(k, v) for k, v in out_headers if k.lower() in ("content-type", "location", "etag",
-                                                                     "odata-version", "retry-after")], payload
+    kept = [(k, v) for k, v in out_headers if k.lower() in ("content-type", "location", "etag", "odata-version",
+                                                             "retry-after", "preference-applied")]
+    return status, [("Cache-Control", "no-cache"), *kept], payload

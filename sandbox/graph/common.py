@@ -46,7 +46,7 @@ class Ctx:
 
     def url(self, path: str, params: dict | None = None) -> str:
         u = f"{self.base}/v1.0/users/{quote(self.user_segment, safe='@.')}/{path}"
-        return u + ("?" + urlencode(params, safe="$'(),:/ ") if params else "")
+        return u + ("?" + urlencode(params, safe="$'(),:/", quote_via=quote) if params else "")
 
     def context(self, suffix: str) -> str:
         return f"{self.base}/v1.0/$metadata#users('{quote(self.user_segment, safe='@.')}')/{suffix}"

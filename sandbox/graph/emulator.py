@@ -96,8 +96,8 @@ class GraphEmulator:
             if fault.get("retry_after") is not None:
                 headers.append(("Retry-After", str(fault["retry_after"])))
             code = fault.get("error_code") or DEFAULT_FAULT_CODES.get(status, "UnknownError")
-            messages = {429: "Too many requests. Please retry after the interval in the Retry-After header.",
-                        503: "The service is temporarily unavailable. Please retry later."}
+            messages = {429: "Please retry again later.",  # Graph's documented throttling answer
+                        503: "The service is temporarily unavailable. Please retry again later."}
             raise GraphError(status, code, messages.get(status, f"Injected fault ({status})."), headers)
 
     def count(self, name: str, user: str | None, batched: bool) -> None:
