@@ -636,10 +636,13 @@ class GraphSide:
         elif self.object_type is SyncObject.TASKS:
             self._task_list()
         changed, _removed, delta = self._delta(None)
-        extras = self._list_extras() if self.object_type is not SyncObject.TASKS else {}
-        items = {}
-        for record_id, item in changed.items():
-            items[record_id] = {**item, **extras.get(record_id, {})}
+        if self.object_type is SyncObject.TASKS:
+            items = changed
+        else:
+            extras = self._list_extras()
+            items = {i: {**item, **extras[i]} for i, item in changed.items() if i in extras}
+            # made between the two reads: read whole (a missing stamp or fax would look like a change)
+            items.update(self._get([i for i in changed if i not in extras]))
         records = {}
         for record_id, item in items.items():
             record = self._record(item)
