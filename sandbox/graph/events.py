@@ -450,6 +450,19 @@ def calendar_view_delta(ctx):
             return None
         return obj
 
+    def outside(scope):
+        # Single instances and series masters with nothing in the window: what Exchange reports as @removed when
+        # they are added, changed or deleted (clients filter those by the window, as Microsoft documents).
+        s, e = parse_datetime(scope["start"]), parse_datetime(scope["end"])
+        out = {}
+        for rec in ctx.mb["events"].values():
+            if rec["props"].get("recurrence"):
+                if not instances_between(ctx.mb, rec, s, e):
+                    out[rec["id"]] = change_key(rec["id"], rec["version"])
+            elif not _overlaps(rec["props"], s, e):
+                out[rec["id"]] = change_key(rec["id"], rec["version"])
+        return out
+
     path = "calendarView/delta" if not ctx.rel_path.startswith("calendar/") else "calendar/calendarView/delta"
     return 200, delta.run(ctx, kind="calendarView", scope=scope, path=path, context="Collection(event)",
-                          entries=entries, render=render_one, options={})
+                          entries=entries, render=render_one, options={}, outside=outside)
