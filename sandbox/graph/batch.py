@@ -78,6 +78,8 @@ def _order(requests: list[dict]) -> list[dict]:
 
 def run_batch(emu, raw: bytes, outer_headers: dict, base: str) -> dict:
     requests = _order(_parse(raw))
+    emu.count_request([emu.user_of("/" + r["url"].lstrip("/")) for r in requests
+                       if not r["url"].lower().startswith(("http://", "https://"))])
     statuses: dict[str, int] = {}
     responses = []
     for r in requests:

@@ -42,6 +42,7 @@ class GraphEmulator:
         self.calls: Counter = Counter()
         self.calls_by_user: Counter = Counter()
         self.batched: Counter = Counter()
+        self.requests_by_user: Counter = Counter()  # HTTP requests: a $batch once per mailbox it addresses
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     # ---- hub interface -----------------------------------------------------------------------------------------
@@ -67,6 +68,7 @@ class GraphEmulator:
             self.calls.clear()
             self.calls_by_user.clear()
             self.batched.clear()
+            self.requests_by_user.clear()
 
     def seed_demo(self) -> None:
         from sandbox.graph.seed import seed_demo
@@ -105,6 +107,20 @@ class GraphEmulator:
             (self.batched if batched else self.calls)[name] += 1
             if user:
                 self.calls_by_user[user] += 1
+
+    def user_of(self, path: str) -> str | None:
+        """The mailbox a Graph path (after /v1.0) addresses: its UPN, or the segment as given if unknown."""
+        segments = [unquote(p) for p in path.split("?", 1)[0].split("/") if p]
+        if len(segments) < 2 or segments[0].lower() != "users":
+            return None
+        with self.store.lock:
+            mb = self.store.mailbox(segments[1])
+        return mb["upn"] if mb else segments[1].lower()
+
+    def count_request(self, users) -> None:
+        with self.fault_lock:
+            for user in {u for u in users if u}:
+                self.requests_by_user[user] += 1
 
     # ---- WSGI --------------------------------------------------------------------------------------------------
     def wsgi_app(self, environ, start_response):
@@ -195,8 +211,11 @@ class GraphEmulator:
     # ---- Graph -------------------------------------------------------------------------------------------------
     def handle_graph_http(self, method, path, query, headers, raw, base):
         """A request from the network: authenticate, then either a batch or one Graph request."""
+        is_batch = path.rstrip("/") == "/$batch"
+        if not is_batch:
+            self.count_request([self.user_of(path)])
         self.identity.authenticate(headers.get("authorization", ""))
-        if path.rstrip("/") == "/$batch":
+        if is_batch:
             from sandbox.graph.batch import run_batch
 
             if method != "POST":

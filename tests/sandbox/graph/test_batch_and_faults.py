@@ -143,7 +143,17 @@ def test_stats_count_calls_and_batched_calls(tenant, mb):
     assert stats["calls"] == {"POST contactFolders": 1, "GET contactFolders/{id}/contacts": 1,
                               "GET contactFolders/{id}/contacts/delta": 1, "POST $batch": 1}
     assert stats["batched"] == {"GET contacts": 2}
-    assert stats["calls_by_user"] == {mb.upn: 5}
+    assert stats["calls_by_user"] == {mb.upn: 5}  # every Graph call, batched or not
+    assert stats["requests_by_user"] == {mb.upn: 4}  # HTTP requests: the $batch once
+    tenant.control("DELETE", "/stats", expect=200)
+    other = tenant.user()
+    tenant.call("GET", f"users/{mb.upn}/contacts", token="expired-or-garbage")  # refused, still a request
+    _batch(tenant, [{"id": "1", "method": "GET", "url": f"/users/{mb.upn}/contacts"},
+                    {"id": "2", "method": "GET", "url": f"users/{other}/contacts"},
+                    {"id": "3", "method": "GET", "url": f"/users/{other}/contactFolders"}])
+    stats = tenant.control("GET", "/stats", expect=200).json()
+    assert stats["requests_by_user"] == {mb.upn: 2, other: 1}
+    assert stats["calls_by_user"] == {mb.upn: 1, other: 2}
 
 
 def test_control_users_and_reset(tenant):
