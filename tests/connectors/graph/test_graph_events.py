@@ -167,3 +167,18 @@ def test_attendee_addresses(mailbox, plain):
                                          {"emailAddress": {"address": "bob@rival.test"}, "type": "optional"}])
     side = mailbox.side(SyncObject.EVENTS, ObjectOptions(excluded_addresses=("@rival.test",)))
     assert side.attendee_addresses([meeting["id"], "AAMkAGI2missing"]) == {meeting["id"]: ["ann@client.test"]}
+
+
+def test_many_changed_events_read_their_stamps_from_one_page(mailbox, email):
+    from sync.connectors.exchange_graph import GraphMailbox
+
+    side = mailbox.side(SyncObject.EVENTS, WINDOW)
+    mark = side.changes(None).watermark
+    made = side.create([CreateRequest({"subject": f"E{i}", "start": dt.datetime(2026, 3, 2, 8, tzinfo=UTC)
+                                       + dt.timedelta(hours=i), "end": dt.datetime(2026, 3, 2, 9, tzinfo=UTC)
+                                       + dt.timedelta(hours=i)}, f"00U{i:015d}") for i in range(45)])
+    assert all(r.ok for r in made) and mailbox.calls.by_operation["$batch"] == 3
+    reader = GraphMailbox(mailbox.settings, email)
+    changed = reader.side(SyncObject.EVENTS, WINDOW).changes(mark)
+    assert {r.salesforce_id for r in changed.records.values()} == {f"00U{i:015d}" for i in range(45)}
+    assert reader.calls.by_operation == {"calendarView/delta": 1, "calendarView": 1}
