@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -107,18 +108,25 @@ _APPS: dict[tuple[Any, ...], _App] = {}
 _APPS_LOCK = threading.Lock()
 
 
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.S)
+
+
 def _credential(settings: GraphSettings) -> str | dict[str, str]:
     if settings.certificate_pem:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
 
-        pem = settings.certificate_pem
+        found = {m.group(1): m.group(0) for m in _PEM_BLOCK.finditer(settings.certificate_pem)}
+        key = next((block for kind, block in found.items() if kind.endswith("PRIVATE KEY")), None)
         try:
-            certificate = x509.load_pem_x509_certificate(pem[pem.index("-----BEGIN CERTIFICATE-----"):].encode())
+            if key is None or "CERTIFICATE" not in found:
+                raise ValueError("a private key and a certificate (PEM) are both needed")
+            certificate = x509.load_pem_x509_certificate(found["CERTIFICATE"].encode())
         except ValueError as e:
             raise NeedsAttention("invalid_certificate", f"the Graph certificate cannot be read: {e}",
                                  "upload the app registration's private key and certificate (PEM)") from None
-        return {"private_key": pem, "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper()}  # noqa: S303
+        # x5t: the SHA-1 thumbprint Entra ID identifies an uploaded certificate by
+        return {"private_key": key, "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper()}  # noqa: S303
     if not settings.client_secret:
         raise NeedsAttention("missing_credential", "the Graph connection has neither a client secret nor a "
                              "certificate", "enter the app registration's client secret or certificate")

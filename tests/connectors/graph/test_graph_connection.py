@@ -50,6 +50,20 @@ def test_certificate_credential(settings, registration, email):
     mailbox = GraphMailbox(by_certificate, email)
     assert mailbox.side(SyncObject.TASKS).changes(None).full
     assert mailbox.calls.by_operation.get("token") == 1
+    # the certificate may come first
+    key, _, certificate = registration.certificate_pem.partition("-----BEGIN CERTIFICATE-----")
+    swapped = dataclasses.replace(by_certificate, certificate_pem="-----BEGIN CERTIFICATE-----" + certificate + key)
+    assert GraphMailbox(swapped, email).check()["ok"]
+    # a key alone, or another certificate, is refused before any request
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(dataclasses.replace(by_certificate, certificate_pem=key), email).check()
+    assert caught.value.code == "invalid_certificate"
+
+
+def test_unknown_tenant_needs_attention(settings, email):
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(dataclasses.replace(settings, tenant_id="11111111-2222-3333-4444-555555555555"), email).check()
+    assert caught.value.code == "tenant_not_found" and "tenant" in caught.value.action
 
 
 def test_tokens_are_cached_per_app_and_renewed_once_after_expiry(settings, email, control):
