@@ -699,17 +699,20 @@ class GraphSide:
             answer = self.mailbox.send("GET", next_link, operation, headers={"Prefer": prefer})
 
     def _list_extras(self, modified_since: datetime | None = None) -> dict[str, dict[str, Any]]:
-        """What delta cannot return (stamps, the fax) for every item (or those modified since), in pages."""
+        """What delta cannot return (stamps, the fax; whole events) for every item (or those modified since), in
+        pages."""
         if self.object_type is SyncObject.CONTACTS:
             path = f"{self.user}/contactFolders/{quote(self._folder(), safe='=-_')}/contacts"
             params = {"$select": "id", "$expand": self._expand(), "$top": str(LIST_PAGE)}
             key = "singleValueExtendedProperties"
         elif self.object_type is SyncObject.EVENTS:
+            # Whole events: Graph's calendarView/delta sends occurrences of a series with their id, type, series
+            # and times only; the calendar view has all their properties.
             lo, hi = self._window()
             path = f"{self.user}/calendarView"
-            params = {"startDateTime": _iso(lo), "endDateTime": _iso(hi), "$select": "id", "$expand": self._expand(),
+            params = {"startDateTime": _iso(lo), "endDateTime": _iso(hi), "$expand": self._expand(),
                       "$top": str(LIST_PAGE)}
-            key = "singleValueExtendedProperties"
+            key = None
         else:
             path = f"{self.user}/todo/lists/{quote(self._task_list(), safe='=-_')}/tasks"
             params = {"$select": "id", "$expand": self._expand(), "$top": str(TASK_LIST_PAGE)}
@@ -718,9 +721,10 @@ class GraphSide:
             params["$filter"] = f"lastModifiedDateTime ge {_iso(modified_since)}"
         operation = path.rsplit("/", 1)[-1] if self.object_type is not SyncObject.TASKS else "todo/tasks"
         out: dict[str, dict[str, Any]] = {}
-        for page in self.mailbox.pages(path, operation, params=params):
+        headers = {"Prefer": _UTC_PREFER} if self.object_type is SyncObject.EVENTS else None
+        for page in self.mailbox.pages(path, operation, params=params, headers=headers):
             for item in page.get("value", []):
-                out[str(item["id"])] = {key: item.get(key) or []}
+                out[str(item["id"])] = {key: item.get(key) or []} if key else item
         return out
 
     def _records(self, changed: Mapping[str, dict[str, Any]], removed: set[str]) -> dict[str, SideRecord]:

@@ -182,3 +182,28 @@ def test_many_changed_events_read_their_stamps_from_one_page(mailbox, email):
     changed = reader.side(SyncObject.EVENTS, WINDOW).changes(mark)
     assert {r.salesforce_id for r in changed.records.values()} == {f"00U{i:015d}" for i in range(45)}
     assert reader.calls.by_operation == {"calendarView/delta": 1, "calendarView": 1}
+
+
+def test_occurrences_that_delta_sends_bare_are_read_whole(mailbox, plain, monkeypatch):
+    """Graph's calendarView/delta sends a series' occurrences with id, type, seriesMasterId, start and end only
+    (microsoftgraph/microsoft-graph-docs#7632, #22197): their content comes from the calendar view."""
+    plain.add_event(subject="Weekly", location={"displayName": "Room 1"},
+                    start=when("2026-03-02T10:00:00"), end=when("2026-03-02T10:30:00"),
+                    recurrence={"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+                                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 3}},
+                    singleValueExtendedProperties=[{"id": SALESFORCE_ID_PROPERTY, "value": "00U000000000000042"}])
+    reader = mailbox.side(SyncObject.EVENTS, WINDOW)
+    real = reader._delta
+
+    def bare_occurrences(link):
+        changed, removed, delta = real(link)
+        keep = ("@odata.etag", "id", "type", "seriesMasterId", "start", "end")
+        return ({i: {k: v for k, v in item.items() if k in keep} if item.get("type") == "occurrence" else item
+                 for i, item in changed.items()}, removed, delta)
+
+    monkeypatch.setattr(reader, "_delta", bare_occurrences)
+    full = reader.changes(None)
+    assert len(full.records) == 3
+    for record in full.records.values():
+        assert record.fields["subject"] == "Weekly" and record.fields["location"] == "Room 1"
+        assert record.version  # the change key of the occurrence, from the calendar view
