@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import msal
 import requests
@@ -771,7 +771,7 @@ class GraphSide:
         """Items by id with their stamps (batched GETs); missing items are left out."""
         if not ids:
             return {}
-        params = f"?$expand={self._expand()}"
+        params = _query({"$expand": self._expand()})
         headers = {"Prefer": _UTC_PREFER} if self.object_type is SyncObject.EVENTS else None
         answers = self.mailbox.batch_get([self._item_path(i) + params for i in ids], headers=headers)
         out = {}
@@ -1018,6 +1018,11 @@ class GraphSide:
 # ---- helpers -------------------------------------------------------------------------------------------------------
 
 _BAD_ID = frozenset({"ErrorInvalidIdMalformed", "ErrorInvalidId"})
+
+
+def _query(params: Mapping[str, str]) -> str:
+    """A query string for a URL inside a $batch (percent-encoded like any URL; `$` kept for readability)."""
+    return "?" + urlencode(params, quote_via=quote, safe="$,")
 
 
 def _linked_resource(salesforce_id: str) -> dict[str, str]:
