@@ -1,6 +1,7 @@
 """The Microsoft Graph emulator: a WSGI app serving the identity platform (/{tenant}/…), Graph v1.0 (/v1.0/…) for
 contacts, calendar and To Do, JSON batching, and the /_sandbox/ control API."""
 
+import base64
 import json
 import logging
 import threading
@@ -196,6 +197,14 @@ class GraphEmulator:
                                                                      "requests."}).encode()
                 self.count("POST token", None, False)
                 form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+                basic = headers.get("authorization", "")
+                if basic.lower().startswith("basic ") and "client_secret" not in form:  # client_secret_basic
+                    try:
+                        user, _, secret = base64.b64decode(basic[6:].strip()).decode().partition(":")
+                    except (ValueError, UnicodeDecodeError):
+                        user, secret = "", ""
+                    form.setdefault("client_id", unquote(user))
+                    form["client_secret"] = unquote(secret)
                 try:
                     self.apply_fault(["token"])
                     answer = self.identity.issue_token(base, tenant, form)
