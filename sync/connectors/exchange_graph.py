@@ -523,6 +523,8 @@ class _Watermark:
 # ---- the side connector --------------------------------------------------------------------------------------------
 
 _UTC_PREFER = 'outlook.timezone="UTC"'
+# Event reads other than delta: times in UTC, bodies as text (Exchange Online stores most bodies as HTML).
+_READ_PREFER = f'{_UTC_PREFER}, outlook.body-content-type="text"'
 
 
 class GraphSide:
@@ -721,7 +723,7 @@ class GraphSide:
             params["$filter"] = f"lastModifiedDateTime ge {_iso(modified_since)}"
         operation = path.rsplit("/", 1)[-1] if self.object_type is not SyncObject.TASKS else "todo/tasks"
         out: dict[str, dict[str, Any]] = {}
-        headers = {"Prefer": _UTC_PREFER} if self.object_type is SyncObject.EVENTS else None
+        headers = {"Prefer": _READ_PREFER} if self.object_type is SyncObject.EVENTS else None
         for page in self.mailbox.pages(path, operation, params=params, headers=headers):
             for item in page.get("value", []):
                 out[str(item["id"])] = {key: item.get(key) or []} if key else item
@@ -772,7 +774,7 @@ class GraphSide:
         if not ids:
             return {}
         params = _query({"$expand": self._expand()})
-        headers = {"Prefer": _UTC_PREFER} if self.object_type is SyncObject.EVENTS else None
+        headers = {"Prefer": _READ_PREFER} if self.object_type is SyncObject.EVENTS else None
         answers = self.mailbox.batch_get([self._item_path(i) + params for i in ids], headers=headers)
         out = {}
         for record_id, answer in zip(ids, answers, strict=True):
@@ -861,7 +863,7 @@ class GraphSide:
             headers = None
         else:
             path = f"{self.user}/calendar/events"
-            headers = {"Prefer": _UTC_PREFER}
+            headers = {"Prefer": _READ_PREFER}
         out = []
         for page in self.mailbox.pages(path, path.rsplit("/", 1)[-1], params=params, headers=headers):
             for item in page.get("value", []):
