@@ -448,7 +448,14 @@ def calendar_view_delta(ctx):
         props = instance(ctx.mb, rec, day)["props"] if day is not None else rec["props"]
         if obj["type"] == "seriesMaster" or not _overlaps(props, s, e):
             return None
-        return obj
+        if obj["type"] == "occurrence":
+            # Exchange Online sends a series' plain occurrences bare in calendarView delta: a client reads their
+            # content from the series master or GET events/{id} (long reported, never documented:
+            # microsoftgraph/microsoft-graph-docs#7632, #22197). Exceptions and single events come whole.
+            return {"@odata.type": "#microsoft.graph.event", "@odata.etag": obj["@odata.etag"], "id": obj["id"],
+                    "seriesMasterId": obj["seriesMasterId"], "type": "occurrence", "start": obj["start"],
+                    "end": obj["end"]}
+        return {"@odata.type": "#microsoft.graph.event", **obj}
 
     def outside(scope):
         # Single instances and series masters with nothing in the window: what Exchange reports as @removed when
