@@ -85,6 +85,14 @@ def test_tokens_are_cached_per_app_and_renewed_once_after_expiry(settings, email
     assert third.side(SyncObject.TASKS).changes(quiet.watermark).records == {}  # the new token is used and kept
     assert third.calls.by_operation == {"todo/tasks/delta": 3, "token": 1}
 
+    # in the middle of one run's writes: the batch is refused once, then sent again with a new token
+    side = third.side(SyncObject.TASKS)
+    made = side.create([CreateRequest({"subject": "before"})])
+    control.expire_tokens()
+    after = side.update([UpdateRequest(made[0].record_id, {"subject": "after"})])
+    assert after[0].ok
+    assert third.calls.by_operation["token"] == 2 and third.calls.by_operation["$batch"] == 3
+
 
 def test_permission_errors_need_attention(mailbox, control):
     control.fault(operation="contactFolders", status=403, error_code="ErrorAccessDenied", count=1)
