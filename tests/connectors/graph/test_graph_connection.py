@@ -178,3 +178,10 @@ def test_call_budget_of_reads_and_counter_matches_the_server(mailbox, plain, con
     one = few.side(SyncObject.CONTACTS).changes(full.watermark)
     assert set(one.records) == {made[0].record_id} and one.records[made[0].record_id].salesforce_id
     assert few.calls.by_operation == {"contacts/delta": 1, "$batch": 1}
+
+
+def test_an_untrusted_certificate_needs_attention(settings, email):
+    untrusted = dataclasses.replace(settings, verify=True)  # the system CAs do not know the sandbox's CA
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(untrusted, email).check()
+    assert caught.value.code == "tls_error" and "CA bundle" in caught.value.action
