@@ -73,7 +73,9 @@ def main() -> None:
                                marks, full=full)
             seconds = time.monotonic() - started
             assert outcome.ok, outcome.issues[:3]
-            served = http.get(f"{sandbox.graph_url}/_sandbox/stats").json()["calls_by_user"].get(email, 0)
+            stats = http.get(f"{sandbox.graph_url}/_sandbox/stats").json()
+            # HTTP requests for this mailbox as the emulator saw them (a $batch once)
+            served = stats.get("requests_by_user", stats["calls_by_user"]).get(email, 0)
             creates = outcome.applied[("outlook", "create")]
             return mailbox.calls.calls, dict(mailbox.calls.by_operation), served, seconds, creates
 
