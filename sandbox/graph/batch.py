@@ -1,6 +1,7 @@
 """JSON batching (POST /v1.0/$batch): up to 20 requests, each answered with its own status, headers and body;
 ``dependsOn`` orders requests and a request whose dependency failed answers 424 Failed Dependency."""
 
+import hashlib
 import json
 
 from sandbox.graph.errors import GraphError, bad_request, error_body
@@ -96,6 +97,9 @@ def run_batch(emu, raw: bytes, outer_headers: dict, base: str) -> dict:
         if payload is not None:
             entry["body"] = payload
         responses.append(entry)
+    if not any(r.get("dependsOn") for r in requests):
+        # Parallel requests: Graph answers in no particular order (clients correlate by id), and neither do we.
+        responses.sort(key=lambda e: hashlib.sha1(e["id"].encode()).hexdigest())  # noqa: S324 - not security
     return {"responses": responses}
 
 

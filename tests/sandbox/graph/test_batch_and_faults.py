@@ -25,7 +25,9 @@ def test_batch_of_twenty_with_inner_statuses(tenant, mb):
                  "body": {"givenName": f"B{i}"}} for i in range(18)]
     requests.append({"id": "18", "method": "GET", "url": f"users/{mb.upn}/contacts/AAMkAnothing"})
     requests.append({"id": "19", "method": "GET", "url": f"{base}?$top=5&$select=givenName"})
-    answers = _by_id(_batch(tenant, requests))
+    response = _batch(tenant, requests)
+    assert [r["id"] for r in response.json()["responses"]] != [r["id"] for r in requests]  # correlate by id
+    answers = _by_id(response)
     assert len(answers) == 20
     assert all(answers[str(i)]["status"] == 201 and answers[str(i)]["body"]["givenName"] == f"B{i}"
                for i in range(18))
