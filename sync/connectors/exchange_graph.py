@@ -778,7 +778,7 @@ class GraphSide:
         answers = self.mailbox.batch_get([self._item_path(i) + params for i in ids], headers=headers)
         out = {}
         for record_id, answer in zip(ids, answers, strict=True):
-            if answer.status == 404 or (answer.status == 400 and _error_of(answer.body)[0] in _BAD_ID):
+            if answer.status == 404 or (answer.status == 400 and _error_of(answer.body)[0] in _NO_SUCH_ITEM):
                 attention = _mailbox_error(404, *_error_of(answer.body))
                 if attention is not None:
                     raise attention
@@ -989,8 +989,9 @@ class GraphSide:
         answers = self.mailbox.batch([{"method": "DELETE", "url": self._item_path(i)} for i in record_ids])
         out = []
         for record_id, answer in zip(record_ids, answers, strict=True):
-            if 200 <= answer.status < 300 or (answer.status == 404 and _mailbox_error(404, *_error_of(answer.body))
-                                              is None):
+            code, message = _error_of(answer.body)
+            if (200 <= answer.status < 300 or (answer.status == 404 and _mailbox_error(404, code, message) is None)
+                    or code in _GONE_OCCURRENCE):  # already gone is deleted
                 self._etags.pop(record_id, None)
                 out.append(WriteResult(record_id, None))
             else:
@@ -1019,7 +1020,10 @@ class GraphSide:
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
 
-_BAD_ID = frozenset({"ErrorInvalidIdMalformed", "ErrorInvalidId"})
+# 400 answers that mean "there is no such item": a malformed id, an occurrence deleted from its series.
+_GONE_OCCURRENCE = frozenset({"ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+                              "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange"})
+_NO_SUCH_ITEM = frozenset({"ErrorInvalidIdMalformed", "ErrorInvalidId", *_GONE_OCCURRENCE})
 
 
 def _query(params: Mapping[str, str]) -> str:
