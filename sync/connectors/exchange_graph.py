@@ -542,6 +542,7 @@ class GraphSide:
         self._etags: dict[str, str] = {}  # @odata.etag read in this run (If-Match on update)
         self._current: dict[str, dict[str, Any]] = {}  # contacts as read in this run (collections to keep)
         self._attendees: dict[str, list[str]] = {}
+        self._meetings: dict[str, bool] = {}  # events: organized by this mailbox, with attendees
         self._task_index: dict[str, list[str]] | None = None  # tasks: Salesforce id → task ids (lookup)
         self.window_start = _parse_instant(options.window_start)
         self.window_end = _parse_instant(options.window_end)
@@ -800,6 +801,8 @@ class GraphSide:
             self._current[record_id] = {k: item.get(k) for k in ("emailAddresses", "businessPhones", "homePhones")}
         if self.object_type is SyncObject.EVENTS and "attendees" in item:
             self._attendees[record_id] = mapping.event_attendees(item)
+            if "isOrganizer" in item:
+                self._meetings[record_id] = _is_organized_meeting(item)
         version = item.get("changeKey") or etag
         return SideRecord(record_id, str(version) if version else None, fields, self._in_scope(item, fields),
                           self._stamp(item))
@@ -984,11 +987,25 @@ class GraphSide:
                 raise classify(answer.status, answer.body, answer.headers)
 
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
+        """Deletes (Exchange Online keeps them in Deleted Items); an item already gone is deleted.
+
+        Meetings this mailbox organizes with attendees are left alone and reported: Graph has no "send no
+        cancellations" (EWS's SendToNone), and the sync never e-mails anyone.
+        """
         if not record_ids:
             return []
-        answers = self.mailbox.batch([{"method": "DELETE", "url": self._item_path(i)} for i in record_ids])
+        kept = self._organized_meetings(record_ids) if self.object_type is SyncObject.EVENTS else set()
+        todo = [i for i in record_ids if i not in kept]
+        answers = iter(self.mailbox.batch([{"method": "DELETE", "url": self._item_path(i)} for i in todo])
+                       if todo else [])
         out = []
-        for record_id, answer in zip(record_ids, answers, strict=True):
+        for record_id in record_ids:
+            if record_id in kept:
+                out.append(WriteResult(error=WriteError(
+                    "meeting_not_deleted", "a meeting this mailbox organizes with attendees is left in Outlook: "
+                    "deleting it through Graph would e-mail cancellations to its attendees", False)))
+                continue
+            answer = next(answers)
             code, message = _error_of(answer.body)
             if (200 <= answer.status < 300 or (answer.status == 404 and _mailbox_error(404, code, message) is None)
                     or code in _GONE_OCCURRENCE):  # already gone is deleted
@@ -997,6 +1014,22 @@ class GraphSide:
             else:
                 out.append(self._result(answer, record_id))
         return out
+
+    def _organized_meetings(self, ids: Sequence[str]) -> set[str]:
+        """The events among `ids` that this mailbox organizes and that have attendees (read if not read yet)."""
+        unknown = list(dict.fromkeys(i for i in ids if i not in self._meetings))
+        if unknown:
+            answers = self.mailbox.batch_get([self._item_path(i) + _query({"$select": "isOrganizer,attendees"})
+                                              for i in unknown])
+            for record_id, answer in zip(unknown, answers, strict=True):
+                if 200 <= answer.status < 300:
+                    self._meetings[record_id] = _is_organized_meeting(answer.body)
+                else:
+                    attention = _mailbox_error(answer.status, *_error_of(answer.body))
+                    if attention is not None:
+                        raise attention
+                    self._meetings[record_id] = False  # gone or unreadable: its DELETE answers for itself
+        return {i for i in ids if self._meetings.get(i)}
 
     def _result(self, answer: _Answer, requested: str | None, *, version: bool = True) -> WriteResult:
         if 200 <= answer.status < 300:
@@ -1024,6 +1057,10 @@ class GraphSide:
 _GONE_OCCURRENCE = frozenset({"ErrorCalendarOccurrenceIsDeletedFromRecurrence",
                               "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange"})
 _NO_SUCH_ITEM = frozenset({"ErrorInvalidIdMalformed", "ErrorInvalidId", *_GONE_OCCURRENCE})
+
+
+def _is_organized_meeting(item: Mapping[str, Any]) -> bool:
+    return bool(item.get("isOrganizer")) and bool(mapping.event_attendees(item))
 
 
 def _query(params: Mapping[str, str]) -> str:

@@ -207,3 +207,21 @@ def test_occurrences_that_delta_sends_bare_are_read_whole(mailbox, plain, monkey
     for record in full.records.values():
         assert record.fields["subject"] == "Weekly" and record.fields["location"] == "Room 1"
         assert record.version  # the change key of the occurrence, from the calendar view
+
+
+def test_meetings_the_mailbox_organizes_are_never_deleted_through_graph(mailbox, plain):
+    meeting = plain.add_event(subject="Board", start=when("2026-03-10T08:00:00"), end=when("2026-03-10T09:00:00"),
+                              attendees=[{"emailAddress": {"address": "ann@client.test"}, "type": "required"}])
+    alone = plain.add_event(subject="Focus", start=when("2026-03-10T10:00:00"), end=when("2026-03-10T11:00:00"))
+    side = mailbox.side(SyncObject.EVENTS, WINDOW)
+    results = side.delete([meeting["id"], alone["id"], "AAMkAGI2gone"])
+    assert [r.ok for r in results] == [False, True, True]
+    assert results[0].error.code == "meeting_not_deleted" and not results[0].error.transient
+    assert plain.event(meeting["id"])["subject"] == "Board"  # still there: no cancellation was sent
+    assert plain.call("GET", f"/events/{alone['id']}", expect=404) is not None
+    # read in this run already: no second look before deleting
+    reader = mailbox.side(SyncObject.EVENTS, WINDOW)
+    reader.changes(None)
+    before = mailbox.calls.by_operation.get("$batch", 0)
+    assert reader.delete([meeting["id"]])[0].error.code == "meeting_not_deleted"
+    assert mailbox.calls.by_operation.get("$batch", 0) == before
