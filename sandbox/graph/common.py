@@ -54,9 +54,10 @@ class Ctx:
 
 # ---- bodies -----------------------------------------------------------------------------------------------------
 def json_body(ctx: Ctx) -> dict:
+    if ctx.body is None:
+        raise bad_request("Empty Payload. JSON content expected.")
     if not isinstance(ctx.body, dict):
-        raise bad_request("Empty Payload. JSON content expected.", "BadRequest") if ctx.body is None else \
-            GraphError(400, "RequestBodyRead", "Invalid JSON: an object was expected.")
+        raise GraphError(400, "RequestBodyRead", "Invalid JSON: an object was expected.")
     return ctx.body
 
 

@@ -13,7 +13,9 @@ from urllib.parse import parse_qsl, unquote
 
 from sandbox.graph import routes
 from sandbox.graph.auth import Identity, TokenError
+from sandbox.graph.batch import run_batch
 from sandbox.graph.common import Ctx
+from sandbox.graph.control import handle_control
 from sandbox.graph.errors import GraphError, bad_request, error_body
 from sandbox.graph.odata import Query
 from sandbox.graph.store import Store
@@ -135,8 +137,6 @@ class GraphEmulator:
         try:
             raw = self._read(environ)
             if path == "/_sandbox" or path.startswith("/_sandbox/"):
-                from sandbox.graph.control import handle_control
-
                 status, out_headers, body = handle_control(self, method, path, raw, base)
             elif path.startswith("/v1.0/") or path == "/v1.0":
                 status, out_headers, payload = self.handle_graph_http(method, path[len("/v1.0"):],
@@ -225,8 +225,6 @@ class GraphEmulator:
             self.count_request([self.user_of(path)])
         self.identity.authenticate(headers.get("authorization", ""))
         if is_batch:
-            from sandbox.graph.batch import run_batch
-
             if method != "POST":
                 raise GraphError(405, "BadRequest", "The $batch endpoint only accepts POST.")
             self.count("POST $batch", None, False)

@@ -4,7 +4,7 @@ calendarView with series expanded inside the window, instances, and calendarView
 import hashlib
 import html
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote
 
 from sandbox.graph import delta
@@ -27,6 +27,7 @@ from sandbox.graph.errors import GraphError, not_found
 from sandbox.graph.ids import change_key, etag, make_id, parse_id
 from sandbox.graph.odata import Query, parse_datetime, prefer_timezone
 from sandbox.graph.recurrence import normalize, occurrence_dates
+from sandbox.graph.store import now_iso
 
 SENSITIVITY = ("normal", "personal", "private", "confidential")
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
@@ -166,8 +167,6 @@ def instances_between(mb: dict, master: dict, start: datetime, end: datetime) ->
             out.append(inst)
     for key in master.get("exceptions", {}):  # exceptions moved into the window from a later date
         if key not in seen and key not in cancelled:
-            from datetime import date
-
             day = date.fromisoformat(key)
             inst = instance(mb, master, day)
             if _overlaps(inst["props"], start, end):
@@ -194,8 +193,6 @@ def resolve(mb: dict, event_id: str) -> tuple[dict, object]:
         return rec, None
     parsed = parse_id(event_id)
     if parsed and parsed[1] == "O":
-        from datetime import date
-
         master = next((e for e in mb["events"].values() if e["seq"] == parsed[2]), None)
         if master is not None and master["props"].get("recurrence"):
             try:
@@ -354,8 +351,6 @@ def update_event(ctx, event_id):
         exc = rec["exceptions"].setdefault(day.isoformat(), {"props": {}, "version": 0, "modified": None})
         exc["props"].update(props)
         exc["version"] += 1
-        from sandbox.graph.store import now_iso
-
         exc["modified"] = now_iso()
         if ext is not None:
             write_extended(rec, ext)
