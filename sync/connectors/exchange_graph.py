@@ -935,12 +935,20 @@ class GraphSide:
             # Our entries of the contact's collections replace the first ones; the user's others are kept.
             unread = [r.record_id for r in requests_ if r.fields is not None and r.record_id not in self._current]
             self._read_current(unread)
+        meetings: set[str] = set()
+        if self.object_type is SyncObject.EVENTS:
+            # Graph sends an update to the attendees of a meeting its organizer's copy is changed in (EWS could say
+            # SendToNone): such meetings only ever get our stamp.
+            meetings = self._organized_meetings([r.record_id for r in requests_ if r.fields is not None])
         batch: list[dict[str, Any]] = []
         # per request: (position of the answer that decides its result in `batch`, whether that answer carries the
         # item's new version), or None when there is nothing to write
         slots: list[tuple[int, bool] | None] = []
         for request in requests_:
             body: dict[str, Any] = {}
+            if request.fields is not None and request.record_id in meetings:
+                slots.append(None)
+                continue
             if request.fields is not None:
                 body = mapping.to_graph(self.object_type, request.fields, self._current.get(request.record_id))
             if request.salesforce_id_stamp and self.object_type is not SyncObject.TASKS:
@@ -967,7 +975,11 @@ class GraphSide:
         answers = self.mailbox.batch(batch) if batch else []
         out = []
         for request, slot in zip(requests_, slots, strict=True):
-            if slot is None:
+            if request.fields is not None and request.record_id in meetings:
+                out.append(WriteResult(error=WriteError(
+                    "meeting_not_updated", "a meeting this mailbox organizes with attendees is not changed from "
+                    "Salesforce: Graph would e-mail the change to its attendees", False)))
+            elif slot is None:
                 out.append(WriteResult(request.record_id, None))
             else:
                 out.append(self._result(answers[slot[0]], request.record_id, version=slot[1]))

@@ -209,7 +209,7 @@ def test_occurrences_that_delta_sends_bare_are_read_whole(mailbox, plain, monkey
         assert record.version  # the change key of the occurrence, from the calendar view
 
 
-def test_meetings_the_mailbox_organizes_are_never_deleted_through_graph(mailbox, plain):
+def test_meetings_the_mailbox_organizes_are_never_changed_or_deleted_through_graph(mailbox, plain):
     meeting = plain.add_event(subject="Board", start=when("2026-03-10T08:00:00"), end=when("2026-03-10T09:00:00"),
                               attendees=[{"emailAddress": {"address": "ann@client.test"}, "type": "required"}])
     alone = plain.add_event(subject="Focus", start=when("2026-03-10T10:00:00"), end=when("2026-03-10T11:00:00"))
@@ -225,3 +225,12 @@ def test_meetings_the_mailbox_organizes_are_never_deleted_through_graph(mailbox,
     before = mailbox.calls.by_operation.get("$batch", 0)
     assert reader.delete([meeting["id"]])[0].error.code == "meeting_not_deleted"
     assert mailbox.calls.by_operation.get("$batch", 0) == before
+
+    # nor changed (Graph would send the attendees an update); stamping it is fine
+    results = reader.update([UpdateRequest(meeting["id"], {"subject": "Board (moved)",
+                                                           "start": dt.datetime(2026, 3, 10, 9, tzinfo=UTC),
+                                                           "end": dt.datetime(2026, 3, 10, 10, tzinfo=UTC)}),
+                             UpdateRequest(meeting["id"], None, "00U000000000000077")])
+    assert results[0].error.code == "meeting_not_updated" and results[1].ok
+    after = plain.event(meeting["id"], expand=STAMP)
+    assert after["subject"] == "Board" and after["singleValueExtendedProperties"][0]["value"] == "00U000000000000077"
