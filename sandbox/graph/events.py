@@ -305,6 +305,13 @@ def _align_master(rec: dict) -> None:
 def create_event(ctx):
     raw = check_properties(json_body(ctx), WRITABLE, READONLY, "event")
     props = _validate(ctx, raw, None)
+    if props.get("transactionId"):
+        # transactionId lets a client retry a create safely: the server answers with the event it already made.
+        same = next((e for e in ctx.mb["events"].values()
+                     if e["props"].get("transactionId") == props["transactionId"]), None)
+        if same is not None:
+            obj, _ = event_json(ctx, same)
+            return 201, {"@odata.context": ctx.context("events/$entity"), **obj}
     ext = raw.get("singleValueExtendedProperties")
     rec = ctx.store.new_record(ctx.mb, "events", "E", {k: v for k, v in props.items() if v is not None},
                                exceptions={}, cancelled=[], props_version=1)
