@@ -33,8 +33,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
         model = SyncRun
         fields = [
             "id", "user", "object", "trigger", "state", "full", "requested_by", "created_at", "started_at",
-            "finished_at", "counts", "api_calls", "salesforce_api_used", "salesforce_api_allocation", "error",
-            "progress", "errors",
+            "finished_at", "counts", "api_calls", "exchange_protocol", "salesforce_api_used",
+            "salesforce_api_allocation", "error", "progress", "errors",
         ]
 
     def get_error(self, run: SyncRun) -> dict | None:

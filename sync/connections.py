@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from configurations.models import Direction
 from sync.connectors.base import (
@@ -154,6 +155,23 @@ def mailbox_route(user: SyncUser, connections: dict[str, Connection] | None = No
         return Route(ExchangeRoute.EWS, "default",
                      "not routed to Graph, and no EWS connection is configured for the other mailboxes")
     return Route(ExchangeRoute.EWS, "default", "mailboxes not routed to Graph use EWS")
+
+
+def routed_to(protocol: str, connections: dict[str, Connection] | None = None) -> Q:
+    """The users whose mailbox `mailbox_route` sends to `protocol`, as a query (for lists, filters and counts)."""
+    if connections is None:
+        connections = exchange_connections()
+    graph = connections.get(Connection.Kind.GRAPH)
+    to_graph = Q(exchange_route=ExchangeRoute.GRAPH)
+    automatic = Q(exchange_route=ExchangeRoute.AUTOMATIC)
+    if graph is not None and graph.mailbox_routing == Connection.MailboxRouting.ALL:
+        to_graph |= automatic
+    elif graph is not None and graph.mailbox_routing == Connection.MailboxRouting.DOMAINS and graph.domains:
+        in_domains = Q()
+        for domain in graph.domains:
+            in_domains |= Q(email__iendswith=f"@{domain}")
+        to_graph |= automatic & in_domains
+    return to_graph if protocol == ExchangeRoute.GRAPH else ~to_graph
 
 
 def open_mailbox(user: SyncUser, route: Route | None = None):
@@ -334,23 +352,17 @@ def check_connection(kind: str) -> dict:
         return {"ok": False, "detail": _describe_error(exc)}
 
 
-def _user_routed_to(protocol: str, sample: int = 200) -> SyncUser | None:
-    """An active synced user whose mailbox the given protocol serves (the first of a bounded sample)."""
-    connections = exchange_connections()
-    for user in SyncUser.objects.filter(active=True).order_by("pk")[:sample]:
-        if mailbox_route(user, connections).protocol == protocol:
-            return user
-    return None
+def _user_routed_to(protocol: str) -> SyncUser | None:
+    """The first active synced user whose mailbox the given protocol serves."""
+    return SyncUser.objects.filter(active=True).filter(routed_to(protocol)).order_by("pk").first()
 
 
 def routing_summary() -> dict:
     """How mailboxes are routed between the Exchange connections, in words and counts (the Connections page)."""
     connections = exchange_connections()
-    counts = {ExchangeRoute.EWS.value: 0, ExchangeRoute.GRAPH.value: 0}
-    overridden = 0
-    for user in SyncUser.objects.filter(active=True).only("email", "exchange_route"):
-        counts[mailbox_route(user, connections).protocol] += 1
-        overridden += bool(user.exchange_route)
+    active = SyncUser.objects.filter(active=True)
+    counts = {p: active.filter(routed_to(p, connections)).count() for p in (ExchangeRoute.EWS, ExchangeRoute.GRAPH)}
+    overridden = active.exclude(exchange_route=ExchangeRoute.AUTOMATIC).count()
     graph = connections.get(Connection.Kind.GRAPH)
     if graph is None:
         rule = "Every mailbox is served by the Exchange (EWS) connection."

@@ -108,6 +108,7 @@ def _insert_runs(states, now) -> list[SyncRun]:
         "counts": (json_empty, "{}"),
         "api_calls": (json_empty, "{}"),
         "error_code": ("%s", ""),
+        "exchange_protocol": ("%s", ""),
         "error_message": ("%s", ""),
         "progress_done": ("%s", 0),
     }

@@ -223,6 +223,8 @@ class SyncRun(models.Model):
     # {"salesforce": {"create": n, "update": n, "delete": n}, "outlook": {...}, "links": n, "conflicts": n}
     counts = models.JSONField(default=dict, blank=True)
     api_calls = models.JSONField(default=dict, blank=True)  # {"salesforce": n, "exchange": n}
+    # The Exchange protocol that served the mailbox in this run: ews | graph (blank: the run never reached it).
+    exchange_protocol = models.CharField(max_length=10, blank=True, default="")
     # The org's daily API requests as Salesforce reported them at the end of the run (Sforce-Limit-Info).
     salesforce_api_used = models.PositiveIntegerField(null=True, blank=True)
     salesforce_api_allocation = models.PositiveIntegerField(null=True, blank=True)

@@ -317,6 +317,8 @@ def _execute_claimed(
             # synced as series or as occurrences among them): read everything.
             run.full = True
             run.save(update_fields=["full"])
+        run.exchange_protocol = route.protocol
+        run.save(update_fields=["exchange_protocol"])
         clients = clients or build_clients(user, route)
         _follow_mailbox(run, state, route.protocol)
         if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):

@@ -76,7 +76,8 @@ def run_detail(request, pk: int):
         "counts": _counts_table(run.counts or {}),
         "links": (run.counts or {}).get("links", 0),
         "conflicts": (run.counts or {}).get("conflicts", 0),
-        "api_calls": [("Salesforce", api_calls.get("salesforce", 0)), ("Exchange", api_calls.get("exchange", 0))],
+        "api_calls": [("Salesforce", api_calls.get("salesforce", 0)),
+                      (EXCHANGE_LABELS.get(run.exchange_protocol, "Exchange"), api_calls.get("exchange", 0))],
         "waited": run.started_at - run.created_at if run.started_at else None,
         "record_errors": record_errors[:RUN_RECORD_ERRORS],
         "record_error_count": record_errors.count(),
@@ -95,6 +96,9 @@ def run_progress(request, pk: int):
         "progress": progress_of(run),
         "reload_url": user_page if page.startswith(user_page) else reverse("sync:run", args=[run.pk]),
     })
+
+
+EXCHANGE_LABELS = {"ews": "Exchange (EWS)", "graph": "Exchange Online (Graph)"}
 
 
 def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = None) -> list[dict]:

@@ -9,8 +9,8 @@ class UserObjectStateInline(admin.TabularInline):
     model = UserObjectState
     extra = 0
     can_delete = False
-    fields = ("object", "state", "last_run_at", "last_success_at", "next_due_at", "consecutive_failures",
-              "last_error_code", "last_error_message")
+    fields = ("object", "state", "exchange_protocol", "last_run_at", "last_success_at", "next_due_at",
+              "consecutive_failures", "last_error_code", "last_error_message")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -19,8 +19,8 @@ class UserObjectStateInline(admin.TabularInline):
 
 @admin.register(SyncUser)
 class SyncUserAdmin(admin.ModelAdmin):
-    list_display = ("username", "email", "name", "profile", "active", "configuration")
-    list_filter = ("active", "configuration", "profile")
+    list_display = ("username", "email", "name", "profile", "active", "configuration", "exchange_route")
+    list_filter = ("active", "configuration", "profile", "exchange_route")
     search_fields = ("username", "email", "name", "salesforce_id")
     list_select_related = ("configuration",)
     inlines = (UserObjectStateInline,)

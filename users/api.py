@@ -156,6 +156,7 @@ class UserFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, allow_blank=True, max_length=254)
     configuration = serializers.CharField(required=False, max_length=20)
     state = serializers.ChoiceField(choices=SyncState.choices, required=False)
+    exchange = serializers.ChoiceField(choices=[ExchangeRoute.EWS, ExchangeRoute.GRAPH], required=False)
 
     def validate_configuration(self, value):
         if value == NOT_ASSIGNED:
@@ -165,9 +166,9 @@ class UserFilterSerializer(serializers.Serializer):
         return int(value)
 
 
-def filter_users(queryset, params, fields=("search", "configuration", "state")):
-    """The users list's filters (``search``, ``configuration``, ``state``), shared by every list of users;
-    a bad value is a 400 naming the parameter."""
+def filter_users(queryset, params, fields=("search", "configuration", "state", "exchange")):
+    """The users list's filters (``search``, ``configuration``, ``state``, ``exchange``: the protocol serving the
+    mailbox), shared by every list of users; a bad value is a 400 naming the parameter."""
     filters = UserFilterSerializer(data={k: params[k] for k in fields if k in params})
     filters.is_valid(raise_exception=True)
     search = filters.validated_data.get("search", "").strip()
@@ -189,11 +190,19 @@ def filter_users(queryset, params, fields=("search", "configuration", "state")):
         if state == SyncState.NOT_STARTED:
             in_state |= ~Exists(UserObjectState.objects.filter(user=OuterRef("pk")))
         queryset = queryset.filter(in_state)
+    exchange = filters.validated_data.get("exchange")
+    if exchange:
+        from sync.connections import routed_to
+
+        queryset = queryset.filter(routed_to(exchange))
     return queryset
 
 
 SEARCH_PARAMETER = OpenApiParameter(
     "search", OpenApiTypes.STR, description="Part of the username, e-mail, name or Salesforce id."
+)
+EXCHANGE_PARAMETER = OpenApiParameter(
+    "exchange", OpenApiTypes.STR, enum=["ews", "graph"], description="Users whose mailbox this protocol serves."
 )
 STATE_PARAMETER = OpenApiParameter(
     "state", OpenApiTypes.STR, enum=SyncState.values, description="Users with any object in this state."
@@ -207,6 +216,7 @@ STATE_PARAMETER = OpenApiParameter(
             "configuration", OpenApiTypes.STR, description="Effective configuration id, or 'none' for unassigned."
         ),
         STATE_PARAMETER,
+        EXCHANGE_PARAMETER,
     ]
 )
 class SyncUserViewSet(

@@ -26,7 +26,7 @@ from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
 PAGE_SIZE = 50
 RECENT_RUNS = 20
 RECENT_RECORD_ERRORS = 50
-FILTERS = ("search", "configuration", "state")
+FILTERS = ("search", "configuration", "state", "exchange")
 
 # Bootstrap badge colours: green done, red failed, orange a person must act, blue working, grey idle.
 STATE_BADGES = {
@@ -99,6 +99,7 @@ def user_list(request):
         "configurations": OutlookConfiguration.objects.order_by("name").values("pk", "name", "active"),
         "not_assigned": NOT_ASSIGNED,
         "states": SyncState.choices,
+        "exchange_choices": [(ExchangeRoute.EWS, "Exchange (EWS)"), (ExchangeRoute.GRAPH, "Exchange Online (Graph)")],
         "object_choices": SyncObject.choices,
         "querystring": query.urlencode(),
         "filtered": bool(params),

@@ -1,6 +1,7 @@
 """JSON batching (POST /v1.0/$batch): up to 20 requests, each answered with its own status, headers and body;
 ``dependsOn`` orders requests and a request whose dependency failed answers 424 Failed Dependency."""
 
+import hashlib
 import json
 
 from sandbox.graph.errors import GraphError, bad_request, error_body
@@ -78,6 +79,8 @@ def _order(requests: list[dict]) -> list[dict]:
 
 def run_batch(emu, raw: bytes, outer_headers: dict, base: str) -> dict:
     requests = _order(_parse(raw))
+    emu.count_request([emu.user_of("/" + r["url"].lstrip("/")) for r in requests
+                       if not r["url"].lower().startswith(("http://", "https://"))])
     statuses: dict[str, int] = {}
     responses = []
     for r in requests:
@@ -94,6 +97,9 @@ def run_batch(emu, raw: bytes, outer_headers: dict, base: str) -> dict:
         if payload is not None:
             entry["body"] = payload
         responses.append(entry)
+    if not any(r.get("dependsOn") for r in requests):
+        # Parallel requests: Graph answers in no particular order (clients correlate by id), and neither do we.
+        responses.sort(key=lambda e: hashlib.sha1(e["id"].encode()).hexdigest())  # noqa: S324 - not security
     return {"responses": responses}
 
 
@@ -111,5 +117,6 @@ def _one(emu, r: dict, outer_headers: dict, base: str):
                                                         base, batched=True)
     except GraphError as e:
         return e.status, [("Content-Type", "application/json"), *e.headers], error_body(e.code, e.message)
-    return status, [(k, v) for k, v in out_headers if k.lower() in ("content-type", "location", "etag",
-                                                                     "odata-version", "retry-after")], payload
+    kept = [(k, v) for k, v in out_headers if k.lower() in ("content-type", "location", "etag", "odata-version",
+                                                             "retry-after", "preference-applied")]
+    return status, [("Cache-Control", "no-cache"), *kept], payload

@@ -46,7 +46,7 @@ class Ctx:
 
     def url(self, path: str, params: dict | None = None) -> str:
         u = f"{self.base}/v1.0/users/{quote(self.user_segment, safe='@.')}/{path}"
-        return u + ("?" + urlencode(params, safe="$'(),:/ ") if params else "")
+        return u + ("?" + urlencode(params, safe="$'(),:/", quote_via=quote) if params else "")
 
     def context(self, suffix: str) -> str:
         return f"{self.base}/v1.0/$metadata#users('{quote(self.user_segment, safe='@.')}')/{suffix}"
@@ -54,9 +54,10 @@ class Ctx:
 
 # ---- bodies -----------------------------------------------------------------------------------------------------
 def json_body(ctx: Ctx) -> dict:
+    if ctx.body is None:
+        raise bad_request("Empty Payload. JSON content expected.")
     if not isinstance(ctx.body, dict):
-        raise bad_request("Empty Payload. JSON content expected.", "BadRequest") if ctx.body is None else \
-            GraphError(400, "RequestBodyRead", "Invalid JSON: an object was expected.")
+        raise GraphError(400, "RequestBodyRead", "Invalid JSON: an object was expected.")
     return ctx.body
 
 

@@ -13,7 +13,7 @@ from sandbox.graph.common import (
     write_extended,
 )
 from sandbox.graph.errors import GraphError, not_found
-from sandbox.graph.odata import Query
+from sandbox.graph.odata import Query, parse_datetime
 
 STRING_PROPS = ("assistantName", "businessHomePage", "companyName", "department", "displayName", "fileAs",
                 "generation", "givenName", "initials", "jobTitle", "manager", "middleName", "mobilePhone",
@@ -169,8 +169,6 @@ def _validate(body: dict) -> dict:
             raise GraphError(400, "ErrorInvalidProperty", "A contact has at most three e-mail addresses.")
         body["emailAddresses"] = cleaned
     if body.get("birthday") is not None:
-        from sandbox.graph.odata import parse_datetime
-
         try:
             body["birthday"] = parse_datetime(expect(body["birthday"], str, "birthday", "contact")).strftime(
                 "%Y-%m-%dT%H:%M:%SZ")

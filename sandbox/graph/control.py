@@ -45,13 +45,14 @@ def handle_control(emu, method: str, path: str, raw: bytes, base: str):
     if route == ("GET", ("stats",)):
         with emu.fault_lock:
             return _json(200, {"calls": dict(emu.calls), "calls_by_user": dict(emu.calls_by_user),
-                               "batched": dict(emu.batched)})
+                               "batched": dict(emu.batched), "requests_by_user": dict(emu.requests_by_user)})
     if route == ("DELETE", ("stats",)):
         with emu.fault_lock:
             emu.calls.clear()
             emu.calls_by_user.clear()
             emu.batched.clear()
-        return _json(200, {"calls": {}, "calls_by_user": {}, "batched": {}})
+            emu.requests_by_user.clear()
+        return _json(200, {"calls": {}, "calls_by_user": {}, "batched": {}, "requests_by_user": {}})
     if route == ("POST", ("reset",)):
         if emu.hub is not None:
             emu.hub.reset()

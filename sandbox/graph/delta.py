@@ -22,13 +22,16 @@ def sync_state_not_found() -> GraphError:
                       "without a delta token.")
 
 
-def run(ctx, *, kind: str, scope: dict, path: str, context: str, entries, render, options: dict) -> dict:
+def run(ctx, *, kind: str, scope: dict, path: str, context: str, entries, render, options: dict,
+        outside=None) -> dict:
     """One delta request.
 
     entries(scope): the collection now, as an ordered list of (id, changeKey); render(id, options, scope): the
     representation of one entry, or None if it is gone. ``options`` are the first request's (select, expand, …) and
     ``scope`` what the collection is (folder, list, window); both are kept in the state. A scope of None on a
     request with a token means "the state's" (calendarView windows come from the first request only).
+    outside(scope), for calendarView: {id: changeKey} of the calendar's items outside the window. As Microsoft
+    documents, the next round reports those added, changed or deleted since as ``@removed`` too.
     """
     store, mb = ctx.store, ctx.mb
     args = {k.lower(): v for k, v in ctx.args.items()}
@@ -51,12 +54,23 @@ def run(ctx, *, kind: str, scope: dict, path: str, context: str, entries, render
         pending = [["item", i] for i, ck in current if known.get(i) != ck]
         pending += [["removed", i] for i in known if i not in current_ids]
         snapshot = dict(current)
+    outside_now = outside(scope) if outside is not None and not skip else None
+    if outside_now is not None and delta_token:
+        before = state.get("outside", {})
+        noise = [i for i, ck in outside_now.items() if before.get(i) != ck and i not in snapshot]
+        noise += [i for i in before if i not in outside_now and i not in snapshot]
+        reported = {i for _k, i in pending}
+        pending += [["removed", i] for i in noise if i not in reported]
+    if asked:
+        ctx.extra_headers.append(("Preference-Applied", f"odata.maxpagesize={size}"))
     page, rest = pending[:size], pending[size:]
     value = []
     for entry_kind, entry_id in page:
         obj = render(entry_id, options, scope) if entry_kind == "item" else None
         value.append(obj if obj is not None else {"id": entry_id, "@removed": {"reason": "deleted"}})
     base_state = {"kind": kind, "scope": scope, "options": options, "snapshot": snapshot, "page_size": size}
+    if outside is not None:
+        base_state["outside"] = outside_now if outside_now is not None else state.get("outside", {})
     out = {"@odata.context": ctx.context(context)}
     if rest:
         token = store.save_delta_state(mb, {**base_state, "pending": rest})

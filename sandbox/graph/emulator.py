@@ -1,6 +1,7 @@
 """The Microsoft Graph emulator: a WSGI app serving the identity platform (/{tenant}/…), Graph v1.0 (/v1.0/…) for
 contacts, calendar and To Do, JSON batching, and the /_sandbox/ control API."""
 
+import base64
 import json
 import logging
 import threading
@@ -12,7 +13,9 @@ from urllib.parse import parse_qsl, unquote
 
 from sandbox.graph import routes
 from sandbox.graph.auth import Identity, TokenError
+from sandbox.graph.batch import run_batch
 from sandbox.graph.common import Ctx
+from sandbox.graph.control import handle_control
 from sandbox.graph.errors import GraphError, bad_request, error_body
 from sandbox.graph.odata import Query
 from sandbox.graph.store import Store
@@ -42,6 +45,7 @@ class GraphEmulator:
         self.calls: Counter = Counter()
         self.calls_by_user: Counter = Counter()
         self.batched: Counter = Counter()
+        self.requests_by_user: Counter = Counter()  # HTTP requests: a $batch once per mailbox it addresses
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     # ---- hub interface -----------------------------------------------------------------------------------------
@@ -67,6 +71,7 @@ class GraphEmulator:
             self.calls.clear()
             self.calls_by_user.clear()
             self.batched.clear()
+            self.requests_by_user.clear()
 
     def seed_demo(self) -> None:
         from sandbox.graph.seed import seed_demo
@@ -96,8 +101,8 @@ class GraphEmulator:
             if fault.get("retry_after") is not None:
                 headers.append(("Retry-After", str(fault["retry_after"])))
             code = fault.get("error_code") or DEFAULT_FAULT_CODES.get(status, "UnknownError")
-            messages = {429: "Too many requests. Please retry after the interval in the Retry-After header.",
-                        503: "The service is temporarily unavailable. Please retry later."}
+            messages = {429: "Please retry again later.",  # Graph's documented throttling answer
+                        503: "The service is temporarily unavailable. Please retry again later."}
             raise GraphError(status, code, messages.get(status, f"Injected fault ({status})."), headers)
 
     def count(self, name: str, user: str | None, batched: bool) -> None:
@@ -105,6 +110,20 @@ class GraphEmulator:
             (self.batched if batched else self.calls)[name] += 1
             if user:
                 self.calls_by_user[user] += 1
+
+    def user_of(self, path: str) -> str | None:
+        """The mailbox a Graph path (after /v1.0) addresses: its UPN, or the segment as given if unknown."""
+        segments = [unquote(p) for p in path.split("?", 1)[0].split("/") if p]
+        if len(segments) < 2 or segments[0].lower() != "users":
+            return None
+        with self.store.lock:
+            mb = self.store.mailbox(segments[1])
+        return mb["upn"] if mb else segments[1].lower()
+
+    def count_request(self, users) -> None:
+        with self.fault_lock:
+            for user in {u for u in users if u}:
+                self.requests_by_user[user] += 1
 
     # ---- WSGI --------------------------------------------------------------------------------------------------
     def wsgi_app(self, environ, start_response):
@@ -118,8 +137,6 @@ class GraphEmulator:
         try:
             raw = self._read(environ)
             if path == "/_sandbox" or path.startswith("/_sandbox/"):
-                from sandbox.graph.control import handle_control
-
                 status, out_headers, body = handle_control(self, method, path, raw, base)
             elif path.startswith("/v1.0/") or path == "/v1.0":
                 status, out_headers, payload = self.handle_graph_http(method, path[len("/v1.0"):],
@@ -180,6 +197,14 @@ class GraphEmulator:
                                                                      "requests."}).encode()
                 self.count("POST token", None, False)
                 form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+                basic = headers.get("authorization", "")
+                if basic.lower().startswith("basic ") and "client_secret" not in form:  # client_secret_basic
+                    try:
+                        user, _, secret = base64.b64decode(basic[6:].strip()).decode().partition(":")
+                    except (ValueError, UnicodeDecodeError):
+                        user, secret = "", ""
+                    form.setdefault("client_id", unquote(user))
+                    form["client_secret"] = unquote(secret)
                 try:
                     self.apply_fault(["token"])
                     answer = self.identity.issue_token(base, tenant, form)
@@ -195,10 +220,11 @@ class GraphEmulator:
     # ---- Graph -------------------------------------------------------------------------------------------------
     def handle_graph_http(self, method, path, query, headers, raw, base):
         """A request from the network: authenticate, then either a batch or one Graph request."""
+        is_batch = path.rstrip("/") == "/$batch"
+        if not is_batch:
+            self.count_request([self.user_of(path)])
         self.identity.authenticate(headers.get("authorization", ""))
-        if path.rstrip("/") == "/$batch":
-            from sandbox.graph.batch import run_batch
-
+        if is_batch:
             if method != "POST":
                 raise GraphError(405, "BadRequest", "The $batch endpoint only accepts POST.")
             self.count("POST $batch", None, False)
@@ -233,16 +259,21 @@ class GraphEmulator:
         user_segment = segments[1]
         rest = routes.split("/".join(segments[2:]))
         with self.store.lock:
-            mb = self.store.mailbox(user_segment)
-            if not rest:
-                name = f"{method} users/{{id}}"
-                self.count(name, mb["upn"] if mb else None, batched)
-                self.apply_fault([name.split(" ", 1)[1]])
-                return self._user(method, mb, user_segment, args, base)
+            known = self.store.mailbox(user_segment)
+        # Counted and faulted before taking the store lock, so that an injected latency delays only this request.
+        if not rest:
+            name = f"{method} users/{{id}}"
+            self.count(name, known["upn"] if known else None, batched)
+            self.apply_fault([name.split(" ", 1)[1]])
+        else:
             handler, template, ids = routes.match(method, rest)
             name = template or routes.template_of(rest)
-            self.count(f"{method} {name}", mb["upn"] if mb else user_segment.lower(), batched)
+            self.count(f"{method} {name}", known["upn"] if known else user_segment.lower(), batched)
             self.apply_fault(["/".join(rest), name])
+        with self.store.lock:
+            mb = self.store.mailbox(user_segment)
+            if not rest:
+                return self._user(method, mb, user_segment, args, base)
             if mb is None:
                 raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user_segment}' is invalid.")
             if handler is None:

@@ -4,7 +4,7 @@ calendarView with series expanded inside the window, instances, and calendarView
 import hashlib
 import html
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote
 
 from sandbox.graph import delta
@@ -27,6 +27,7 @@ from sandbox.graph.errors import GraphError, not_found
 from sandbox.graph.ids import change_key, etag, make_id, parse_id
 from sandbox.graph.odata import Query, parse_datetime, prefer_timezone
 from sandbox.graph.recurrence import normalize, occurrence_dates
+from sandbox.graph.store import now_iso
 
 SENSITIVITY = ("normal", "personal", "private", "confidential")
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
@@ -166,8 +167,6 @@ def instances_between(mb: dict, master: dict, start: datetime, end: datetime) ->
             out.append(inst)
     for key in master.get("exceptions", {}):  # exceptions moved into the window from a later date
         if key not in seen and key not in cancelled:
-            from datetime import date
-
             day = date.fromisoformat(key)
             inst = instance(mb, master, day)
             if _overlaps(inst["props"], start, end):
@@ -194,8 +193,6 @@ def resolve(mb: dict, event_id: str) -> tuple[dict, object]:
         return rec, None
     parsed = parse_id(event_id)
     if parsed and parsed[1] == "O":
-        from datetime import date
-
         master = next((e for e in mb["events"].values() if e["seq"] == parsed[2]), None)
         if master is not None and master["props"].get("recurrence"):
             try:
@@ -308,6 +305,13 @@ def _align_master(rec: dict) -> None:
 def create_event(ctx):
     raw = check_properties(json_body(ctx), WRITABLE, READONLY, "event")
     props = _validate(ctx, raw, None)
+    if props.get("transactionId"):
+        # transactionId lets a client retry a create safely: the server answers with the event it already made.
+        same = next((e for e in ctx.mb["events"].values()
+                     if e["props"].get("transactionId") == props["transactionId"]), None)
+        if same is not None:
+            obj, _ = event_json(ctx, same)
+            return 201, {"@odata.context": ctx.context("events/$entity"), **obj}
     ext = raw.get("singleValueExtendedProperties")
     rec = ctx.store.new_record(ctx.mb, "events", "E", {k: v for k, v in props.items() if v is not None},
                                exceptions={}, cancelled=[], props_version=1)
@@ -354,8 +358,6 @@ def update_event(ctx, event_id):
         exc = rec["exceptions"].setdefault(day.isoformat(), {"props": {}, "version": 0, "modified": None})
         exc["props"].update(props)
         exc["version"] += 1
-        from sandbox.graph.store import now_iso
-
         exc["modified"] = now_iso()
         if ext is not None:
             write_extended(rec, ext)
@@ -448,8 +450,28 @@ def calendar_view_delta(ctx):
         props = instance(ctx.mb, rec, day)["props"] if day is not None else rec["props"]
         if obj["type"] == "seriesMaster" or not _overlaps(props, s, e):
             return None
-        return obj
+        if obj["type"] == "occurrence":
+            # Exchange Online sends a series' plain occurrences bare in calendarView delta: a client reads their
+            # content from the series master or GET events/{id} (long reported, never documented:
+            # microsoftgraph/microsoft-graph-docs#7632, #22197). Exceptions and single events come whole.
+            return {"@odata.type": "#microsoft.graph.event", "@odata.etag": obj["@odata.etag"], "id": obj["id"],
+                    "seriesMasterId": obj["seriesMasterId"], "type": "occurrence", "start": obj["start"],
+                    "end": obj["end"]}
+        return {"@odata.type": "#microsoft.graph.event", **obj}
+
+    def outside(scope):
+        # Single instances and series masters with nothing in the window: what Exchange reports as @removed when
+        # they are added, changed or deleted (clients filter those by the window, as Microsoft documents).
+        s, e = parse_datetime(scope["start"]), parse_datetime(scope["end"])
+        out = {}
+        for rec in ctx.mb["events"].values():
+            if rec["props"].get("recurrence"):
+                if not instances_between(ctx.mb, rec, s, e):
+                    out[rec["id"]] = change_key(rec["id"], rec["version"])
+            elif not _overlaps(rec["props"], s, e):
+                out[rec["id"]] = change_key(rec["id"], rec["version"])
+        return out
 
     path = "calendarView/delta" if not ctx.rel_path.startswith("calendar/") else "calendar/calendarView/delta"
     return 200, delta.run(ctx, kind="calendarView", scope=scope, path=path, context="Collection(event)",
-                          entries=entries, render=render_one, options={})
+                          entries=entries, render=render_one, options={}, outside=outside)

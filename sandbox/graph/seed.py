@@ -3,6 +3,8 @@ user five personal contacts, six calendar items (two single meetings, a weekly s
 moved and its fifth cancelled, a monthly forecast series, an all-day trade fair, a private appointment) and three
 To Do tasks. Items are created through the same handlers Graph requests use."""
 
+from datetime import date
+
 from sandbox.demo import DEMO_USERS
 from sandbox.exchange.seed import PEOPLE
 from sandbox.graph import contacts, events, todo
@@ -88,8 +90,6 @@ def seed_demo(emu) -> None:
                 ids.append(obj["id"])
             # The weekly stand-up: its third occurrence (2026-01-19) moved by an hour, its fifth cancelled.
             master = mb["events"][ids[2]]
-            from datetime import date
-
             third = events.occurrence_id(mb, master, date(2026, 1, 19))
             events.update_event(_ctx(emu, mb, {"start": {"dateTime": "2026-01-19T09:30:00", "timeZone": "UTC"},
                                                "end": {"dateTime": "2026-01-19T09:45:00", "timeZone": "UTC"}},

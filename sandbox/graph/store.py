@@ -47,6 +47,8 @@ class Store:
 
     def flush(self) -> None:
         with self.lock:
+            if not self.dirty:
+                return
             for upn in sorted(self.dirty):
                 mb = self.mailboxes.get(upn)
                 if mb is None:
@@ -62,6 +64,7 @@ class Store:
             self.mailboxes.clear()
             self.epoch += 1
             self.flush()
+            atomic_write(self.dir / "meta.json", json.dumps({"epoch": self.epoch}))
 
     def touch(self, mb: dict) -> None:
         self.dirty.add(mb["upn"])

@@ -14,13 +14,14 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import msal
 import requests
@@ -107,18 +108,25 @@ _APPS: dict[tuple[Any, ...], _App] = {}
 _APPS_LOCK = threading.Lock()
 
 
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.S)
+
+
 def _credential(settings: GraphSettings) -> str | dict[str, str]:
     if settings.certificate_pem:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
 
-        pem = settings.certificate_pem
+        found = {m.group(1): m.group(0) for m in _PEM_BLOCK.finditer(settings.certificate_pem)}
+        key = next((block for kind, block in found.items() if kind.endswith("PRIVATE KEY")), None)
         try:
-            certificate = x509.load_pem_x509_certificate(pem[pem.index("-----BEGIN CERTIFICATE-----"):].encode())
+            if key is None or "CERTIFICATE" not in found:
+                raise ValueError("a private key and a certificate (PEM) are both needed")
+            certificate = x509.load_pem_x509_certificate(found["CERTIFICATE"].encode())
         except ValueError as e:
             raise NeedsAttention("invalid_certificate", f"the Graph certificate cannot be read: {e}",
                                  "upload the app registration's private key and certificate (PEM)") from None
-        return {"private_key": pem, "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper()}  # noqa: S303
+        # x5t: the SHA-1 thumbprint Entra ID identifies an uploaded certificate by
+        return {"private_key": key, "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper()}  # noqa: S303
     if not settings.client_secret:
         raise NeedsAttention("missing_credential", "the Graph connection has neither a client secret nor a "
                              "certificate", "enter the app registration's client secret or certificate")
@@ -266,15 +274,19 @@ class GraphMailbox:
         self._token: str | None = None
 
     # ---- tokens ----------------------------------------------------------------------------------------------------
-    def _access_token(self, *, fresh: bool = False) -> str:
-        if self._token is not None and not fresh:
+    def _access_token(self, *, refused: str | None = None) -> str:
+        """The app's token for Graph: msal's cached one while it is valid; `refused`: Graph rejected that token
+        (revoked, expired early), so it leaves msal's cache and another is used (a newer cached one, or a new one)."""
+        if self._token is not None and refused is None:
             return self._token
-        holder = _app_for(self.settings)
+        with _counting(self.calls):
+            holder = _app_for(self.settings)
         with _counting(self.calls), holder.lock:
-            if fresh:  # the service refused the cached token (revoked, expired early): drop it from msal's cache
+            if refused is not None:
                 cache = holder.app.token_cache
                 for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-                    cache.remove_at(entry)
+                    if entry.get("secret") == refused:
+                        cache.remove_at(entry)
             try:
                 result = holder.app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
             except requests.exceptions.SSLError as e:
@@ -319,8 +331,8 @@ class GraphMailbox:
         for attempt in range(MAX_RETRIES + 1):
             answer = self._send_once(method, path, operation, params=params, body=body, headers=headers)
             if answer.status == 401 and not refreshed:
-                refreshed = True  # once: a second 401 with a brand-new token is a credential problem
-                self._access_token(fresh=True)
+                refreshed = True  # once: a second 401 with another token is a credential problem
+                self._access_token(refused=self._token)
                 answer = self._send_once(method, path, operation, params=params, body=body, headers=headers)
             if answer.status not in _TRANSIENT_STATUS or attempt == MAX_RETRIES:
                 return answer
@@ -392,15 +404,19 @@ class GraphMailbox:
                 missing = [i for i in todo if i not in inner]
                 if missing:
                     raise TransientError("batch_incomplete", f"{len(missing)} requests had no answer in the $batch")
-                retry = [i for i in todo if inner[i].status in (429, 503) or (inner[i].status == 401 and not refreshed)]
+                # 429: not processed, send again. 503: only what is safe to repeat (a create might have been made).
+                retry = [i for i in todo if inner[i].status == 429
+                         or (inner[i].status == 503 and requests_[i]["method"] != "POST")
+                         or (inner[i].status == 401 and not refreshed)]
                 for i in todo:
                     answers[i] = inner[i]
                 if not retry:
                     break
                 if any(inner[i].status == 401 for i in retry):
                     refreshed = True
-                    self._access_token(fresh=True)
-                wait = max((_retry_after(inner[i].headers) or 0.0) for i in retry)
+                    self._access_token(refused=self._token)
+                hints = [_retry_after(inner[i].headers) for i in retry if inner[i].status != 401]
+                wait = max((h if h is not None else 2.0 ** _attempt for h in hints), default=0.0)
                 if waited + wait > self.settings.max_wait_seconds:
                     code, message = _error_of(inner[retry[0]].body)
                     raise TransientError(code or "TooManyRequests", message or "throttled", retry_after=wait)
@@ -507,6 +523,8 @@ class _Watermark:
 # ---- the side connector --------------------------------------------------------------------------------------------
 
 _UTC_PREFER = 'outlook.timezone="UTC"'
+# Event reads other than delta: times in UTC, bodies as text (Exchange Online stores most bodies as HTML).
+_READ_PREFER = f'{_UTC_PREFER}, outlook.body-content-type="text"'
 
 
 class GraphSide:
@@ -520,9 +538,11 @@ class GraphSide:
         self.options = options
         self._folder_id: str | None = None
         self._list_id: str | None = None
+        self._no_folder = False
         self._etags: dict[str, str] = {}  # @odata.etag read in this run (If-Match on update)
         self._current: dict[str, dict[str, Any]] = {}  # contacts as read in this run (collections to keep)
         self._attendees: dict[str, list[str]] = {}
+        self._meetings: dict[str, bool] = {}  # events: organized by this mailbox, with attendees
         self._task_index: dict[str, list[str]] | None = None  # tasks: Salesforce id → task ids (lookup)
         self.window_start = _parse_instant(options.window_start)
         self.window_end = _parse_instant(options.window_end)
@@ -627,10 +647,13 @@ class GraphSide:
         elif self.object_type is SyncObject.TASKS:
             self._task_list()
         changed, _removed, delta = self._delta(None)
-        extras = self._list_extras() if self.object_type is not SyncObject.TASKS else {}
-        items = {}
-        for record_id, item in changed.items():
-            items[record_id] = {**item, **extras.get(record_id, {})}
+        if self.object_type is SyncObject.TASKS:
+            items = changed
+        else:
+            extras = self._list_extras()
+            items = {i: {**item, **extras[i]} for i, item in changed.items() if i in extras}
+            # made between the two reads: read whole (a missing stamp or fax would look like a change)
+            items.update(self._get([i for i in changed if i not in extras]))
         records = {}
         for record_id, item in items.items():
             record = self._record(item)
@@ -678,27 +701,33 @@ class GraphSide:
                 raise TransientError("delta_incomplete", "a delta page had neither a nextLink nor a deltaLink")
             answer = self.mailbox.send("GET", next_link, operation, headers={"Prefer": prefer})
 
-    def _list_extras(self) -> dict[str, dict[str, Any]]:
-        """For a full read: what delta cannot return (stamps, the fax), for every item, in pages."""
+    def _list_extras(self, modified_since: datetime | None = None) -> dict[str, dict[str, Any]]:
+        """What delta cannot return (stamps, the fax; whole events) for every item (or those modified since), in
+        pages."""
         if self.object_type is SyncObject.CONTACTS:
             path = f"{self.user}/contactFolders/{quote(self._folder(), safe='=-_')}/contacts"
             params = {"$select": "id", "$expand": self._expand(), "$top": str(LIST_PAGE)}
             key = "singleValueExtendedProperties"
         elif self.object_type is SyncObject.EVENTS:
+            # Whole events: Graph's calendarView/delta sends occurrences of a series with their id, type, series
+            # and times only; the calendar view has all their properties.
             lo, hi = self._window()
             path = f"{self.user}/calendarView"
-            params = {"startDateTime": _iso(lo), "endDateTime": _iso(hi), "$select": "id", "$expand": self._expand(),
+            params = {"startDateTime": _iso(lo), "endDateTime": _iso(hi), "$expand": self._expand(),
                       "$top": str(LIST_PAGE)}
-            key = "singleValueExtendedProperties"
+            key = None
         else:
             path = f"{self.user}/todo/lists/{quote(self._task_list(), safe='=-_')}/tasks"
             params = {"$select": "id", "$expand": self._expand(), "$top": str(TASK_LIST_PAGE)}
             key = "linkedResources"
+        if modified_since is not None:
+            params["$filter"] = f"lastModifiedDateTime ge {_iso(modified_since)}"
         operation = path.rsplit("/", 1)[-1] if self.object_type is not SyncObject.TASKS else "todo/tasks"
         out: dict[str, dict[str, Any]] = {}
-        for page in self.mailbox.pages(path, operation, params=params):
+        headers = {"Prefer": _READ_PREFER} if self.object_type is SyncObject.EVENTS else None
+        for page in self.mailbox.pages(path, operation, params=params, headers=headers):
             for item in page.get("value", []):
-                out[str(item["id"])] = {key: item.get(key) or []}
+                out[str(item["id"])] = {key: item.get(key) or []} if key else item
         return out
 
     def _records(self, changed: Mapping[str, dict[str, Any]], removed: set[str]) -> dict[str, SideRecord]:
@@ -709,13 +738,22 @@ class GraphSide:
         """
         if self.object_type is SyncObject.TASKS:
             return {i: r for i, r in ((i, self._record(item)) for i, item in changed.items()) if r is not None}
-        wanted = list(changed)
-        if self.object_type is SyncObject.EVENTS:
-            wanted += sorted(removed)
+        items: dict[str, dict[str, Any]] = {}
+        pending = list(changed)
+        since = [_parse_instant(item.get("lastModifiedDateTime")) for item in changed.values()]
+        if len(pending) > BATCH_SIZE and all(since):
+            # Many changes (our own creates read back, a bulk edit): the stamps of everything modified since the
+            # oldest change, in pages of 1000, cost less than a GET per item.
+            oldest = min(t for t in since if t is not None) - timedelta(seconds=1)
+            extras = self._list_extras(modified_since=oldest)
+            items = {i: {**changed[i], **extras[i]} for i in pending if i in extras}
+            pending = [i for i in pending if i not in items]
+        wanted = pending + (sorted(removed) if self.object_type is SyncObject.EVENTS else [])
         found = self._get(wanted)
+        items.update({i: found[i] for i in pending if i in found})
         records = {}
         for record_id in changed:
-            item = found.get(record_id)
+            item = items.get(record_id)
             if item is None:
                 continue  # gone since the delta page was made: the next round reports it removed
             record = self._record(item)
@@ -736,12 +774,12 @@ class GraphSide:
         """Items by id with their stamps (batched GETs); missing items are left out."""
         if not ids:
             return {}
-        params = f"?$expand={self._expand()}"
-        headers = {"Prefer": _UTC_PREFER} if self.object_type is SyncObject.EVENTS else None
+        params = _query({"$expand": self._expand()})
+        headers = {"Prefer": _READ_PREFER} if self.object_type is SyncObject.EVENTS else None
         answers = self.mailbox.batch_get([self._item_path(i) + params for i in ids], headers=headers)
         out = {}
         for record_id, answer in zip(ids, answers, strict=True):
-            if answer.status == 404 or (answer.status == 400 and _error_of(answer.body)[0] in _BAD_ID):
+            if answer.status == 404 or (answer.status == 400 and _error_of(answer.body)[0] in _NO_SUCH_ITEM):
                 attention = _mailbox_error(404, *_error_of(answer.body))
                 if attention is not None:
                     raise attention
@@ -763,6 +801,8 @@ class GraphSide:
             self._current[record_id] = {k: item.get(k) for k in ("emailAddresses", "businessPhones", "homePhones")}
         if self.object_type is SyncObject.EVENTS and "attendees" in item:
             self._attendees[record_id] = mapping.event_attendees(item)
+            if "isOrganizer" in item:
+                self._meetings[record_id] = _is_organized_meeting(item)
         version = item.get("changeKey") or etag
         return SideRecord(record_id, str(version) if version else None, fields, self._in_scope(item, fields),
                           self._stamp(item))
@@ -776,6 +816,8 @@ class GraphSide:
 
     def _in_scope(self, item: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
         if self.object_type is SyncObject.CONTACTS:
+            if self._no_folder:
+                return False
             parent = item.get("parentFolderId")
             if parent and self._folder_id and parent != self._folder_id:
                 return False
@@ -800,7 +842,8 @@ class GraphSide:
             try:
                 self._folder()
             except NeedsAttention:
-                self._folder_id = None  # no folder: whatever is found is out of scope
+                self._folder_id = None
+                self._no_folder = True  # no folder: whatever is found is out of scope
         records = {}
         for record_id, item in self._get(ids).items():
             record = self._record(item)
@@ -823,7 +866,7 @@ class GraphSide:
             headers = None
         else:
             path = f"{self.user}/calendar/events"
-            headers = {"Prefer": _UTC_PREFER}
+            headers = {"Prefer": _READ_PREFER}
         out = []
         for page in self.mailbox.pages(path, path.rsplit("/", 1)[-1], params=params, headers=headers):
             for item in page.get("value", []):
@@ -892,12 +935,20 @@ class GraphSide:
             # Our entries of the contact's collections replace the first ones; the user's others are kept.
             unread = [r.record_id for r in requests_ if r.fields is not None and r.record_id not in self._current]
             self._read_current(unread)
+        meetings: set[str] = set()
+        if self.object_type is SyncObject.EVENTS:
+            # Graph sends an update to the attendees of a meeting its organizer's copy is changed in (EWS could say
+            # SendToNone): such meetings only ever get our stamp.
+            meetings = self._organized_meetings([r.record_id for r in requests_ if r.fields is not None])
         batch: list[dict[str, Any]] = []
         # per request: (position of the answer that decides its result in `batch`, whether that answer carries the
         # item's new version), or None when there is nothing to write
         slots: list[tuple[int, bool] | None] = []
         for request in requests_:
             body: dict[str, Any] = {}
+            if request.fields is not None and request.record_id in meetings:
+                slots.append(None)
+                continue
             if request.fields is not None:
                 body = mapping.to_graph(self.object_type, request.fields, self._current.get(request.record_id))
             if request.salesforce_id_stamp and self.object_type is not SyncObject.TASKS:
@@ -924,7 +975,11 @@ class GraphSide:
         answers = self.mailbox.batch(batch) if batch else []
         out = []
         for request, slot in zip(requests_, slots, strict=True):
-            if slot is None:
+            if request.fields is not None and request.record_id in meetings:
+                out.append(WriteResult(error=WriteError(
+                    "meeting_not_updated", "a meeting this mailbox organizes with attendees is not changed from "
+                    "Salesforce: Graph would e-mail the change to its attendees", False)))
+            elif slot is None:
                 out.append(WriteResult(request.record_id, None))
             else:
                 out.append(self._result(answers[slot[0]], request.record_id, version=slot[1]))
@@ -944,18 +999,49 @@ class GraphSide:
                 raise classify(answer.status, answer.body, answer.headers)
 
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
+        """Deletes (Exchange Online keeps them in Deleted Items); an item already gone is deleted.
+
+        Meetings this mailbox organizes with attendees are left alone and reported: Graph has no "send no
+        cancellations" (EWS's SendToNone), and the sync never e-mails anyone.
+        """
         if not record_ids:
             return []
-        answers = self.mailbox.batch([{"method": "DELETE", "url": self._item_path(i)} for i in record_ids])
+        kept = self._organized_meetings(record_ids) if self.object_type is SyncObject.EVENTS else set()
+        todo = [i for i in record_ids if i not in kept]
+        answers = iter(self.mailbox.batch([{"method": "DELETE", "url": self._item_path(i)} for i in todo])
+                       if todo else [])
         out = []
-        for record_id, answer in zip(record_ids, answers, strict=True):
-            if 200 <= answer.status < 300 or (answer.status == 404 and _mailbox_error(404, *_error_of(answer.body))
-                                              is None):
+        for record_id in record_ids:
+            if record_id in kept:
+                out.append(WriteResult(error=WriteError(
+                    "meeting_not_deleted", "a meeting this mailbox organizes with attendees is left in Outlook: "
+                    "deleting it through Graph would e-mail cancellations to its attendees", False)))
+                continue
+            answer = next(answers)
+            code, message = _error_of(answer.body)
+            if (200 <= answer.status < 300 or (answer.status == 404 and _mailbox_error(404, code, message) is None)
+                    or code in _GONE_OCCURRENCE):  # already gone is deleted
                 self._etags.pop(record_id, None)
                 out.append(WriteResult(record_id, None))
             else:
                 out.append(self._result(answer, record_id))
         return out
+
+    def _organized_meetings(self, ids: Sequence[str]) -> set[str]:
+        """The events among `ids` that this mailbox organizes and that have attendees (read if not read yet)."""
+        unknown = list(dict.fromkeys(i for i in ids if i not in self._meetings))
+        if unknown:
+            answers = self.mailbox.batch_get([self._item_path(i) + _query({"$select": "isOrganizer,attendees"})
+                                              for i in unknown])
+            for record_id, answer in zip(unknown, answers, strict=True):
+                if 200 <= answer.status < 300:
+                    self._meetings[record_id] = _is_organized_meeting(answer.body)
+                else:
+                    attention = _mailbox_error(answer.status, *_error_of(answer.body))
+                    if attention is not None:
+                        raise attention
+                    self._meetings[record_id] = False  # gone or unreadable: its DELETE answers for itself
+        return {i for i in ids if self._meetings.get(i)}
 
     def _result(self, answer: _Answer, requested: str | None, *, version: bool = True) -> WriteResult:
         if 200 <= answer.status < 300:
@@ -979,7 +1065,19 @@ class GraphSide:
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
 
-_BAD_ID = frozenset({"ErrorInvalidIdMalformed", "ErrorInvalidId"})
+# 400 answers that mean "there is no such item": a malformed id, an occurrence deleted from its series.
+_GONE_OCCURRENCE = frozenset({"ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+                              "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange"})
+_NO_SUCH_ITEM = frozenset({"ErrorInvalidIdMalformed", "ErrorInvalidId", *_GONE_OCCURRENCE})
+
+
+def _is_organized_meeting(item: Mapping[str, Any]) -> bool:
+    return bool(item.get("isOrganizer")) and bool(mapping.event_attendees(item))
+
+
+def _query(params: Mapping[str, str]) -> str:
+    """A query string for a URL inside a $batch (percent-encoded like any URL; `$` kept for readability)."""
+    return "?" + urlencode(params, quote_via=quote, safe="$,")
 
 
 def _linked_resource(salesforce_id: str) -> dict[str, str]:

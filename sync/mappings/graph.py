@@ -28,19 +28,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.engine.records import SyncObject
-from sync.mappings.exchange import (
-    PRIORITIES,
-    TASK_STATUS_FROM_EWS,
-    html_to_text,
-    is_excluded,
-)
+from sync.mappings.exchange import PRIORITIES, html_to_text
 
 # The MAPI property Outlook keeps a contact's business fax in (PidTagBusinessFaxNumber, PT_UNICODE).
 FAX_PROPERTY = "String 0x3A24"
 
 CONTACT_SELECT = ("givenName", "surname", "companyName", "jobTitle", "department", "displayName",
                   "emailAddresses", "businessPhones", "homePhones", "mobilePhone", "businessAddress", "birthday",
-                  "personalNotes", "parentFolderId", "changeKey")
+                  "personalNotes", "parentFolderId", "changeKey", "lastModifiedDateTime")
 TASK_SELECT = ("title", "body", "dueDateTime", "reminderDateTime", "isReminderOn", "status", "importance")
 
 # Graph's words (lower camel case, as it sends them) ↔ canonical words.
@@ -52,7 +47,6 @@ TASK_STATUS_FROM_GRAPH = {"notstarted": "Not Started", "inprogress": "In Progres
                           "waitingonothers": "Waiting on someone else", "deferred": "Deferred"}
 TASK_STATUS_TO_GRAPH = {"not started": "notStarted", "in progress": "inProgress", "completed": "completed",
                         "waiting on someone else": "waitingOnOthers", "deferred": "deferred"}
-assert set(TASK_STATUS_FROM_GRAPH.values()) == set(TASK_STATUS_FROM_EWS.values())
 
 # Graph answers in the zone asked for with `Prefer: outlook.timezone`; the connector asks for UTC. Items written
 # by other clients may still name a Windows zone: the common ones are known here (IANA names always work).
@@ -437,6 +431,3 @@ def to_graph(object_type: SyncObject, fields: Mapping[str, Any],
 
 # Canonical fields Graph does not map (for ``Schema.without``): none.
 UNMAPPED: dict[SyncObject, frozenset[str]] = {o: frozenset() for o in SyncObject}
-
-__all__ = ["FAX_PROPERTY", "FROM_GRAPH", "UNMAPPED", "contact_from_graph", "contact_to_graph", "event_from_graph",
-           "event_to_graph", "is_excluded", "task_from_graph", "task_to_graph", "to_graph"]

@@ -48,9 +48,10 @@ def test_one_on_premises_and_one_online_user_in_one_run(live_world, tmp_path):
                             for r in person.salesforce.query_all("SELECT FirstName, LastName FROM Contact")["records"])
         assert outlook == salesforce == sorted([f"From Outlook {person.outlook.protocol}",
                                                 f"Owned By {person.username}"])
-    # Each run talked to its own end only: the online user's run made no EWS call, and the other no Graph call.
+    # Each run talked to the end that serves its mailbox.
     on_premises_run, online_run = (SyncRun.objects.get(pk=r.pk) for r in runs)
     assert on_premises_run.api_calls["exchange"] > 0 and online_run.api_calls["exchange"] > 0
+    assert (on_premises_run.exchange_protocol, online_run.exchange_protocol) == ("ews", "graph")
     assert UserObjectState.objects.get(user=online.sync_user, object="contacts").exchange_protocol == "graph"
     assert UserObjectState.objects.get(user=on_premises.sync_user, object="contacts").exchange_protocol == "ews"
 

@@ -112,6 +112,7 @@ def test_task_round_trip_agrees_with_ews(fields):
                                                   ("waitingOnOthers", "Waiting on someone else"),
                                                   ("deferred", "Deferred")])
 def test_task_status_picklist(graph, canonical):
+    assert set(g.TASK_STATUS_FROM_GRAPH.values()) == set(ews.TASK_STATUS_FROM_EWS.values())
     assert g.task_from_graph({"status": graph})["status"] == canonical
     assert g.task_to_graph({"status": canonical.upper()})["status"] == graph
 

@@ -177,3 +177,44 @@ def test_links_from_before_graph_support_count_as_ews():
     assert state.exchange_protocol == "ews" and RecordLink.objects.filter(user=user).count() == 1
     _follow_mailbox(run, state, "graph")
     assert not RecordLink.objects.filter(user=user).exists()
+
+
+# ---- the same rule as a query (lists, filters, counts) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("routing", ["none", "all", "domains", "users"])
+def test_the_query_agrees_with_the_rule(routing):
+    from sync.connections import routed_to
+    from users.models import SyncUser
+
+    ews()
+    if routing != "none":
+        graph(routing, "online.example.com\ncloud.example.com" if routing == "domains" else "")
+    emails = ["a@online.example.com", "B@Cloud.Example.com", "c@example.com", "d@eu.online.example.com",
+              "e@notonline.example.com", "f@online.example.com"]
+    users = [make_user(e) for e in emails]
+    set_exchange_route(users[2], "graph")
+    set_exchange_route(users[5], "ews")
+    expected = {u.pk for u in SyncUser.objects.all() if mailbox_route(u).protocol == "graph"}
+    assert set(SyncUser.objects.filter(routed_to("graph")).values_list("pk", flat=True)) == expected
+    on_ews = set(SyncUser.objects.filter(routed_to("ews")).values_list("pk", flat=True))
+    assert on_ews == {u.pk for u in users} - expected
+
+
+def test_users_api_filters_by_exchange(admin_client_api):
+    ews(), graph("domains", "online.example.com")
+    make_user("a@online.example.com"), make_user("b@example.com")
+    graph_users = admin_client_api.get("/api/v1/users/?exchange=graph").json()["results"]
+    assert [u["email"] for u in graph_users] == ["a@online.example.com"]
+    assert [u["email"] for u in admin_client_api.get("/api/v1/users/?exchange=ews").json()["results"]] == [
+        "b@example.com"]
+    bad = admin_client_api.get("/api/v1/users/?exchange=pop3")
+    assert bad.status_code == 400 and "exchange" in bad.json()
+
+
+def test_console_users_list_filters_by_exchange(client, admin_user):
+    ews(), graph("domains", "online.example.com")
+    make_user("a@online.example.com"), make_user("b@example.com")
+    client.force_login(admin_user)
+    page = client.get("/users/?exchange=graph").content.decode()
+    assert "a@online.example.com" in page and "b@example.com" not in page

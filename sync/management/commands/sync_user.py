@@ -41,8 +41,9 @@ def describe(run: SyncRun) -> str:
         parts.append(f"{side.title()}: {changes or 'no change'}")
     calls = run.api_calls or {}
     seconds = run.duration.total_seconds() if run.duration else 0
+    exchange = "Graph" if run.exchange_protocol == "graph" else "EWS"
     return (f"{'; '.join(parts)} ({seconds:.1f} s, {calls.get('salesforce', 0)} Salesforce and "
-            f"{calls.get('exchange', 0)} EWS calls)")
+            f"{calls.get('exchange', 0)} {exchange} calls)")
 
 
 class Command(BaseCommand):

@@ -50,6 +50,20 @@ def test_certificate_credential(settings, registration, email):
     mailbox = GraphMailbox(by_certificate, email)
     assert mailbox.side(SyncObject.TASKS).changes(None).full
     assert mailbox.calls.by_operation.get("token") == 1
+    # the certificate may come first
+    key, _, certificate = registration.certificate_pem.partition("-----BEGIN CERTIFICATE-----")
+    swapped = dataclasses.replace(by_certificate, certificate_pem="-----BEGIN CERTIFICATE-----" + certificate + key)
+    assert GraphMailbox(swapped, email).check()["ok"]
+    # a key alone, or another certificate, is refused before any request
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(dataclasses.replace(by_certificate, certificate_pem=key), email).check()
+    assert caught.value.code == "invalid_certificate"
+
+
+def test_unknown_tenant_needs_attention(settings, email):
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(dataclasses.replace(settings, tenant_id="11111111-2222-3333-4444-555555555555"), email).check()
+    assert caught.value.code == "tenant_not_found" and "tenant" in caught.value.action
 
 
 def test_tokens_are_cached_per_app_and_renewed_once_after_expiry(settings, email, control):
@@ -70,6 +84,14 @@ def test_tokens_are_cached_per_app_and_renewed_once_after_expiry(settings, email
     assert control.calls(email) >= 1  # the emulator may not attribute a refused request to the mailbox
     assert third.side(SyncObject.TASKS).changes(quiet.watermark).records == {}  # the new token is used and kept
     assert third.calls.by_operation == {"todo/tasks/delta": 3, "token": 1}
+
+    # in the middle of one run's writes: the batch is refused once, then sent again with a new token
+    side = third.side(SyncObject.TASKS)
+    made = side.create([CreateRequest({"subject": "before"})])
+    control.expire_tokens()
+    after = side.update([UpdateRequest(made[0].record_id, {"subject": "after"})])
+    assert after[0].ok
+    assert third.calls.by_operation["token"] == 2 and third.calls.by_operation["$batch"] == 3
 
 
 def test_permission_errors_need_attention(mailbox, control):
@@ -101,6 +123,16 @@ def test_throttled_requests_inside_a_batch(mailbox, control, plain):
         side.create([CreateRequest({"subject": "c"})])
     assert caught.value.retry_after == pytest.approx(60.0)
 
+    # a 503 may come after the work was done: an update is sent again, a create never (the engine's pending
+    # link finds it by its stamp next run instead)
+    control.fault(operation="todo", status=503, error_code="ServiceUnavailable", retry_after=1, count=1)
+    assert side.update([UpdateRequest(made[0].record_id, {"subject": "a!"})])[0].ok
+    control.fault(operation="todo", status=503, error_code="ServiceUnavailable", retry_after=1, count=1)
+    with pytest.raises(TransientError) as caught:
+        side.create([CreateRequest({"subject": "d"})])
+    assert caught.value.code == "ServiceUnavailable"
+    assert sorted(t["title"] for t in plain.tasks()) == ["a!", "b"]
+
 
 def test_a_bad_item_fails_alone_in_a_batch(mailbox, plain):
     side = mailbox.side(SyncObject.CONTACTS)
@@ -116,18 +148,40 @@ def test_a_bad_item_fails_alone_in_a_batch(mailbox, plain):
     assert sorted(c["surname"] for c in plain.contacts()) == ["one!", "two!"]
 
 
-def test_call_budget_of_a_full_read_and_counter_matches_the_server(mailbox, plain, control, email):
+def test_call_budget_of_reads_and_counter_matches_the_server(mailbox, plain, control, email):
     side = mailbox.side(SyncObject.CONTACTS, ObjectOptions())
-    side.changes(None)
-    made = side.create([CreateRequest({"last_name": f"C{i}", "email": f"c{i}@x.test"}) for i in range(230)])
+    mark = side.changes(None).watermark
+    made = side.create([CreateRequest({"last_name": f"C{i}", "email": f"c{i}@x.test"}, f"003{i:015d}")
+                        for i in range(230)])
     assert all(r.ok for r in made)
     assert mailbox.calls.by_operation["$batch"] == 12  # 230 creates, 20 per batch
+
+    # many changes: their stamps come from one page of the folder's recently modified contacts, not 12 batches
+    reader = GraphMailbox(mailbox.settings, email)
+    changed = reader.side(SyncObject.CONTACTS).changes(mark)
+    assert len(changed.records) == 230 and not changed.full
+    assert {r.salesforce_id for r in changed.records.values()} == {f"003{i:015d}" for i in range(230)}
+    assert reader.calls.by_operation == {"contacts/delta": 1, "contacts": 1}
+
+    # a full read: the folder by name, one delta page, one page of stamps
     control.reset_stats()
-    before = mailbox.calls.calls
-    full = GraphMailbox(mailbox.settings, email).side(SyncObject.CONTACTS).changes(None)
-    assert len(full.records) == 230
-    stats = control.stats()
-    assert sum(stats["calls"].values()) == control.calls(email)
-    reader = full  # the folder by name, one delta page, one page of stamps
-    assert reader.full and mailbox.calls.calls == before
-    assert control.calls(email) == 3
+    full_reader = GraphMailbox(mailbox.settings, email)
+    full = full_reader.side(SyncObject.CONTACTS).changes(None)
+    assert full.full and len(full.records) == 230
+    assert all(r.salesforce_id for r in full.records.values())
+    assert full_reader.calls.by_operation == {"contactFolders": 1, "contacts/delta": 1, "contacts": 1}
+    assert control.calls(email) == 3 == sum(control.stats()["calls"].values())
+
+    # a few changes: one batch of GETs
+    plain.patch(f"/contacts/{made[0].record_id}", {"jobTitle": "Buyer"})
+    few = GraphMailbox(mailbox.settings, email)
+    one = few.side(SyncObject.CONTACTS).changes(full.watermark)
+    assert set(one.records) == {made[0].record_id} and one.records[made[0].record_id].salesforce_id
+    assert few.calls.by_operation == {"contacts/delta": 1, "$batch": 1}
+
+
+def test_an_untrusted_certificate_needs_attention(settings, email):
+    untrusted = dataclasses.replace(settings, verify=True)  # the system CAs do not know the sandbox's CA
+    with pytest.raises(NeedsAttention) as caught:
+        GraphMailbox(untrusted, email).check()
+    assert caught.value.code == "tls_error" and "CA bundle" in caught.value.action

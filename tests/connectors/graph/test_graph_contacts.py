@@ -214,3 +214,16 @@ def test_throttling_short_retry_after_is_waited_long_one_is_raised(mailbox, cont
     with pytest.raises(TransientError) as caught:
         side.update([UpdateRequest("AAMkAGI2", {"last_name": "Busy"})])
     assert caught.value.retry_after == pytest.approx(45.0)
+
+
+def test_a_contact_made_between_the_delta_round_and_the_stamp_pages_is_read_whole(mailbox, plain, monkeypatch):
+    side = mailbox.side(SyncObject.CONTACTS)
+    side.changes(None)
+    late = plain.add_contact(surname="Late", singleValueExtendedProperties=[
+        {"id": SALESFORCE_ID_PROPERTY, "value": "003000000000007AAA"}, {"id": FAX_PROPERTY, "value": "+1 7"}])
+    reader = mailbox.side(SyncObject.CONTACTS)
+    real = reader._list_extras
+    monkeypatch.setattr(reader, "_list_extras", lambda **kw: {k: v for k, v in real(**kw).items() if k != late["id"]})
+    full = reader.changes(None)
+    record = full.records[late["id"]]
+    assert record.salesforce_id == "003000000000007AAA" and record.fields["fax"] == "+1 7"

@@ -167,3 +167,70 @@ def test_attendee_addresses(mailbox, plain):
                                          {"emailAddress": {"address": "bob@rival.test"}, "type": "optional"}])
     side = mailbox.side(SyncObject.EVENTS, ObjectOptions(excluded_addresses=("@rival.test",)))
     assert side.attendee_addresses([meeting["id"], "AAMkAGI2missing"]) == {meeting["id"]: ["ann@client.test"]}
+
+
+def test_many_changed_events_read_their_stamps_from_one_page(mailbox, email):
+    from sync.connectors.exchange_graph import GraphMailbox
+
+    side = mailbox.side(SyncObject.EVENTS, WINDOW)
+    mark = side.changes(None).watermark
+    made = side.create([CreateRequest({"subject": f"E{i}", "start": dt.datetime(2026, 3, 2, 8, tzinfo=UTC)
+                                       + dt.timedelta(hours=i), "end": dt.datetime(2026, 3, 2, 9, tzinfo=UTC)
+                                       + dt.timedelta(hours=i)}, f"00U{i:015d}") for i in range(45)])
+    assert all(r.ok for r in made) and mailbox.calls.by_operation["$batch"] == 3
+    reader = GraphMailbox(mailbox.settings, email)
+    changed = reader.side(SyncObject.EVENTS, WINDOW).changes(mark)
+    assert {r.salesforce_id for r in changed.records.values()} == {f"00U{i:015d}" for i in range(45)}
+    assert reader.calls.by_operation == {"calendarView/delta": 1, "calendarView": 1}
+
+
+def test_occurrences_that_delta_sends_bare_are_read_whole(mailbox, plain, monkeypatch):
+    """Graph's calendarView/delta sends a series' occurrences with id, type, seriesMasterId, start and end only
+    (microsoftgraph/microsoft-graph-docs#7632, #22197): their content comes from the calendar view."""
+    plain.add_event(subject="Weekly", location={"displayName": "Room 1"},
+                    start=when("2026-03-02T10:00:00"), end=when("2026-03-02T10:30:00"),
+                    recurrence={"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+                                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 3}},
+                    singleValueExtendedProperties=[{"id": SALESFORCE_ID_PROPERTY, "value": "00U000000000000042"}])
+    reader = mailbox.side(SyncObject.EVENTS, WINDOW)
+    real = reader._delta
+
+    def bare_occurrences(link):
+        changed, removed, delta = real(link)
+        keep = ("@odata.etag", "id", "type", "seriesMasterId", "start", "end")
+        return ({i: {k: v for k, v in item.items() if k in keep} if item.get("type") == "occurrence" else item
+                 for i, item in changed.items()}, removed, delta)
+
+    monkeypatch.setattr(reader, "_delta", bare_occurrences)
+    full = reader.changes(None)
+    assert len(full.records) == 3
+    for record in full.records.values():
+        assert record.fields["subject"] == "Weekly" and record.fields["location"] == "Room 1"
+        assert record.version  # the change key of the occurrence, from the calendar view
+
+
+def test_meetings_the_mailbox_organizes_are_never_changed_or_deleted_through_graph(mailbox, plain):
+    meeting = plain.add_event(subject="Board", start=when("2026-03-10T08:00:00"), end=when("2026-03-10T09:00:00"),
+                              attendees=[{"emailAddress": {"address": "ann@client.test"}, "type": "required"}])
+    alone = plain.add_event(subject="Focus", start=when("2026-03-10T10:00:00"), end=when("2026-03-10T11:00:00"))
+    side = mailbox.side(SyncObject.EVENTS, WINDOW)
+    results = side.delete([meeting["id"], alone["id"], "AAMkAGI2gone"])
+    assert [r.ok for r in results] == [False, True, True]
+    assert results[0].error.code == "meeting_not_deleted" and not results[0].error.transient
+    assert plain.event(meeting["id"])["subject"] == "Board"  # still there: no cancellation was sent
+    assert plain.call("GET", f"/events/{alone['id']}", expect=404) is not None
+    # read in this run already: no second look before deleting
+    reader = mailbox.side(SyncObject.EVENTS, WINDOW)
+    reader.changes(None)
+    before = mailbox.calls.by_operation.get("$batch", 0)
+    assert reader.delete([meeting["id"]])[0].error.code == "meeting_not_deleted"
+    assert mailbox.calls.by_operation.get("$batch", 0) == before
+
+    # nor changed (Graph would send the attendees an update); stamping it is fine
+    results = reader.update([UpdateRequest(meeting["id"], {"subject": "Board (moved)",
+                                                           "start": dt.datetime(2026, 3, 10, 9, tzinfo=UTC),
+                                                           "end": dt.datetime(2026, 3, 10, 10, tzinfo=UTC)}),
+                             UpdateRequest(meeting["id"], None, "00U000000000000077")])
+    assert results[0].error.code == "meeting_not_updated" and results[1].ok
+    after = plain.event(meeting["id"], expand=STAMP)
+    assert after["subject"] == "Board" and after["singleValueExtendedProperties"][0]["value"] == "00U000000000000077"

@@ -144,3 +144,22 @@ def test_users_and_unknown_user(tenant, upn):
     me_call = tenant.call("GET", "me/contacts")
     assert me_call.status_code == 400 and "delegated" in me_call.json()["error"]["message"]
     assert json.loads(tenant.control("GET", "/users").text)["users"]
+
+
+def test_instance_discovery_endpoint(tenant):
+    tid = tenant.app["tenant_id"]
+    answer = tenant.http.get(f"{tenant.url}/common/discovery/instance", params={
+        "api-version": "1.1", "authorization_endpoint": f"{tenant.url}/{tid}/oauth2/v2.0/authorize"}).json()
+    assert answer["tenant_discovery_endpoint"] == f"{tenant.url}/{tid}/v2.0/.well-known/openid-configuration"
+    assert tenant.http.get(answer["tenant_discovery_endpoint"]).status_code == 200
+
+
+def test_client_secret_basic(tenant):
+    tid = tenant.app["tenant_id"]
+    response = tenant.http.post(f"{tenant.url}/{tid}/oauth2/v2.0/token",
+                                auth=(tenant.app["client_id"], tenant.app["client_secret"]),
+                                data={"grant_type": "client_credentials", "scope": SCOPE[0]})
+    assert response.status_code == 200 and response.json()["access_token"]
+    response = tenant.http.post(f"{tenant.url}/{tid}/oauth2/v2.0/token", auth=(tenant.app["client_id"], "wrong"),
+                                data={"grant_type": "client_credentials", "scope": SCOPE[0]})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"

@@ -25,7 +25,9 @@ def test_batch_of_twenty_with_inner_statuses(tenant, mb):
                  "body": {"givenName": f"B{i}"}} for i in range(18)]
     requests.append({"id": "18", "method": "GET", "url": f"users/{mb.upn}/contacts/AAMkAnothing"})
     requests.append({"id": "19", "method": "GET", "url": f"{base}?$top=5&$select=givenName"})
-    answers = _by_id(_batch(tenant, requests))
+    response = _batch(tenant, requests)
+    assert [r["id"] for r in response.json()["responses"]] != [r["id"] for r in requests]  # correlate by id
+    answers = _by_id(response)
     assert len(answers) == 20
     assert all(answers[str(i)]["status"] == 201 and answers[str(i)]["body"]["givenName"] == f"B{i}"
                for i in range(18))
@@ -143,7 +145,17 @@ def test_stats_count_calls_and_batched_calls(tenant, mb):
     assert stats["calls"] == {"POST contactFolders": 1, "GET contactFolders/{id}/contacts": 1,
                               "GET contactFolders/{id}/contacts/delta": 1, "POST $batch": 1}
     assert stats["batched"] == {"GET contacts": 2}
-    assert stats["calls_by_user"] == {mb.upn: 5}
+    assert stats["calls_by_user"] == {mb.upn: 5}  # every Graph call, batched or not
+    assert stats["requests_by_user"] == {mb.upn: 4}  # HTTP requests: the $batch once
+    tenant.control("DELETE", "/stats", expect=200)
+    other = tenant.user()
+    tenant.call("GET", f"users/{mb.upn}/contacts", token="expired-or-garbage")  # refused, still a request
+    _batch(tenant, [{"id": "1", "method": "GET", "url": f"/users/{mb.upn}/contacts"},
+                    {"id": "2", "method": "GET", "url": f"users/{other}/contacts"},
+                    {"id": "3", "method": "GET", "url": f"/users/{other}/contactFolders"}])
+    stats = tenant.control("GET", "/stats", expect=200).json()
+    assert stats["requests_by_user"] == {mb.upn: 2, other: 1}
+    assert stats["calls_by_user"] == {mb.upn: 1, other: 2}
 
 
 def test_control_users_and_reset(tenant):
@@ -158,3 +170,17 @@ def test_control_users_and_reset(tenant):
     assert upn not in users and demo in users
     assert tenant.call("GET", f"users/{demo}/contacts").json()["value"] == []
     assert tenant.call("GET", f"users/{upn}/contacts").status_code == 404
+
+
+def test_latency_delays_only_the_faulted_request(tenant, mb):
+    import threading
+
+    tenant.token()
+    tenant.control("POST", "/faults", {"operation": "contacts", "status": 200, "latency_ms": 1500}, expect=201)
+    slow = threading.Thread(target=lambda: mb.get("contacts"))
+    slow.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert mb.get("contactFolders").status_code == 200
+    assert time.monotonic() - started < 1.0
+    slow.join()

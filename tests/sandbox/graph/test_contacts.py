@@ -96,8 +96,10 @@ def test_select_top_paging_and_count(mb):
     base = f"contactFolders/{folder['id']}/contacts"
     for i in range(5):
         mb.ok("post", base, 201, json={"givenName": f"P{i}", "surname": "Page"})
+    mb.ok("post", base, 201, json={"givenName": "Other", "surname": "Filtered out"})
     page = mb.ok("get", base, params={"$select": "givenName", "$top": 2, "$count": "true",
-                                      "$orderby": "givenName desc"})
+                                      "$orderby": "givenName desc", "$filter": "surname eq 'Page'"})
+    assert " " not in page["@odata.nextLink"]
     assert page["@odata.count"] == 5
     assert [set(c) for c in page["value"]] == [{"@odata.etag", "id", "givenName"}] * 2
     names = [c["givenName"] for c in page["value"]]

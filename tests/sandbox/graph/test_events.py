@@ -114,3 +114,11 @@ def test_monthly_and_numbered_series_and_paging(mb):
         "pattern": {"type": "fortnightly"}, "range": {"type": "noEnd", "startDate": "2027-01-05"}}))
     assert bad.status_code == 400
 
+
+
+def test_transaction_id_makes_a_retried_create_idempotent(mb):
+    body = _event("Once", "2027-05-06T10:00:00", "2027-05-06T11:00:00", transactionId="sync-7f3a")
+    first = mb.ok("post", "events", 201, json=body)
+    again = mb.ok("post", "events", 201, json=body)
+    assert again["id"] == first["id"]
+    assert [e["id"] for e in mb.ok("get", "events")["value"]] == [first["id"]]

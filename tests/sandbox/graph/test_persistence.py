@@ -71,3 +71,27 @@ def test_demo_seed_has_the_ews_seed_shape(tmp_path):
                                 ("exception", "2026-01-19T09:30"), ("occurrence", "2026-01-26T08:30")], n
     finally:
         running.stop()
+
+
+def test_concurrent_writes_are_all_kept(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    running = start_sandbox(tmp_path, seed="empty")
+    try:
+        tenant = Tenant(running)
+        mb = Mailbox(tenant, tenant.user())
+        tenant.token()
+
+        def create(i):
+            return mb.post("contacts", json={"givenName": f"Thread{i}"}).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(create, range(40)))
+        assert statuses == [201] * 40
+        names = {c["givenName"] for c in mb.ok("get", "contacts", params={"$top": 100})["value"]}
+        assert names == {f"Thread{i}" for i in range(40)}
+        running.stop()
+        running = start_sandbox(tmp_path, seed="empty")
+        assert len(Mailbox(Tenant(running), mb.upn).ok("get", "contacts", params={"$top": 100})["value"]) == 40
+    finally:
+        running.stop()
