@@ -760,6 +760,8 @@ class SalesforceSide:
     def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]:
         results: list[WriteResult | None] = [None] * len(requests)
         items: list[tuple[int, dict]] = []
+        if self.series_mode:
+            self._learn_shapes([r.record_id for r in requests if r.fields is not None])
         for index, request in enumerate(requests):
             if request.fields is None:  # a stamp-only update is for Exchange items; nothing to write here
                 results[index] = WriteResult(request.record_id, None)
@@ -779,6 +781,13 @@ class SalesforceSide:
 
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
         return self._save("delete", list(record_ids))
+
+    def _learn_shapes(self, record_ids: Sequence[str]) -> None:
+        """Whether each event to update is a series record (one query per 200 not read in this run)."""
+        unknown = [i for i in dict.fromkeys(record_ids) if i not in self._series_records and _ID.match(i)]
+        for chunk in _chunks(unknown, ID_CHUNK):
+            for row in self._query(self._select(f"Id IN {_id_list(chunk)}", fields=["Id", "IsRecurrence"])):
+                self._series_records[row["Id"]] = bool(row.get("IsRecurrence"))
 
     def relate_to_people(self, attendees: Mapping[str, Sequence[str]]) -> dict[str, str]:
         """Auto-relate events (event id → attendees' e-mail addresses): the event's WhoId becomes the contact with

@@ -104,7 +104,15 @@ def test_series_are_written_as_series_and_read_back_equal(org, user):
 
     # a single event cannot become a series in Salesforce: a clear record error, nothing half written
     single = side.create([CreateRequest({"subject": "Once", "start": start, "end": start + timedelta(hours=1)})])[0]
+    # (also when this run has not read the event: the connector asks Salesforce first)
     again = org.client(user).side(EVENTS, series_options(user))
     again.changes(None)
     (refused,) = again.update([UpdateRequest(single.record_id, {**monthly, "subject": "Once"})])
     assert refused.error is not None and refused.error.code == "SERIES_SHAPE_CHANGED"
+    unread = org.client(user).side(EVENTS, series_options(user))
+    (refused,) = unread.update([UpdateRequest(single.record_id, {**monthly, "subject": "Once"})])
+    assert refused.error is not None and refused.error.code == "SERIES_SHAPE_CHANGED"
+    (refused,) = unread.update([UpdateRequest(created.record_id, {"subject": "Standup", "start": start,
+                                                                  "end": start + timedelta(minutes=15)})])
+    assert refused.error is not None and refused.error.code == "SERIES_SHAPE_CHANGED"
+    assert sf.Event.get(single.record_id)["RecurrenceType"] is None
