@@ -116,3 +116,25 @@ def test_series_are_written_as_series(mailbox, plain):
     again = mailbox.side(SyncObject.EVENTS, SERIES).changes(None).records[created.record_id]
     assert again.fields["recurrence"] == weekly["recurrence"]
     assert isinstance(plain.calendar.get(id=created.record_id).recurrence.pattern, WeeklyPattern)
+
+
+def test_all_day_series_round_trip(mailbox, plain):
+    holiday = add_event(plain, subject="Office closed", start=EWSDate(2026, 3, 6), end=EWSDate(2026, 3, 6),
+                        is_all_day=True, recurrence=Recurrence(pattern=WeeklyPattern(interval=1, weekdays=[5]),
+                                                               start=EWSDate(2026, 3, 6), number=3))
+    record = mailbox.side(SyncObject.EVENTS, SERIES).changes(None).records[holiday.id]
+    assert (record.fields["start"], record.fields["end"]) == (dt.date(2026, 3, 6), dt.date(2026, 3, 7))
+    assert record.fields["recurrence"].startswith("pattern=weekly;interval=1;days=FR;until=2026-03-20")
+
+    side = mailbox.side(SyncObject.EVENTS, SERIES)
+    side.changes(None)
+    fields = {"subject": "Stocktake", "start": dt.date(2026, 3, 31), "end": dt.date(2026, 4, 1), "is_all_day": True,
+              "recurrence": "pattern=monthly;interval=1;day=31;until=2026-06-30;tz=UTC"}
+    (created,) = side.create([CreateRequest(fields)])
+    assert created.ok
+    days = sorted(o.start for o in plain.calendar.view(start=at(UTC, 2026, 3, 1), end=at(UTC, 2026, 7, 1))
+                  if o.subject == "Stocktake")
+    # the 31st, or the month's last day where it has none
+    assert [(d.month, d.day) for d in days] == [(3, 31), (4, 30), (5, 31), (6, 30)]
+    read = mailbox.side(SyncObject.EVENTS, SERIES).changes(None).records[created.record_id]
+    assert {k: read.fields.get(k) for k in fields} == fields

@@ -3,7 +3,7 @@ one record and its occurrences none; an occurrence edited or deleted on its own 
 occurrences (the series record is then reshaped, never lost); series are written with their pattern."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sync.engine import CreateRequest, SyncObject, UpdateRequest
 from sync.engine.canonical import schema_for
@@ -116,3 +116,18 @@ def test_series_are_written_as_series_and_read_back_equal(org, user):
                                                                   "end": start + timedelta(minutes=15)})])
     assert refused.error is not None and refused.error.code == "SERIES_SHAPE_CHANGED"
     assert sf.Event.get(single.record_id)["RecurrenceType"] is None
+
+
+def test_all_day_series_are_intact_and_round_trip(org, user):
+    side = org.client(user).side(EVENTS, series_options(user))
+    fields = {"subject": "Trade fair", "start": date(2026, 5, 4), "end": date(2026, 5, 5), "is_all_day": True,
+              "recurrence": "pattern=yearly_nth;interval=1;days=MO;instance=first;month=5;until=2028-12-31;tz=UTC"}
+    (created,) = side.create([CreateRequest(fields)])
+    assert created.ok, created.error
+    sf = org.sf(user)
+    assert [c["StartDateTime"][:10] for c in occurrences(sf, created.record_id)] == [
+        "2026-05-04", "2027-05-03", "2028-05-01"]
+    full = org.client(user).side(EVENTS, series_options(user)).changes(None)
+    assert set(full.records) == {created.record_id} and len(full.reshaped) == 3
+    read = full.records[created.record_id]
+    assert {k: read.fields.get(k) for k in fields} == fields
