@@ -190,3 +190,68 @@ def test_upgrade_from_occurrence_links_matches_the_series_and_writes_nothing():
     sf_w, ol_w = world.writes_during(lambda: world.sync(full=True))
     assert not sf_w and not ol_w
     assert world.counterpart(SF, sf_master) == ol_master and len(world.links) == 1
+
+
+# ---- a property: any sequence of changes of shape converges ----------------------------------------------------
+
+PATTERNS = ["pattern=daily;interval=2;count=3;tz=UTC", WEEKLY, "pattern=monthly;interval=1;day=2;count=2;tz=UTC"]
+
+
+def _shapes(world: World, side) -> list[tuple]:
+    return sorted((c.get("subject"), str(c.get("start")), str(c.get("end")), c.get("recurrence") or "")
+                  for c in (EVENTS.canonicalize(r.fields) for r in world.side(side).live().values()))
+
+
+@given(
+    direction=st.sampled_from([BOTH, O2S]),
+    propagate=st.booleans(),
+    steps=st.lists(st.tuples(st.sampled_from(["reshape", "sync", "new"]), st.sampled_from([OL, SF]),
+                             st.integers(0, 5)), max_size=14),
+)
+def test_any_sequence_of_reshapes_converges_without_duplicates(direction, propagate, steps):
+    world = World("events", direction, propagate_deletions=propagate)
+    count = 0
+
+    def new_series(side, n):
+        nonlocal count
+        count += 1
+        fields = series(subject=f"S{count}", recurrence=PATTERNS[n % 3], start=START + timedelta(days=n, hours=count))
+        world.side(side).add(fields)
+
+    def reshape(side, n):
+        records = world.side(side).live()
+        whole = sorted(i for i, r in records.items() if r.fields.get("recurrence"))
+        if whole and n % 2 == 0:
+            chosen = whole[n % len(whole)]
+            world.side(side).reshape([chosen], occurrences_of(records[chosen].fields))
+            return
+        subjects = sorted({r.fields["subject"] for r in records.values() if not r.fields.get("recurrence")})
+        if subjects:
+            subject = subjects[n % len(subjects)]
+            parts = sorted((i for i, r in records.items() if r.fields["subject"] == subject),
+                           key=lambda i: records[i].fields["start"])
+            first = records[parts[0]].fields
+            pattern = None
+            original = {"subject": subject, "start": first["start"], "end": first["end"]}
+            starts = [records[i].fields["start"] for i in parts]
+            for text in PATTERNS:
+                candidate = {**original, "recurrence": text}
+                if [o["start"] for o in occurrences_of(candidate)] == starts:
+                    pattern = text
+                    break
+            if pattern is not None:
+                world.side(side).reshape(parts, [{**original, "recurrence": pattern}])
+
+    for action, side, n in steps:
+        if direction is O2S:
+            side = OL  # Salesforce is the target: its shape only ever changes with what is written to it
+        if action == "new":
+            new_series(side, n)
+        elif action == "reshape":
+            reshape(side, n)
+        else:
+            assert world.sync().refusal is None
+            assert _shapes(world, SF) == _shapes(world, OL)  # the same entries, in the same shapes, once each
+            assert world.writes_during(world.sync) == ({}, {})
+    assert world.sync().refusal is None
+    assert _shapes(world, SF) == _shapes(world, OL)
