@@ -701,6 +701,11 @@ class ExchangeSide:
         if item.changekey:
             self._versions[record_id] = item.changekey
         stamp = getattr(item, SALESFORCE_ID_FIELD, None) or None
+        if self.series_mode and getattr(item, "type", None) in ("Occurrence", "Exception"):
+            # An occurrence's stamp names the copy made of it while its series was synced as occurrences; once the
+            # series has been one record in between, that copy was replaced, so the stamp proves nothing: the
+            # occurrence is matched by its keys (never taken for the copy of a deleted Salesforce record).
+            stamp = None
         return SideRecord(record_id, item.changekey, fields, in_scope, stamp)
 
     def _in_scope(self, item: Any, view: Mapping[str, Any]) -> bool:

@@ -212,6 +212,23 @@ def test_upgrade_from_occurrence_links_converges_without_duplicates(world, monke
     assert counts["salesforce"].get("create") == 1 and counts["outlook"].get("create") == 1
     assert sync(person) == 0 and nothing_written(person)
 
+    # Later an occurrence of the upgraded Outlook series is moved: its occurrences (which still carry the stamps of
+    # the copies the upgrade replaced) become Salesforce events again; none is lost, none is deleted in Outlook.
+    third = next(e for e in person.mailbox.calendar.view(start=start + timedelta(days=13),
+                                                         end=start + timedelta(days=15))
+                 if e.subject == "Outlook weekly")
+    third.start, third.end = third.start + timedelta(hours=1), third.end + timedelta(hours=1)
+    third.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_NONE)
+    world.configure(person, events={**BOTH, "propagate_deletions": True})
+    assert sync(person) == 0
+    shown = [e for e in person.outlook.calendar_entries(start - timedelta(days=1), start + timedelta(weeks=6))
+             if e["subject"] == "Outlook weekly"]
+    assert len(shown) == 5
+    assert sorted(r["StartDateTime"][:16] for r in singles(person)) == sorted(
+        e["start"].strftime("%Y-%m-%dT%H:%M") for e in shown)
+    assert "Outlook weekly" not in {row["Subject"] for row in series_rows(person)}
+    assert sync(person) == 0 and nothing_written(person)
+
 
 def test_a_salesforce_occurrence_edited_alone_is_never_lost(world):
     """Outlook cannot take one occurrence's own edit into a series it was written as: the series then syncs as its
