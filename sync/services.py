@@ -384,8 +384,13 @@ def _auto_relate(run: SyncRun, outcome, salesforce_side, exchange_side) -> None:
     run.counts = {**run.counts, "related": len(related)}
 
 
+# Per-record outcomes that are the product's policy rather than a failure: recorded on the run, never an error
+# state. Graph cannot change or delete a meeting the mailbox organizes without e-mailing its attendees.
+INFORMATIONAL_CODES = frozenset({"stamp_unresolved", "meeting_not_updated", "meeting_not_deleted"})
+
+
 def _informational(issue) -> bool:
-    return issue.code in {"stamp_unresolved"}
+    return issue.code in INFORMATIONAL_CODES
 
 
 def _record_outcome(run: SyncRun, outcome) -> None:
