@@ -25,7 +25,14 @@ from django.utils import timezone
 from configurations.models import DataSet, DataSetting, Direction, EventScope, OutlookConfiguration
 from configurations.soql import DataSetError, compile_where
 from sync import engine
-from sync.connections import Route, mailbox_route, open_mailbox, required_permissions, salesforce_settings
+from sync.connections import (
+    Route,
+    describe_error,
+    mailbox_route,
+    open_mailbox,
+    required_permissions,
+    salesforce_settings,
+)
 from sync.connectors.base import (
     ConnectorError,
     NeedsAttention,
@@ -334,7 +341,7 @@ def _execute_claimed(
         return _finish(run, state, SyncState.NEEDS_ATTENTION, clients=clients,
                        error=("data_set_invalid", f"The data set cannot be compiled: {exc}"))
     except NeedsAttention as exc:
-        message = f"{exc.message} {exc.action}".strip()
+        message = describe_error(exc)
         return _finish(run, state, SyncState.NEEDS_ATTENTION, clients=clients, error=(exc.code, message))
     except TransientError as exc:
         return _finish(run, state, SyncState.ERROR, clients=clients, error=(exc.code, exc.message),
