@@ -211,9 +211,18 @@ def save_connection(kind: str, *, secret: str | None = None, **fields) -> Connec
 # ---- test connection, import users --------------------------------------------------------------------------------
 
 
-def _describe_error(exc: Exception) -> str:
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", ")")) else f"{text}."
+
+
+def describe_error(exc: Exception) -> str:
+    """A connector error in plain sentences: what failed, then what to do."""
     if isinstance(exc, NeedsAttention) and exc.action:
-        return f"{exc.message} {exc.action}"
+        return f"{_sentence(exc.message)} {_sentence(exc.action)}"
     if isinstance(exc, ConnectorError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
@@ -247,7 +256,7 @@ def test_connection(user: SyncUser) -> dict:
             details.append(f"Permissions are sufficient for {', '.join(sorted(synced))}.")
         result["salesforce"] = {"ok": not missing, "detail": " ".join(details)}
     except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
-        result["salesforce"] = {"ok": False, "detail": _describe_error(exc)}
+        result["salesforce"] = {"ok": False, "detail": describe_error(exc)}
 
     route = mailbox_route(user)
     try:
@@ -265,7 +274,7 @@ def test_connection(user: SyncUser) -> dict:
                 detail += f" Contacts folder {folder!r} will be created by the first sync."
         result["exchange"] = {"ok": ok, "detail": detail, "protocol": route.protocol}
     except Exception as exc:  # noqa: BLE001
-        result["exchange"] = {"ok": False, "detail": _describe_error(exc), "protocol": route.protocol}
+        result["exchange"] = {"ok": False, "detail": describe_error(exc), "protocol": route.protocol}
     return result
 
 
@@ -349,7 +358,7 @@ def check_connection(kind: str) -> dict:
         check = ExchangeMailbox(settings_, user.email).check()
         return {"ok": True, "detail": f"The service account reached {check['mailbox']} by impersonation."}
     except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
-        return {"ok": False, "detail": _describe_error(exc)}
+        return {"ok": False, "detail": describe_error(exc)}
 
 
 def _user_routed_to(protocol: str) -> SyncUser | None:

@@ -25,7 +25,14 @@ from django.utils import timezone
 from configurations.models import DataSet, DataSetting, Direction, EventScope, OutlookConfiguration
 from configurations.soql import DataSetError, compile_where
 from sync import engine
-from sync.connections import Route, mailbox_route, open_mailbox, required_permissions, salesforce_settings
+from sync.connections import (
+    Route,
+    describe_error,
+    mailbox_route,
+    open_mailbox,
+    required_permissions,
+    salesforce_settings,
+)
 from sync.connectors.base import (
     ConnectorError,
     NeedsAttention,
@@ -340,7 +347,7 @@ def _execute_claimed(
         return _finish(run, state, SyncState.NEEDS_ATTENTION, clients=clients,
                        error=("data_set_invalid", f"The data set cannot be compiled: {exc}"))
     except NeedsAttention as exc:
-        message = f"{exc.message} {exc.action}".strip()
+        message = describe_error(exc)
         return _finish(run, state, SyncState.NEEDS_ATTENTION, clients=clients, error=(exc.code, message))
     except TransientError as exc:
         return _finish(run, state, SyncState.ERROR, clients=clients, error=(exc.code, exc.message),
@@ -390,8 +397,13 @@ def _auto_relate(run: SyncRun, outcome, salesforce_side, exchange_side) -> None:
     run.counts = {**run.counts, "related": len(related)}
 
 
+# Per-record outcomes that are the product's policy rather than a failure: recorded on the run, never an error
+# state. Graph cannot change or delete a meeting the mailbox organizes without e-mailing its attendees.
+INFORMATIONAL_CODES = frozenset({"stamp_unresolved", "meeting_not_updated", "meeting_not_deleted"})
+
+
 def _informational(issue) -> bool:
-    return issue.code in {"stamp_unresolved"}
+    return issue.code in INFORMATIONAL_CODES
 
 
 def _record_outcome(run: SyncRun, outcome) -> None:

@@ -11,16 +11,17 @@ See docs/connector-graph.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import msal
@@ -41,6 +42,7 @@ from sync.mappings import exchange as ews_mapping
 from sync.mappings import graph as mapping
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # ---- the Salesforce id on items ------------------------------------------------------------------------------------
 
@@ -443,9 +445,13 @@ class GraphMailbox:
 
     def ensure_contacts_folder(self, name: str) -> bool:
         """Create the contact folder `name` unless it exists; True if it was created."""
-        if self.find_contacts_folder(name) is not None:
-            return False
-        self._create_contacts_folder(name)
+        try:
+            if self.find_contacts_folder(name) is not None:
+                return False
+            self._create_contacts_folder(name)
+        except _NotFound as e:
+            raise NeedsAttention("mailbox_not_found", str(e),
+                                 "check the user's e-mail address and that the mailbox is in Exchange Online") from None
         return True
 
     def _create_contacts_folder(self, name: str) -> str:
@@ -521,6 +527,25 @@ class _Watermark:
 
 
 # ---- the side connector --------------------------------------------------------------------------------------------
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """Only the connector's exceptions leave a public method: a 404 of what we addressed (the contact folder
+    vanished mid-run, an item id no longer valid) or a 410 outside a delta round are classified here."""
+
+    @functools.wraps(method)
+    def guarded(self: GraphSide, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except _NotFound as e:
+            if self.object_type is SyncObject.CONTACTS:
+                raise _folder_missing(self.options.contacts_folder) from None
+            raise PermanentError(e.code or "ResourceNotFound", str(e)) from None
+        except _SyncStateGone as e:
+            raise TransientError("SyncStateNotFound", str(e)) from None
+
+    return guarded
+
 
 _UTC_PREFER = 'outlook.timezone="UTC"'
 # Event reads other than delta: times in UTC, bodies as text (Exchange Online stores most bodies as HTML).
@@ -600,6 +625,7 @@ class GraphSide:
         return [_iso(t) for t in self._window()]
 
     # ---- reads -----------------------------------------------------------------------------------------------------
+    @_guarded
     def changes(self, watermark: str | None) -> ChangeSet:
         mark = _Watermark.parse(watermark, self.object_type, self.mailbox.root)
         if mark is None:
@@ -834,6 +860,7 @@ class GraphSide:
             return ews_mapping.event_in_window(start, end, self.window_start, self.window_end)
         return True
 
+    @_guarded
     def fetch(self, record_ids: Collection[str]) -> dict[str, SideRecord]:
         ids = list(dict.fromkeys(record_ids))
         if not ids:
@@ -851,6 +878,7 @@ class GraphSide:
                 records[record_id] = record
         return records
 
+    @_guarded
     def lookup(self, request: LookupRequest) -> list[SideRecord]:
         """Items stamped with the request's Salesforce id (contacts, events: a $filter on the extended property;
         To Do tasks: an index of the list's linked resources, built once per connector)."""
@@ -885,6 +913,7 @@ class GraphSide:
             self._task_index = index
         return self._task_index
 
+    @_guarded
     def attendee_addresses(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
         """Events: the e-mail addresses of each item's attendees (the mailbox itself and excluded addresses left
         out), in the item's order, for relating events to people in Salesforce."""
@@ -906,6 +935,7 @@ class GraphSide:
                 for i in ids if i in self._attendees}
 
     # ---- writes ----------------------------------------------------------------------------------------------------
+    @_guarded
     def create(self, requests_: Sequence[CreateRequest]) -> list[WriteResult]:
         if not requests_:
             return []
@@ -928,6 +958,7 @@ class GraphSide:
                           "headers": {"Content-Type": "application/json"}})
         return [self._result(answer, None) for answer in self.mailbox.batch(batch)]
 
+    @_guarded
     def update(self, requests_: Sequence[UpdateRequest]) -> list[WriteResult]:
         if not requests_:
             return []
@@ -998,6 +1029,7 @@ class GraphSide:
             elif answer.status != 404:  # a missing contact fails its own PATCH; anything else stops the batch
                 raise classify(answer.status, answer.body, answer.headers)
 
+    @_guarded
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
         """Deletes (Exchange Online keeps them in Deleted Items); an item already gone is deleted.
 

@@ -196,3 +196,23 @@ def test_graph_expired_token_is_renewed(graph_person, graph_world):
                                           str(graph_world.sandbox.ca_path))
     salesforce, outlook = both_sides(person)
     assert salesforce == outlook == ["After", "Out0", "Out1"]
+
+
+def test_graph_leaves_meetings_the_user_organizes_alone_and_says_so(graph_world):
+    """Graph would e-mail every attendee about a change or a cancellation: such a meeting keeps its Outlook
+    version, the run records why, and the object stays in sync (a policy, not a failure)."""
+    person = graph_world.person()
+    graph_world.configure(person, events={"direction": "both", "conflict_behavior": "salesforce_wins"})
+    from tests.e2e.test_sync_user import at
+
+    meeting = person.outlook.create_event("Board meeting", at(28), at(29), attendees=("guest@example.com",))
+    assert sync(person) == 0
+    (row,) = sf_rows(person, "SELECT Id, Subject FROM Event")
+    person.salesforce.Event.update(row["Id"], {"Subject": "Renamed in Salesforce"})
+    assert sync(person) == 0
+    run = last_run(person, "events")
+    (error,) = RecordError.objects.filter(run=run)
+    assert error.code == "meeting_not_updated" and error.record_id == meeting
+    assert {e["id"]: e for e in person.outlook.events()}[meeting]["subject"] == "Board meeting"
+    state = UserObjectState.objects.get(user=person.sync_user, object="events")
+    assert state.state == SyncState.IN_SYNC

@@ -135,3 +135,41 @@ def test_admin_routes_a_user_from_their_page(client, admin_user, support_user):
     assert user.exchange_route == "graph"
     response = client.post(f"/users/{user.pk}/route/", {"exchange_route": "pop3"}, follow=True)
     assert "pop3&#x27; is not one of" in response.content.decode()
+
+
+def test_hybrid_test_buttons_against_the_sandbox(client, admin_user, tmp_path):
+    """Both Exchange connections tested against the sandbox: each reaches a mailbox routed to it; a user's own
+    connection test goes through the protocol serving their mailbox; a wrong client secret is named."""
+    import json
+
+    from sandbox.runner import start_sandbox
+    from sandbox.services import connect_to_sandbox
+    from sync.connections import check_connection, save_connection, test_connection
+    from users.services import add_sync_user, set_exchange_route
+
+    running = start_sandbox(tmp_path / "sandbox", seed="demo")
+    try:
+        connect_to_sandbox(running.hub.data_dir, running.salesforce_url, running.ews_endpoint, running.graph_url)
+        on_premises = add_sync_user({"salesforce_id": "005000000000009", "username": "ben.okafor@sandbox.test",
+                                     "email": "ben.okafor@sandbox.test"})
+        online = add_sync_user({"salesforce_id": "005000000000008", "username": "amelia.hart@sandbox.test",
+                                "email": "amelia.hart@sandbox.test"})
+        set_exchange_route(online, "graph")
+        client.force_login(admin_user)
+        for kind, expected in (("exchange", "reached ben.okafor@sandbox.test by impersonation"),
+                               ("graph", "obtained a token and reached amelia.hart@sandbox.test")):
+            page = client.post(URL, {"kind": kind, "test": "1"}).content.decode()
+            assert "Works." in page and expected in page, page
+        online.refresh_from_db()
+        checks = test_connection(online)["exchange"], test_connection(on_premises)["exchange"]
+        assert [c["protocol"] for c in checks] == ["graph", "ews"] and all(c["ok"] for c in checks), checks
+        assert "through Microsoft Graph" in checks[0]["detail"]
+
+        app = json.loads((running.hub.data_dir / "graph" / "app.json").read_text())
+        assert app["client_secret"] != "wrong"
+        save_connection("graph", secret="wrong")
+        result = check_connection("graph")
+        assert result["ok"] is False and "Invalid client secret" in result["detail"], result
+        assert result["detail"].endswith("Check the app registration's client secret or certificate."), result
+    finally:
+        running.stop()

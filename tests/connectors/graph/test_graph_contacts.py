@@ -227,3 +227,15 @@ def test_a_contact_made_between_the_delta_round_and_the_stamp_pages_is_read_whol
     full = reader.changes(None)
     record = full.records[late["id"]]
     assert record.salesforce_id == "003000000000007AAA" and record.fields["fax"] == "+1 7"
+
+
+def test_a_folder_deleted_in_the_middle_of_a_run_needs_attention(mailbox, plain):
+    side = mailbox.side(SyncObject.CONTACTS)
+    side.changes(None)
+    plain.delete(f"/contactFolders/{plain.folder_id()}")
+    with pytest.raises(NeedsAttention) as caught:
+        side.lookup(LookupRequest(SyncObject.CONTACTS, "003000000000001AAA", {}, ()))
+    assert caught.value.code == "contacts_folder_missing"
+    results = side.create([CreateRequest({"last_name": "Nowhere"}, "003000000000001AAA")])
+    assert not results[0].ok and not results[0].error.transient
+    assert FOLDER not in plain.folders()
