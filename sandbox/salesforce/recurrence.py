@@ -3,7 +3,8 @@
 As in Salesforce, the series record (``IsRecurrence = true``) is kept and each occurrence is an Event of its own
 with ``IsRecurrence = false`` and ``RecurrenceActivityId`` = the series record's id (the series record points at
 itself). Dates and times of day are those of ``RecurrenceStartDateTime`` in ``RecurrenceTimeZoneSidKey`` (GMT when
-not set), so daylight saving moves the GMT times as in Salesforce. At most 100 occurrences, like Salesforce.
+not set), so daylight saving moves the GMT times as in Salesforce. At most as many occurrences as Salesforce allows
+for the frequency (daily 100, weekly 53, monthly 59, yearly 9).
 """
 
 import calendar
@@ -14,6 +15,10 @@ from sandbox.salesforce.errors import RecordError
 from sandbox.salesforce.values import parse_date, parse_datetime
 
 MAX_OCCURRENCES = 100
+# Salesforce's occurrence limits per frequency (Knowledge Article 000212481): daily and every weekday 100, weekly 53,
+# monthly 59, yearly 9.
+LIMITS = {"RecursDaily": 100, "RecursEveryWeekday": 100, "RecursWeekly": 53, "RecursMonthly": 59,
+          "RecursMonthlyNth": 59, "RecursYearly": 9, "RecursYearlyNth": 9}
 INSTANCES = {"First": 0, "Second": 1, "Third": 2, "Fourth": 3, "Last": -1}
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -72,12 +77,13 @@ def occurrence_dates(record: dict) -> list[dt.date]:
         raise _fail("Recurrence Interval / Day of Month: value outside of valid range",
                     ["RecurrenceInterval", "RecurrenceDayOfMonth"])
     dates: list[dt.date] = []
+    limit = LIMITS.get(kind, MAX_OCCURRENCES)
 
     def add(day):
         if day is not None and start <= day <= end and day not in dates:
             dates.append(day)
-        if len(dates) > MAX_OCCURRENCES:
-            raise _fail(f"The recurring series would have more than {MAX_OCCURRENCES} occurrences",
+        if len(dates) > limit:
+            raise _fail(f"The recurring series would have more than {limit} occurrences",
                         ["RecurrenceEndDateOnly"])
 
     if kind in ("RecursDaily", "RecursEveryWeekday", "RecursWeekly"):

@@ -20,8 +20,9 @@ Rules worth stating:
   the pattern (RecursDaily/EveryWeekday/Weekly/Monthly/MonthlyNth/Yearly/YearlyNth, interval, day mask, day of
   month, instance, month, RecurrenceEndDateOnly, RecurrenceTimeZoneSidKey) and whose start/end are the first
   occurrence's; `recurrence_to_salesforce` writes it back. `fits_salesforce` says whether a canonical series can be
-  a Salesforce series at all (an end date, at most `MAX_OCCURRENCES` occurrences). Whether series are synced as
-  series or as their occurrences is the connector's choice (`RECURRENCE_MASTER_FILTER` when not).
+  a Salesforce series at all (an end date, no more occurrences than `OCCURRENCE_LIMITS` allows for its frequency).
+  Whether series are synced as series or as their occurrences is the connector's choice (`RECURRENCE_MASTER_FILTER`
+  when not).
 """
 
 from __future__ import annotations
@@ -44,8 +45,13 @@ SOBJECTS: dict[SyncObject, str] = {
 # The connector adds this to the events data set when series are synced as their occurrences.
 RECURRENCE_MASTER_FILTER = "IsRecurrence = false"
 
-# Salesforce creates at most 100 occurrences for a series (Event object reference, "Recurring Events").
+# Salesforce's limits on a series' occurrences depend on its frequency (Knowledge Article 000212481, "Recurring
+# Events in Salesforce have occurrence limits depending on the event frequency"): daily (and every weekday) 100,
+# weekly 53, monthly 59, yearly 9. A series over its limit is synced as its occurrences.
 MAX_OCCURRENCES = 100
+OCCURRENCE_LIMITS = {"RecursDaily": 100, "RecursEveryWeekday": 100, "RecursWeekly": 53, "RecursMonthly": 59,
+                     "RecursMonthlyNth": 59, "RecursYearly": 9, "RecursYearlyNth": 9}
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR")
 RECURRENCE_TYPES = ("RecursDaily", "RecursEveryWeekday", "RecursWeekly", "RecursMonthly", "RecursMonthlyNth",
                     "RecursYearly", "RecursYearlyNth")
 RECURRENCE_FIELDS = ("RecurrenceInterval", "RecurrenceDayOfWeekMask", "RecurrenceDayOfMonth", "RecurrenceInstance",
@@ -370,13 +376,11 @@ def recurrence_from_salesforce(record: Mapping[str, Any]) -> Recurrence | None:
 def recurrence_to_salesforce(series: Recurrence, start: Any, all_day: bool) -> dict[str, Any]:
     """The Recurrence* fields of a series record (IsRecurrence itself is create-only: see the connector)."""
     out: dict[str, Any] = dict.fromkeys(RECURRENCE_FIELDS)
-    kind = {"daily": "RecursDaily", "weekly": "RecursWeekly", "monthly": "RecursMonthly",
-            "monthly_nth": "RecursMonthlyNth", "yearly": "RecursYearly",
-            "yearly_nth": "RecursYearlyNth"}[series.pattern]
+    kind = recurrence_type(series)
     out["RecurrenceType"] = kind
-    if not kind.startswith("RecursYearly"):
+    if kind not in ("RecursYearly", "RecursYearlyNth", "RecursEveryWeekday"):
         out["RecurrenceInterval"] = series.interval
-    if series.days:
+    if series.days and kind != "RecursEveryWeekday":
         out["RecurrenceDayOfWeekMask"] = _mask(series.days)
     if series.day is not None:
         out["RecurrenceDayOfMonth"] = series.day
@@ -395,9 +399,18 @@ def recurrence_to_salesforce(series: Recurrence, start: Any, all_day: bool) -> d
     return out
 
 
+def recurrence_type(series: Recurrence) -> str:
+    """The RecurrenceType a canonical pattern is written as (every weekday, every week: RecursEveryWeekday)."""
+    if series.pattern == "weekly" and series.interval == 1 and series.days == WEEKDAYS:
+        return "RecursEveryWeekday"
+    return {"daily": "RecursDaily", "weekly": "RecursWeekly", "monthly": "RecursMonthly",
+            "monthly_nth": "RecursMonthlyNth", "yearly": "RecursYearly", "yearly_nth": "RecursYearlyNth"}[
+        series.pattern]
+
+
 def fits_salesforce(canonical: Mapping[str, Any]) -> bool:
-    """Whether a canonical series can be one Salesforce series: it ends on a date and has at most MAX_OCCURRENCES
-    occurrences (every canonical pattern has a RecurrenceType)."""
+    """Whether a canonical series can be one Salesforce series: it ends on a date and has no more occurrences than
+    Salesforce allows for its frequency (OCCURRENCE_LIMITS; every canonical pattern has a RecurrenceType)."""
     text = canonical.get("recurrence")
     start = canonical.get("start")
     if not text or start is None:
@@ -406,7 +419,8 @@ def fits_salesforce(canonical: Mapping[str, Any]) -> bool:
     if series.until is None:
         return False
     first = start if not isinstance(start, datetime) else start.astimezone(zone(series.tz)).date()
-    return series.count_occurrences(first, MAX_OCCURRENCES) <= MAX_OCCURRENCES
+    limit = OCCURRENCE_LIMITS[recurrence_type(series)]
+    return series.count_occurrences(first, limit) <= limit
 
 
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sync.engine import SyncObject, schema_for
+from sync.engine.recurrence import Recurrence
 from sync.mappings import salesforce as m
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -228,3 +229,59 @@ def test_tasks_round_trip(subject, due, reminder, description, status, priority)
     back = m.to_canonical(TASKS, stored(TASKS, m.to_salesforce(TASKS, canonical)))
     schema = schema_for(TASKS)
     assert schema.canonicalize(back) == schema.canonicalize(canonical)
+
+
+# ---- recurring series ----------------------------------------------------------------------------------------
+
+def _series_row(**fields):
+    return {"Id": "00U000000000001AAA", "Subject": "Review", "StartDateTime": "2026-03-03T09:00:00.000+0000",
+            "EndDateTime": "2026-03-03T10:00:00.000+0000", "IsRecurrence": True, "RecurrenceInterval": 1,
+            "RecurrenceStartDateTime": "2026-03-03T09:00:00.000+0000", "RecurrenceEndDateOnly": "2026-06-30",
+            "RecurrenceTimeZoneSidKey": "Europe/Paris", **fields}
+
+
+@pytest.mark.parametrize("fields, recurrence", [
+    ({"RecurrenceType": "RecursDaily", "RecurrenceInterval": 3}, "pattern=daily;interval=3"),
+    ({"RecurrenceType": "RecursEveryWeekday"}, "pattern=weekly;interval=1;days=MO,TU,WE,TH,FR"),
+    ({"RecurrenceType": "RecursWeekly", "RecurrenceInterval": 2, "RecurrenceDayOfWeekMask": 4 + 16},
+     "pattern=weekly;interval=2;days=TU,TH"),
+    ({"RecurrenceType": "RecursMonthly", "RecurrenceDayOfMonth": 3}, "pattern=monthly;interval=1;day=3"),
+    ({"RecurrenceType": "RecursMonthlyNth", "RecurrenceInstance": "First", "RecurrenceDayOfWeekMask": 4},
+     "pattern=monthly_nth;interval=1;days=TU;instance=first"),
+    ({"RecurrenceType": "RecursYearly", "RecurrenceMonthOfYear": "March", "RecurrenceDayOfMonth": 3,
+      "RecurrenceInterval": None}, "pattern=yearly;interval=1;day=3;month=3"),
+    ({"RecurrenceType": "RecursYearlyNth", "RecurrenceMonthOfYear": "March", "RecurrenceInstance": "First",
+      "RecurrenceDayOfWeekMask": 4, "RecurrenceInterval": None},
+     "pattern=yearly_nth;interval=1;days=TU;instance=first;month=3"),
+])
+def test_series_patterns_both_ways(fields, recurrence):
+    canonical = m.to_canonical(EVENTS, _series_row(**fields))
+    assert canonical["recurrence"] == f"{recurrence};until=2026-06-30;tz=Europe/Paris"
+    written = m.to_salesforce(EVENTS, canonical)
+    assert "IsRecurrence" not in written  # create-only: the connector adds it to creates
+    again = m.to_canonical(EVENTS, {**_series_row(), **written, "IsRecurrence": True})
+    assert again["recurrence"] == canonical["recurrence"] and again["start"] == canonical["start"]
+
+
+def test_a_series_starting_on_a_day_its_pattern_skips_starts_on_its_first_occurrence():
+    row = _series_row(RecurrenceType="RecursWeekly", RecurrenceDayOfWeekMask=16)  # Thursdays, range from a Tuesday
+    canonical = m.to_canonical(EVENTS, row)
+    assert canonical["start"].isoformat() == "2026-03-05T09:00:00+00:00"
+    assert canonical["end"].isoformat() == "2026-03-05T10:00:00+00:00"
+
+
+def test_what_fits_salesforce_follows_its_limits_per_frequency():
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+    def fits(text):
+        return m.fits_salesforce({"start": start, "end": start, "recurrence": text})
+
+    assert fits("pattern=daily;interval=1;until=2026-06-09")  # 100 days
+    assert not fits("pattern=daily;interval=1;until=2026-06-10")  # 101
+    assert fits("pattern=weekly;interval=1;days=MO,TU,WE,TH,FR;until=2026-07-17")  # every weekday: 100
+    assert not fits("pattern=weekly;interval=1;days=MO,WE;until=2026-09-30")  # weekly: 62 > 53
+    assert fits("pattern=monthly;interval=1;day=2;until=2030-12-31")  # 58 months
+    assert not fits("pattern=yearly;interval=1;day=2;month=3;until=2035-12-31")  # 10 years > 9
+    assert not fits("pattern=daily;interval=1")  # no end
+    weekdays = Recurrence.parse("pattern=weekly;interval=1;days=MO,TU,WE,TH,FR;until=2026-07-17")
+    assert m.recurrence_to_salesforce(weekdays, start, False)["RecurrenceType"] == "RecursEveryWeekday"

@@ -4,6 +4,7 @@ import pytest
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
+from sandbox.salesforce.errors import RecordError
 from sandbox.salesforce.recurrence import occurrence_dates
 
 
@@ -98,3 +99,36 @@ def test_is_recurrence_cannot_be_switched_on_later(sf):
     with pytest.raises(SalesforceMalformedRequest) as failure:
         sf.Event.update(single["id"], {"IsRecurrence": True})
     assert failure.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+
+
+@pytest.mark.parametrize("fields, limit", [
+    ({"RecurrenceType": "RecursDaily", "RecurrenceInterval": 1, "RecurrenceEndDateOnly": "2027-02-10"}, 100),
+    ({"RecurrenceType": "RecursWeekly", "RecurrenceInterval": 1, "RecurrenceDayOfWeekMask": 2,
+      "RecurrenceEndDateOnly": "2027-11-30"}, 53),
+    ({"RecurrenceType": "RecursMonthly", "RecurrenceInterval": 1, "RecurrenceDayOfMonth": 2,
+      "RecurrenceEndDateOnly": "2031-10-30"}, 59),
+    ({"RecurrenceType": "RecursYearly", "RecurrenceMonthOfYear": "November", "RecurrenceDayOfMonth": 2,
+      "RecurrenceEndDateOnly": "2035-12-31"}, 9),
+])
+def test_occurrence_limits_per_frequency(fields, limit):
+    """Salesforce's limits (Knowledge Article 000212481): daily 100, weekly 53, monthly 59, yearly 9."""
+    with pytest.raises(RecordError, match=f"more than {limit} occurrences"):
+        _dates(**fields)
+    record = {"RecurrenceStartDateTime": "2026-11-02T09:00:00.000+0000", **fields}
+    fewer = {**record, "RecurrenceEndDateOnly": occurrence_dates_until(record, limit)}
+    assert len(occurrence_dates(fewer)) == limit
+
+
+def occurrence_dates_until(record: dict, count: int) -> str:
+    """The date of the `count`th occurrence, found by shortening the range one day at a time."""
+    import datetime as dt
+
+    end = dt.date.fromisoformat(record["RecurrenceEndDateOnly"])
+    while True:
+        try:
+            dates = occurrence_dates({**record, "RecurrenceEndDateOnly": end.isoformat()})
+        except RecordError:  # still over the limit
+            end -= dt.timedelta(days=1)
+            continue
+        assert len(dates) == count
+        return end.isoformat()
