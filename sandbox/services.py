@@ -99,6 +99,7 @@ def setup_demo(data_dir: Path, salesforce_url: str = DEFAULT_SALESFORCE_URL,
     made it.
     """
     from django.conf import settings
+
     from configurations.models import OutlookConfiguration, ProfileAssignment
     from configurations.services import create_configuration
     from sandbox.demo import PROFILES
