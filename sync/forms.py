@@ -29,6 +29,7 @@ class ConnectionForm(forms.ModelForm):
     )
 
     secret_label = "Secret"  # noqa: S105 - a label
+    kind: str | None = None  # the console's forms are each for one kind; the admin's form for any
 
     class Meta:
         model = Connection
@@ -49,6 +50,12 @@ class ConnectionForm(forms.ModelForm):
                 self.fields[name].widget.attrs["rows"] = 3
         if "auth_type" in self.fields:
             self.fields["auth_type"].required = False  # a kind without a choice (Salesforce) gets its default
+            allowed = Connection.AUTH_TYPES.get(self.kind, ())
+            if allowed:  # the console's per-kind forms offer only their kind's authentications
+                self.fields["auth_type"].choices = [(a.value, a.label) for a in allowed]
+                self.fields["auth_type"].initial = allowed[0]
+        if not self.instance.pk and self.kind in DEFAULT_URLS:
+            self.initial.setdefault("url", DEFAULT_URLS[self.kind])
 
     def clean(self):
         cleaned = super().clean()
@@ -88,6 +95,7 @@ class SalesforceConnectionForm(ConnectionForm):
 
     field_order = ["url", "client_id", "secret", "username", "version"]
     secret_label = "Private key (PEM)"  # noqa: S105 - a label
+    kind = Connection.Kind.SALESFORCE
 
 
 class ExchangeConnectionForm(ConnectionForm):
@@ -101,10 +109,7 @@ class ExchangeConnectionForm(ConnectionForm):
 
     field_order = ["url", "username", "secret", "auth_type", "version"]
     secret_label = "Password"  # noqa: S105 - a label
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["auth_type"].choices = [(a.value, a.label) for a in Connection.AUTH_TYPES[Connection.Kind.EXCHANGE]]
+    kind = Connection.Kind.EXCHANGE
 
 
 class GraphConnectionForm(ConnectionForm):
@@ -125,14 +130,7 @@ class GraphConnectionForm(ConnectionForm):
     field_order = ["url", "tenant_id", "client_id", "auth_type", "secret", "mailbox_routing", "mailbox_domains",
                    "authority_url"]
     secret_label = "Client secret or certificate"  # noqa: S105 - a label
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["auth_type"].choices = [(a.value, a.label) for a in Connection.AUTH_TYPES[Connection.Kind.GRAPH]]
-        self.fields["auth_type"].initial = Connection.AuthType.CLIENT_SECRET
-        if not self.instance.pk:
-            self.initial.setdefault("auth_type", Connection.AuthType.CLIENT_SECRET)
-            self.initial.setdefault("url", DEFAULT_URLS[Connection.Kind.GRAPH])
+    kind = Connection.Kind.GRAPH
 
 
 FORMS: dict[str, type[ConnectionForm]] = {
