@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, F, IntegerField, Value, When
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -70,7 +70,9 @@ def overview(now: datetime | None = None, failing_limit: int = 10) -> Overview:
         .select_related("user")
         .annotate(rank=Case(When(state=SyncState.NEEDS_ATTENTION, then=Value(0)), default=Value(1),
                             output_field=IntegerField()))
-        .order_by("rank", "-consecutive_failures", "-last_run_at")[:failing_limit]
+        # Ties broken by name, so that every database lists the same users (PostgreSQL sorts NULLs first).
+        .order_by("rank", "-consecutive_failures", F("last_run_at").desc(nulls_last=True), "user__username",
+                  "object")[:failing_limit]
     )
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     hours = {start + timedelta(hours=n): HourBar(start + timedelta(hours=n)) for n in range(24)}
