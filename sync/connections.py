@@ -196,7 +196,7 @@ def save_connection(kind: str, *, secret: str | None = None, **fields) -> Connec
         if allowed:
             connection.auth_type = allowed[0]
         if kind == Connection.Kind.GRAPH:
-            connection.url = "https://graph.microsoft.com"
+            connection.url = GraphSettings.graph_url
     for name, value in fields.items():
         setattr(connection, name, value)
     if secret is not None:

@@ -3,11 +3,12 @@
 from django import forms
 from django.db import models
 
+from sync.connectors.base import GraphSettings
 from sync.models import Connection
 
 DEFAULT_URLS = {
     Connection.Kind.SALESFORCE: "https://login.salesforce.com",
-    Connection.Kind.GRAPH: "https://graph.microsoft.com",
+    Connection.Kind.GRAPH: GraphSettings.graph_url,
 }
 
 

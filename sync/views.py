@@ -16,6 +16,7 @@ from sync.filters import filter_runs
 from sync.forms import connection_form
 from sync.models import Connection, SyncRun
 from syncadmin.views import console_view
+from users.models import ExchangeRoute
 
 PAGE_SIZE = 50
 RUN_RECORD_ERRORS = 500
@@ -77,7 +78,8 @@ def run_detail(request, pk: int):
         "links": (run.counts or {}).get("links", 0),
         "conflicts": (run.counts or {}).get("conflicts", 0),
         "api_calls": [("Salesforce", api_calls.get("salesforce", 0)),
-                      (EXCHANGE_LABELS.get(run.exchange_protocol, "Exchange"), api_calls.get("exchange", 0))],
+                      (ExchangeRoute(run.exchange_protocol).label if run.exchange_protocol else "Exchange",
+                       api_calls.get("exchange", 0))],
         "waited": run.started_at - run.created_at if run.started_at else None,
         "record_errors": record_errors[:RUN_RECORD_ERRORS],
         "record_error_count": record_errors.count(),
@@ -96,9 +98,6 @@ def run_progress(request, pk: int):
         "progress": progress_of(run),
         "reload_url": user_page if page.startswith(user_page) else reverse("sync:run", args=[run.pk]),
     })
-
-
-EXCHANGE_LABELS = {"ews": "Exchange (EWS)", "graph": "Exchange Online (Graph)"}
 
 
 def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = None) -> list[dict]:

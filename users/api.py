@@ -11,6 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from configurations.models import SyncObject
+from sync.connections import exchange_connections, mailbox_route, routed_to
 from users import services
 from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
 
@@ -127,8 +128,6 @@ class SyncUserSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ExchangeEndpointSerializer)
     def get_exchange_endpoint(self, user):
-        from sync.connections import exchange_connections, mailbox_route
-
         # One query for the connections per response, however many users it lists.
         if "exchange_connections" not in self.context:
             self.context["exchange_connections"] = exchange_connections()
@@ -192,8 +191,6 @@ def filter_users(queryset, params, fields=("search", "configuration", "state", "
         queryset = queryset.filter(in_state)
     exchange = filters.validated_data.get("exchange")
     if exchange:
-        from sync.connections import routed_to
-
         queryset = queryset.filter(routed_to(exchange))
     return queryset
 

@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 
 from configurations.models import OutlookConfiguration, SyncObject
 from sync import connections
+from sync.connections import mailbox_route
 from sync.models import RecordError, SyncRun
 from sync.services import SyncUnavailable, request_sync, synced_objects
 from sync.views import progress_of
@@ -99,7 +100,7 @@ def user_list(request):
         "configurations": OutlookConfiguration.objects.order_by("name").values("pk", "name", "active"),
         "not_assigned": NOT_ASSIGNED,
         "states": SyncState.choices,
-        "exchange_choices": [(ExchangeRoute.EWS, "Exchange (EWS)"), (ExchangeRoute.GRAPH, "Exchange Online (Graph)")],
+        "exchange_choices": [(r.value, r.label) for r in (ExchangeRoute.EWS, ExchangeRoute.GRAPH)],
         "object_choices": SyncObject.choices,
         "querystring": query.urlencode(),
         "filtered": bool(params),
@@ -117,8 +118,6 @@ def _detail_context(request, user: SyncUser) -> dict:
     states = object_states(user)
     for entry in states:
         entry["synced"] = entry["object"] in synced
-    from sync.connections import mailbox_route
-
     return {
         "sync_user": user,
         "route": mailbox_route(user),
@@ -200,8 +199,6 @@ def user_route(request, pk: int):
     except services.SyncUserInvalid as exc:
         messages.error(request, " ".join(exc.errors["exchange_route"]))
     else:
-        from sync.connections import mailbox_route
-
         route = mailbox_route(user)
         messages.success(request, f"{user}'s mailbox is served by {route.label} ({route.detail}).")
     return redirect("users:detail", pk=user.pk)

@@ -47,7 +47,7 @@ class World:
         self.sandbox = sandbox
         self.protocol = protocol
         connect_to_sandbox(sandbox.hub.data_dir, sandbox.salesforce_url, sandbox.ews_endpoint, sandbox.graph_url)
-        self.graph_app = json.loads((sandbox.hub.data_dir / "graph" / "app.json").read_text())
+        self.graph_app = json.loads(sandbox.graph_app_path.read_text())
         self.ews_config = Configuration(
             service_endpoint=sandbox.ews_endpoint, credentials=Credentials(SERVICE_ACCOUNT, PASSWORD),
             auth_type=BASIC, version=Version(build=Build(15, 1, 2507, 6)),
@@ -104,30 +104,31 @@ class World:
         for url in (self.sandbox.salesforce_url, self.sandbox.exchange_url, self.sandbox.graph_url):
             self.http().delete(f"{url}/_sandbox/faults")
 
-    @property
-    def outlook_url(self) -> str:
-        """The control API of the emulator serving this world's mailboxes."""
-        return self.sandbox.graph_url if self.protocol == "graph" else self.sandbox.exchange_url
+
+def _world(sandbox, protocol: str = "ews"):
+    world = World(sandbox, protocol)
+    yield world
+    world.clear_faults()
 
 
 @pytest.fixture
 def world(sandbox, db):
-    world = World(sandbox)
-    yield world
-    world.clear_faults()
+    yield from _world(sandbox)
 
 
 @pytest.fixture(params=["ews", "graph"])
 def either_world(sandbox, db, request):
     """The world once with mailboxes on EWS (on-premises) and once on Graph (Exchange Online)."""
-    world = World(sandbox, request.param)
-    yield world
-    world.clear_faults()
+    yield from _world(sandbox, request.param)
+
+
+@pytest.fixture
+def graph_world(sandbox, db):
+    """Mailboxes on Graph (Exchange Online) only, for Graph's own faults."""
+    yield from _world(sandbox, "graph")
 
 
 @pytest.fixture
 def live_world(sandbox, transactional_db):
     """The same world, committed to the database so that worker processes see it."""
-    world = World(sandbox)
-    yield world
-    world.clear_faults()
+    yield from _world(sandbox)

@@ -47,15 +47,6 @@ def ews_person(world):
 
 
 @pytest.fixture
-def graph_world(sandbox, db):
-    from tests.e2e.conftest import World
-
-    world = World(sandbox, "graph")
-    yield world
-    world.clear_faults()
-
-
-@pytest.fixture
 def graph_person(graph_world):
     return _configured(graph_world)
 
