@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev vendor clean
+.PHONY: run test test-fast lint install install-dev vendor clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
@@ -32,12 +32,21 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 # Tests keep their files (SQLite test database, task queue) in var/test, apart from a running `make run`.
-test: install-dev
-	$(BIN)/ruff check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
-	SYNCADMIN_VAR_DIR=$${SYNCADMIN_VAR_DIR:-$(CURDIR)/var/test} $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+# pytest's exit status 5 means it collected nothing: an error here, not a pass.
+define pytest
+	SYNCADMIN_VAR_DIR=$${SYNCADMIN_VAR_DIR:-$(CURDIR)/var/test} $(BIN)/python -m pytest $(1); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is an error here, not a pass" >&2; exit 1; fi; \
 	exit $$status
+endef
+
+test: lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(call pytest,$(PYTEST_ARGS))
+
+# The inner loop: everything `make test` checks except the end-to-end and browser tests (real processes, Chromium).
+test-fast: lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(call pytest,-m "not e2e and not browser" $(PYTEST_ARGS))
 
 # Refresh the vendored Bootstrap from the npm registry (needs npm; not needed to run or test).
 BOOTSTRAP_VERSION ?= 5.3.9

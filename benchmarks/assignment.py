@@ -82,6 +82,7 @@ def run(count: int) -> None:
     from configurations import services
     from syncadmin.roles import ADMIN
     from syncadmin.services import create_account, issue_token
+    from users import services as user_services
     from users.models import SyncUser, salesforce_id_checksum
     from users.services import ensure_object_states
 
@@ -117,10 +118,10 @@ def run(count: int) -> None:
     identifiers = [(u[0], u[1], u[2])[i % 3] for i, u in enumerate(users)]
 
     with measured(f"assign_users(): {count} users, one call (service)", results):
-        result = services.assign_users(emea, identifiers, actor=admin)
+        result = user_services.assign_users(emea, identifiers, actor=admin)
     assert len(result.assigned) == count, {k: len(v) for k, v in result.as_dict().items()}
     with measured(f"assign_users() again: {count} unchanged (idempotent)", results):
-        result = services.assign_users(emea, identifiers, actor=admin)
+        result = user_services.assign_users(emea, identifiers, actor=admin)
     assert len(result.unchanged) == count
     with measured(f"POST /configurations/{{id}}/assign/: {count} users move (API)", results):
         response = client.post(f"/api/v1/configurations/{apac.pk}/assign/", {"users": identifiers}, format="json")

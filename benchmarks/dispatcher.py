@@ -45,13 +45,13 @@ def main() -> None:
     creation = connection.creation
     test_db = creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
-        from configurations.services import assign_users, create_configuration
-        from sync import dispatch
+        from configurations.services import create_configuration
+        from sync import dispatch, queue
         from sync.models import SyncRun
         from users.models import SyncUser, UserObjectState
-        from users.services import ensure_object_states
+        from users.services import assign_users, ensure_object_states
 
-        dispatch._enqueue = lambda runs, jitter: None  # measure the dispatcher, not the broker
+        queue.send_run = lambda run, **options: None  # measure the dispatcher, not the broker
         configuration = create_configuration({"name": "Bench", "data_settings": {
             "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"},
             "events": {"direction": "both", "conflict_behavior": "salesforce_wins"}}})

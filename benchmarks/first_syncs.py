@@ -49,13 +49,13 @@ def main() -> None:
     from django.core.management import call_command
     from simple_salesforce import Salesforce
 
-    from configurations.services import assign_users, create_configuration
+    from configurations.services import create_configuration
     from sandbox.demo import PASSWORD
     from sandbox.runner import start_sandbox
     from sandbox.services import connect_to_sandbox
     from sync.dispatch import dispatch_due
     from users.models import SyncState, SyncUser, UserObjectState
-    from users.services import add_sync_user
+    from users.services import add_sync_user, assign_users
 
     call_command("migrate", verbosity=0)
     sandbox = start_sandbox(work / "sandbox", seed="empty")

@@ -24,7 +24,7 @@ import requests  # noqa: E402
 
 from sandbox.runner import start_sandbox  # noqa: E402
 from sync.connectors.base import GraphSettings, ObjectOptions  # noqa: E402
-from sync.connectors.exchange_graph import BATCH_SIZE, GraphMailbox  # noqa: E402
+from sync.connectors.graph import BATCH_SIZE, GraphMailbox  # noqa: E402
 from sync.engine import DataSetting, Direction, Side, SyncObject, reset_sync, run_sync  # noqa: E402
 from sync.engine.memory import MemoryLinkStore, MemorySide, MemoryWatermarks  # noqa: E402
 

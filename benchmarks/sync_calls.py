@@ -44,13 +44,14 @@ from exchangelib import (  # noqa: E402
 )
 from simple_salesforce import Salesforce  # noqa: E402
 
-from configurations.services import assign_users, create_configuration  # noqa: E402
+from configurations.services import create_configuration  # noqa: E402
 from sandbox.demo import PASSWORD, SERVICE_ACCOUNT  # noqa: E402
 from sandbox.runner import start_sandbox  # noqa: E402
 from sandbox.services import connect_to_sandbox  # noqa: E402
 from sync.models import SyncRun  # noqa: E402
-from sync.services import execute_run, queue_run  # noqa: E402
-from users.services import add_sync_user  # noqa: E402
+from sync.queue import queue_run  # noqa: E402
+from sync.runner import execute_run  # noqa: E402
+from users.services import add_sync_user, assign_users  # noqa: E402
 
 
 def session(ca: Path) -> requests.Session:

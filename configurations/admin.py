@@ -1,10 +1,10 @@
 """Admin site: configurations are read here and changed through the console or the API (whose services audit
-every change); the audit trail is read-only."""
+every change; the trail itself is in the ``audit`` app)."""
 
 from django.contrib import admin, messages
 
 from configurations import services
-from configurations.models import AuditEntry, DataSet, DataSetting, OutlookConfiguration, ProfileAssignment
+from configurations.models import DataSet, DataSetting, OutlookConfiguration, ProfileAssignment
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -81,12 +81,3 @@ class ProfileAssignmentAdmin(ReadMostlyAdmin):
     search_fields = ("profile", "configuration__name")
     list_select_related = ("configuration",)
 
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadMostlyAdmin):
-    list_display = ("at", "actor_name", "action", "configuration_name", "summary")
-    list_filter = ("action",)
-    search_fields = ("actor_name", "configuration_name", "summary")
-    date_hierarchy = "at"
-    readonly_fields = ("at", "actor_name", "action", "configuration_id", "configuration_name", "summary", "changes")
-    fields = readonly_fields

@@ -1,17 +1,18 @@
-"""REST API for Outlook Configurations, assignment and the audit trail; thin: the services do the work."""
+"""REST API for Outlook Configurations, who they are assigned to, and their audit trail; thin: the services do the
+work."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from audit.api import ACTION_PARAMETER, AuditEntrySerializer, filter_entries
+from audit.models import AuditEntry
 from configurations import services, soql
 from configurations.models import (
-    AuditEntry,
     ConflictBehavior,
     ContactScope,
     Direction,
@@ -20,6 +21,8 @@ from configurations.models import (
 )
 from configurations.validation import MAX_DAYS, MAX_RECORD_LIMIT, ConfigurationInvalid
 from syncadmin.permissions import permission_required
+from users import services as user_services
+from users.api import SEARCH_PARAMETER, STATE_PARAMETER, SyncUserSerializer, filter_users_or_400, synced_users
 
 
 class StrictSerializer(serializers.Serializer):
@@ -197,32 +200,6 @@ UnassignmentResultSerializer = inline_serializer(
 )
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
-    configuration = serializers.IntegerField(source="configuration_id", read_only=True, allow_null=True)
-    actor = serializers.CharField(source="actor_name", read_only=True)
-
-    class Meta:
-        model = AuditEntry
-        fields = ["id", "at", "actor", "action", "configuration", "configuration_name", "summary", "changes"]
-
-
-class AuditFilterSerializer(serializers.Serializer):
-    configuration = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    action = serializers.ChoiceField(choices=AuditEntry.Action.choices, required=False)
-
-
-def _user_list_serializer():
-    from users.api import SyncUserSerializer
-
-    return SyncUserSerializer(many=True)
-
-
-def _user_filter_parameters():
-    from users.api import SEARCH_PARAMETER, STATE_PARAMETER
-
-    return [SEARCH_PARAMETER, STATE_PARAMETER]
-
-
 def _invalid(exc: ConfigurationInvalid):
     return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
 
@@ -266,7 +243,7 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
         configuration = self.get_object()
         serializer = UserListSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.assign_users(configuration, serializer.validated_data["users"], actor=request.user)
+        result = user_services.assign_users(configuration, serializer.validated_data["users"], actor=request.user)
         return Response(result.as_dict())
 
     @extend_schema(request=UserListSerializer, responses=UnassignmentResultSerializer)
@@ -276,10 +253,10 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
         configuration = self.get_object()
         serializer = UserListSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.unassign_users(configuration, serializer.validated_data["users"], actor=request.user)
+        result = user_services.unassign_users(configuration, serializer.validated_data["users"], actor=request.user)
         return Response(result.as_dict())
 
-    @extend_schema(responses=_user_list_serializer(), parameters=_user_filter_parameters())
+    @extend_schema(responses=SyncUserSerializer(many=True), parameters=[SEARCH_PARAMETER, STATE_PARAMETER])
     @action(
         detail=True,
         methods=["get"],
@@ -288,40 +265,33 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
     def users(self, request, pk=None):
         """The users assigned to this configuration, directly or through a profile (``via``), even while it is
         inactive; each user's ``effective_configuration`` says whether it applies now."""
-        from users.api import SyncUserSerializer, filter_users, synced_users
-        from users.services import with_assigned_configuration
-
         configuration = self.get_object()
-        queryset = with_assigned_configuration(synced_users()).filter(assigned_configuration_id=configuration.pk)
-        queryset = filter_users(queryset, request.query_params, fields=("search", "state"))
+        queryset = user_services.with_assigned_configuration(synced_users()).filter(
+            assigned_configuration_id=configuration.pk
+        )
+        queryset = filter_users_or_400(queryset, request.query_params, fields=("search", "state"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(SyncUserSerializer(page, many=True).data)
 
     @extend_schema(
         responses=AuditEntrySerializer(many=True),
-        parameters=[OpenApiParameter("action", OpenApiTypes.STR, enum=AuditEntry.Action.values)],
+        parameters=[ACTION_PARAMETER],
     )
     @action(
         detail=True,
         methods=["get"],
-        permission_classes=[permission_required("configurations.view_auditentry")],
+        permission_classes=[permission_required("audit.view_auditentry")],
     )
     def audit(self, request, pk=None):
         """This configuration's audit trail, newest first."""
         configuration = self.get_object()
         wanted = {"action": request.query_params["action"]} if "action" in request.query_params else {}
-        filters = AuditFilterSerializer(data=wanted)
-        filters.is_valid(raise_exception=True)
-        entries = AuditEntry.objects.filter(configuration_id=configuration.pk)
-        if "action" in filters.validated_data:
-            entries = entries.filter(action=filters.validated_data["action"])
+        entries = filter_entries(AuditEntry.objects.filter(configuration_id=configuration.pk), wanted)
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
 
     def get_serializer_class(self):
         if self.action == "users":
-            from users.api import SyncUserSerializer
-
             return SyncUserSerializer
         if self.action == "audit":
             return AuditEntrySerializer
@@ -329,26 +299,3 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
             return UserListSerializer
         return super().get_serializer_class()
 
-
-@extend_schema(
-    parameters=[
-        OpenApiParameter("configuration", OpenApiTypes.INT, description="Entries about this configuration."),
-        OpenApiParameter("action", OpenApiTypes.STR, enum=AuditEntry.Action.values),
-    ]
-)
-class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The audit trail: who changed which configuration or assignment, when, and what changed."""
-
-    serializer_class = AuditEntrySerializer
-    queryset = AuditEntry.objects.all()
-
-    def filter_queryset(self, queryset):
-        if self.action != "list":
-            return queryset
-        filters = AuditFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        if "configuration" in filters.validated_data:
-            queryset = queryset.filter(configuration_id=filters.validated_data["configuration"])
-        if "action" in filters.validated_data:
-            queryset = queryset.filter(action=filters.validated_data["action"])
-        return queryset

@@ -13,10 +13,14 @@ from configurations import soql
 from configurations.models import (
     ConflictBehavior,
     ContactScope,
+    DataSet,
+    DataSetting,
     Direction,
     EventScope,
     OutlookConfiguration,
     SyncObject,
+    data_set_values,
+    data_setting_values,
 )
 from configurations.validation import ALLOWED_DIRECTIONS, REQUIRED_CONFLICT_BEHAVIOR, apply_setting_defaults
 
@@ -200,8 +204,6 @@ class ConfigurationForm:
     def initial(cls, snapshot: dict | None = None, configuration: OutlookConfiguration | None = None):
         """From ``services.snapshot`` of a configuration, or the defaults of a new one."""
         if snapshot is None:
-            from configurations.models import DataSet, DataSetting, data_set_values, data_setting_values
-
             snapshot = {
                 "name": "",
                 "description": "",

@@ -1,6 +1,8 @@
-"""Outlook Configurations: what syncs (data sets), how (data settings), for whom (profiles), and the audit trail."""
+"""Outlook Configurations: what syncs (data sets), how (data settings) and for whom (profiles).
 
-from django.conf import settings
+The rules they follow are in ``configurations.validation``; the models hold data and know no rules, so that the
+rules can use the models and not the other way round."""
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -93,11 +95,6 @@ class DataSetting(models.Model):
     def __str__(self) -> str:
         return f"{self.configuration_id}/{self.object}: {self.direction}"
 
-    def clean(self) -> None:
-        from configurations.validation import raise_if_invalid, validate_data_setting
-
-        raise_if_invalid(validate_data_setting(self.object, data_setting_values(self)))
-
 
 class DataSet(models.Model):
     """Which records of one object sync for a configuration; compiles to SOQL (see ``configurations.soql``)."""
@@ -128,11 +125,6 @@ class DataSet(models.Model):
     def __str__(self) -> str:
         return f"{self.configuration_id}/{self.object}"
 
-    def clean(self) -> None:
-        from configurations.validation import raise_if_invalid, validate_data_set
-
-        raise_if_invalid(validate_data_set(self.object, data_set_values(self)))
-
 
 class ProfileAssignment(models.Model):
     """A Salesforce profile assigned to a configuration; a profile belongs to at most one configuration."""
@@ -149,51 +141,6 @@ class ProfileAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.profile} → {self.configuration_id}"
-
-
-class AuditEntry(models.Model):
-    """One change to a configuration or to who is assigned to it: who, when, what (before and after).
-
-    The configuration is referenced without a database constraint so that entries outlive the configuration
-    they describe (``configuration_name`` keeps its name).
-    """
-
-    class Action(models.TextChoices):
-        CONFIGURATION_CREATED = "configuration.created"
-        CONFIGURATION_UPDATED = "configuration.updated"
-        CONFIGURATION_DELETED = "configuration.deleted"
-        USERS_ASSIGNED = "assignment.assigned"
-        USERS_MOVED_AWAY = "assignment.moved_away"
-        USERS_UNASSIGNED = "assignment.unassigned"
-        USER_ADDED = "user.added"
-        USER_ROUTED = "user.routed"
-
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_name = models.CharField(max_length=150, blank=True, default="")
-    action = models.CharField(max_length=40, choices=Action.choices)
-    configuration = models.ForeignKey(
-        OutlookConfiguration,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    configuration_name = models.CharField(max_length=120, blank=True, default="")
-    summary = models.CharField(max_length=255, blank=True, default="")
-    # {"before": {...}, "after": {...}} for edits (only the fields that changed); lists of users for assignments.
-    changes = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["configuration", "-at"], name="audit_by_configuration")]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'}: {self.summary or self.action}"
 
 
 SETTING_FIELDS = {

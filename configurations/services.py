@@ -1,20 +1,19 @@
-"""Operations on Outlook Configurations: create, update, delete, assign and unassign users.
+"""Operations on Outlook Configurations: create, update, delete.
 
 Each function is one business operation, atomic, and writes its audit entry in the same transaction. The API, the
-console, the admin and tasks call these; nothing else changes configurations or assignments.
+console, the admin and tasks call these; nothing else changes configurations. Assigning users is an operation on
+users (``users.services.assign_users``): this app sits below ``users`` and never imports it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from configurations import audit
+from audit import services as audit
+from audit.models import AuditEntry
 from configurations.models import (
-    AuditEntry,
     DataSet,
     DataSetting,
     OutlookConfiguration,
@@ -32,8 +31,6 @@ from configurations.validation import (
 )
 
 CONFIGURATION_FIELDS = ("name", "description", "active", "sync_interval_minutes")
-# Chunk size for ``IN (...)`` lists and bulk updates: well below SQLite's and PostgreSQL's parameter limits.
-CHUNK = 2000
 
 
 def snapshot(configuration: OutlookConfiguration) -> dict:
@@ -201,10 +198,8 @@ def update_configuration(configuration: OutlookConfiguration, changes: dict, act
 def delete_configuration(configuration: OutlookConfiguration, actor=None) -> None:
     """Delete it; its directly assigned users lose their direct assignment (and fall back to their profile's)."""
     configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
-    from users.models import SyncUser
-
     before = snapshot(_prefetched(configuration.pk))
-    user_ids = list(SyncUser.objects.filter(configuration=configuration).values_list("pk", flat=True))
+    user_ids = list(configuration.direct_users.values_list("pk", flat=True))
     audit.record(
         AuditEntry.Action.CONFIGURATION_DELETED,
         actor,
@@ -213,117 +208,3 @@ def delete_configuration(configuration: OutlookConfiguration, actor=None) -> Non
         changes={"before": before, "after": None, "unassigned_users": user_ids},
     )
     configuration.delete()
-
-
-@dataclass
-class AssignmentResult:
-    """Each list holds the identifiers as the caller gave them."""
-
-    assigned: list = field(default_factory=list)
-    moved: list = field(default_factory=list)
-    unchanged: list = field(default_factory=list)
-    unknown: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class UnassignmentResult:
-    unassigned: list = field(default_factory=list)
-    unchanged: list = field(default_factory=list)
-    unknown: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@transaction.atomic
-def assign_users(configuration: OutlookConfiguration, identifiers: list[Any], actor=None) -> AssignmentResult:
-    """Assign users directly (ids, Salesforce ids, usernames and e-mail addresses, mixed) to the configuration.
-
-    Idempotent; users directly assigned elsewhere move here. One transaction, a few queries whatever the number of
-    users, and one audit entry for the configuration (plus one per configuration users moved away from).
-    """
-    from users.models import SyncUser
-    from users.services import resolve_users
-
-    configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
-    found, unknown = resolve_users(identifiers, fields=("pk", "configuration_id"), lock=True)
-    result = AssignmentResult(unknown=unknown)
-    previous = {}  # user pk -> configuration pk before this call
-    for identifier, row in found:
-        previous.setdefault(row["pk"], row["configuration_id"])
-        before = previous[row["pk"]]
-        if before == configuration.pk:
-            result.unchanged.append(identifier)
-        elif before is None:
-            result.assigned.append(identifier)
-        else:
-            result.moved.append(identifier)
-    to_update = sorted(pk for pk, before in previous.items() if before != configuration.pk)
-    now = timezone.now()
-    for start in range(0, len(to_update), CHUNK):
-        SyncUser.objects.filter(pk__in=to_update[start : start + CHUNK]).update(
-            configuration=configuration, updated_at=now
-        )
-    if to_update:
-        newly = sorted(pk for pk in to_update if previous[pk] is None)
-        moved_from: dict[int, list[int]] = {}
-        for pk in to_update:
-            if previous[pk] is not None:
-                moved_from.setdefault(previous[pk], []).append(pk)
-        audit.record(
-            AuditEntry.Action.USERS_ASSIGNED,
-            actor,
-            configuration,
-            summary=f"Assigned {len(to_update)} user(s) to {configuration.name!r}"
-            + (f" ({len(to_update) - len(newly)} moved from other configurations)" if moved_from else ""),
-            changes={
-                "assigned_users": newly,
-                "moved_users": {str(source): pks for source, pks in sorted(moved_from.items())},
-            },
-        )
-        for source in OutlookConfiguration.objects.filter(pk__in=moved_from).order_by("pk"):
-            audit.record(
-                AuditEntry.Action.USERS_MOVED_AWAY,
-                actor,
-                source,
-                summary=f"{len(moved_from[source.pk])} user(s) moved to {configuration.name!r}",
-                changes={"moved_users": moved_from[source.pk], "to_configuration": configuration.pk},
-            )
-    return result
-
-
-@transaction.atomic
-def unassign_users(configuration: OutlookConfiguration, identifiers: list[Any], actor=None) -> UnassignmentResult:
-    """Remove users' direct assignment to this configuration; users not directly assigned here are ``unchanged``
-    (a profile assignment is changed on the configuration's profiles, not per user)."""
-    from users.models import SyncUser
-    from users.services import resolve_users
-
-    configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
-    found, unknown = resolve_users(identifiers, fields=("pk", "configuration_id"), lock=True)
-    result = UnassignmentResult(unknown=unknown)
-    to_update: set[int] = set()
-    for identifier, row in found:
-        if row["configuration_id"] == configuration.pk:
-            result.unassigned.append(identifier)
-            to_update.add(row["pk"])
-        else:
-            result.unchanged.append(identifier)
-    pks = sorted(to_update)
-    for start in range(0, len(pks), CHUNK):
-        SyncUser.objects.filter(pk__in=pks[start : start + CHUNK], configuration=configuration).update(
-            configuration=None, updated_at=timezone.now()
-        )
-    if pks:
-        audit.record(
-            AuditEntry.Action.USERS_UNASSIGNED,
-            actor,
-            configuration,
-            summary=f"Unassigned {len(pks)} user(s) from {configuration.name!r}",
-            changes={"unassigned_users": pks},
-        )
-    return result
-

@@ -1,8 +1,9 @@
 """The rules an Outlook Configuration must follow, in one place, reported per field.
 
-Every entry point (the API's serializers through the services, the console's forms, the admin through the models'
-``clean()``) ends up here. Errors come back as dicts in the API's shape: ``{"field": ["message", ...]}``, nested
-for nested objects, and a list aligned with the items for lists of filters.
+Every entry point (the API's serializers and the console's forms, both through ``configurations.services``) ends up
+here; the admin site only reads. The models know no rules: this module imports them, never the other way round.
+Errors come back as dicts in the API's shape: ``{"field": ["message", ...]}``, nested for nested objects, and a
+list aligned with the items for lists of filters.
 """
 
 from __future__ import annotations
@@ -54,26 +55,6 @@ class ConfigurationInvalid(Exception):
     def __init__(self, errors: Errors):
         super().__init__(errors)
         self.errors = errors
-
-
-def raise_if_invalid(errors: Errors) -> None:
-    """For models' ``clean()``: Django's ValidationError with one flat message list per field."""
-    if errors:
-        raise ValidationError({field: _flatten(messages) for field, messages in errors.items()})
-
-
-def _flatten(messages: Any, prefix: str = "") -> list[str]:
-    if isinstance(messages, str):
-        return [prefix + messages]
-    if isinstance(messages, dict):
-        return [m for key, value in messages.items() for m in _flatten(value, f"{prefix}{key}: ")]
-    flat = []
-    for index, value in enumerate(messages):
-        if isinstance(value, str):
-            flat.append(prefix + value)
-        elif value:
-            flat += _flatten(value, f"{prefix}#{index + 1} ")
-    return flat
 
 
 def _add(errors: Errors, field: str, message: str) -> None:

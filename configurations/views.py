@@ -8,20 +8,31 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from configurations import services
+from configurations import services, soql
 from configurations.forms import DIRECTION_ARROWS, ConfigurationForm
 from configurations.models import Direction, OutlookConfiguration, ProfileAssignment, SyncObject
 from configurations.validation import ConfigurationInvalid
+from sync.connections import salesforce_settings
+from sync.connectors.base import ConnectorError
+from sync.connectors.salesforce import SalesforceClient
 from syncadmin.roles import ADMIN, role_of
 from syncadmin.views import console_view
+from users.filters import filter_users
 from users.models import SyncUser
-from users.services import VIA_USER, with_assigned_configuration, with_effective_configuration
+from users.services import (
+    VIA_USER,
+    assign_users,
+    find_user,
+    unassign_users,
+    with_assigned_configuration,
+    with_effective_configuration,
+)
 
 SEARCH_RESULTS = 50
 USERS_SHOWN = 200
@@ -171,15 +182,14 @@ def _assigned_users(configuration: OutlookConfiguration):
 
 
 def _search(query: str):
+    """Candidates for assignment: the users list's search (``users.filters``); a query it refuses finds nobody."""
     query = query.strip()
     if not query:
         return None
-    matches = Q(name__icontains=query) | Q(username__icontains=query) | Q(email__icontains=query)
-    return (
-        with_effective_configuration(SyncUser.objects.filter(matches))
-        .select_related("configuration")
-        .order_by("name", "username")[:SEARCH_RESULTS]
-    )
+    found, errors = filter_users(with_effective_configuration(), {"search": query}, fields=("search",))
+    if errors:
+        return SyncUser.objects.none()
+    return found.select_related("configuration").order_by("name", "username")[:SEARCH_RESULTS]
 
 
 @console_view
@@ -232,7 +242,7 @@ def configuration_assign(request, pk: int):
     if not selected:
         messages.warning(request, "Select at least one user to assign.")
     else:
-        result = services.assign_users(configuration, selected, actor=request.user)
+        result = assign_users(configuration, selected, actor=request.user)
         parts = [f"{_names(len(result.assigned))} assigned"]
         if result.moved:
             parts.append(f"{_names(len(result.moved))} moved here from another configuration")
@@ -252,7 +262,7 @@ def configuration_unassign(request, pk: int):
     if not selected:
         messages.warning(request, "Select at least one directly assigned user to unassign.")
     else:
-        result = services.unassign_users(configuration, selected, actor=request.user)
+        result = unassign_users(configuration, selected, actor=request.user)
         text = f"{_names(len(result.unassigned))} unassigned."
         if result.unchanged:
             text += f" {_names(len(result.unchanged))} not directly assigned here (a profile assignment is changed "
@@ -274,11 +284,6 @@ def _plain(exc) -> str:
 def _record_counts(configuration: OutlookConfiguration, user: SyncUser) -> list[dict]:
     """How many records each syncing object's data set selects for ``user``, asked of Salesforce as that user
     (so their permissions and sharing apply); per object either ``count`` or ``error`` in plain words."""
-    from configurations import soql
-    from sync.connections import salesforce_settings
-    from sync.connectors.base import ConnectorError
-    from sync.connectors.salesforce import SalesforceClient
-
     settings = {s.object: s for s in configuration.data_settings.all()}
     data_sets = {d.object: d for d in configuration.data_sets.all()}
     syncing = [o for o in SyncObject if o.value in settings and settings[o.value].direction != Direction.NONE]
@@ -324,8 +329,6 @@ def configuration_preview(request, pk: int):
     configuration = get_object_or_404(_prefetched(), pk=pk)
     identifier = request.POST.get("user", "").strip()
     context = {"configuration": configuration, "identifier": identifier}
-    from users.services import find_user
-
     user = find_user(identifier) if identifier else None
     if user is None:
         context["problem"] = (

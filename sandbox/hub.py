@@ -10,6 +10,9 @@ import threading
 from pathlib import Path
 
 from sandbox.demo import DEMO_USERS
+from sandbox.exchange.emulator import ExchangeEmulator
+from sandbox.graph.emulator import GraphEmulator
+from sandbox.salesforce.emulator import SalesforceEmulator
 
 SEEDS = ("demo", "empty")
 
@@ -18,11 +21,6 @@ class Sandbox:
     def __init__(self, data_dir: Path, seed: str = "demo"):
         if seed not in SEEDS:
             raise ValueError(f"unknown seed {seed!r}; expected one of {', '.join(SEEDS)}")
-        # Imported here so that each emulator package can import this module's names without a cycle.
-        from sandbox.exchange.emulator import ExchangeEmulator
-        from sandbox.graph.emulator import GraphEmulator
-        from sandbox.salesforce.emulator import SalesforceEmulator
-
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()

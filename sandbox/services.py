@@ -3,7 +3,14 @@
 import json
 from pathlib import Path
 
-from sandbox.demo import DEMO_USERS, PASSWORD, SERVICE_ACCOUNT
+from django.conf import settings
+
+from configurations.models import OutlookConfiguration, ProfileAssignment
+from configurations.services import create_configuration
+from sandbox.demo import DEMO_USERS, PASSWORD, PROFILES, SERVICE_ACCOUNT
+from sync.connections import save_connection
+from sync.models import Connection
+from users.operations import import_users
 
 DEFAULT_SALESFORCE_URL = "https://127.0.0.1:8443"
 DEFAULT_EXCHANGE_URL = "http://127.0.0.1:8444/EWS/Exchange.asmx"
@@ -36,9 +43,6 @@ def connect_to_sandbox(
     """Save the Connections for the sandbox at these URLs; keys, CA, service account and app registration come
     from `data_dir`. With a `graph_url`, the Graph connection is saved too: serving every mailbox when `protocol`
     is ``graph``, else only users routed to it one by one (EWS serves the rest)."""
-    from sync.connections import save_connection
-    from sync.models import Connection
-
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown Exchange protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     if protocol == "graph" and not graph_url:
@@ -98,13 +102,6 @@ def setup_demo(data_dir: Path, salesforce_url: str = DEFAULT_SALESFORCE_URL,
     Graph. Returns what it did, in plain lines. Idempotent: an existing demo configuration is left as the admin
     made it.
     """
-    from django.conf import settings
-
-    from configurations.models import OutlookConfiguration, ProfileAssignment
-    from configurations.services import create_configuration
-    from sandbox.demo import PROFILES
-    from sync.connections import import_users
-
     protocol = protocol or settings.SANDBOX_EXCHANGE
     connected = connect_to_sandbox(data_dir, salesforce_url, exchange_url, graph_url, protocol)
     done = [f"connected to {c}" for c in connected.values()]

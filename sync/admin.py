@@ -1,4 +1,8 @@
+"""Admin site for the sync app: connections are changed through the same service as the console and the API;
+runs and links are read-only."""
+
 from django.contrib import admin
+from django.db import models
 
 from sync.forms import ConnectionForm
 from sync.models import Connection, RecordError, RecordLink, SyncRun
@@ -8,6 +12,16 @@ from sync.models import Connection, RecordError, RecordLink, SyncRun
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
     list_display = ("kind", "url", "username", "has_secret", "updated_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # as the console's forms
+
+    def get_readonly_fields(self, request, obj=None):
+        # Connections are saved by kind: changing a stored one's kind would change another connection.
+        return ("kind",) if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        # Through the connection service (its checks, one transaction, an audit entry), like the console and the
+        # API. The admin goes on with `obj` (its log entry, its redirect), so it learns the saved row's id.
+        obj.pk = form.save(actor=request.user).pk
 
     @admin.display(boolean=True, description="secret stored")
     def has_secret(self, obj):

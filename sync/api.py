@@ -1,21 +1,20 @@
-"""REST API for sync operations: runs (read), per user: sync now, reset, test connection; and the connections."""
+"""REST API for sync: the runs (read) and the connections. The user operations (sync now, reset, test connection,
+import) are in users.api."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from configurations.models import SyncObject
-from sync import connections, services
-from sync.connectors.base import ConnectorError, TransientError
+from sync import connections
 from sync.filters import filter_runs
 from sync.models import Connection, RecordError, SyncRun
+from sync.routing import routing_summary
 from syncadmin.permissions import permission_required
-from users.models import SyncUser
 
 
 class RecordErrorSerializer(serializers.ModelSerializer):
@@ -70,85 +69,8 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
         return runs
 
 
-class ObjectsSerializer(serializers.Serializer):
-    objects = serializers.ListField(
-        child=serializers.ChoiceField(choices=SyncObject.values), required=False, allow_empty=False,
-        help_text="Default: every object the user's configuration syncs.",
-    )
-
-
-RunsResponse = inline_serializer("QueuedRuns", {"runs": serializers.ListField(child=serializers.IntegerField())})
-BusyResponse = inline_serializer("SyncBusy", {"detail": serializers.CharField(),
-                                              "running_run": serializers.IntegerField(allow_null=True)})
-
-
-def _queue(request, pk: int, reset: bool) -> Response:
-    user = get_object_or_404(SyncUser, pk=pk)
-    body = ObjectsSerializer(data=request.data)
-    body.is_valid(raise_exception=True)
-    try:
-        runs = services.request_sync(user, body.validated_data.get("objects"), requested_by=request.user,
-                                     reset=reset)
-    except services.SyncUnavailable as exc:
-        if exc.running_run_id is None:  # nothing to sync: not a conflict but a request that cannot be met
-            return Response({"objects": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"detail": str(exc), "running_run": exc.running_run_id}, status=status.HTTP_409_CONFLICT)
-    return Response({"runs": [run.pk for run in runs]}, status=status.HTTP_202_ACCEPTED)
-
-
-@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
-               tags=["users"])
-@api_view(["POST"])
-@permission_classes([permission_required("users.sync_now")])
-def sync_now(request, pk: int):
-    """Sync the user's objects now. 409 names the running run when one of them is already syncing."""
-    return _queue(request, pk, reset=False)
-
-
-@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
-               tags=["users"])
-@api_view(["POST"])
-@permission_classes([permission_required("users.reset_sync")])
-def reset(request, pk: int):
-    """Forget the user's links and watermarks for the objects (no record is touched), then a full matching sync."""
-    return _queue(request, pk, reset=True)
-
-
+# One check's answer: a connection's test here, and each end of a user's connection test (users.api).
 Check = inline_serializer("ConnectionCheck", {"ok": serializers.BooleanField(), "detail": serializers.CharField()})
-
-
-@extend_schema(request=None, responses={200: inline_serializer("ConnectionTest", {"salesforce": Check,
-                                                                                  "exchange": Check})},
-               tags=["users"])
-@api_view(["POST"])
-@permission_classes([permission_required("users.test_connection")])
-def test_connection(request, pk: int):
-    """Check the user's Salesforce token and object permissions, and their mailbox and contacts folder."""
-    user = get_object_or_404(SyncUser, pk=pk)
-    return Response(connections.test_connection(user))
-
-
-ImportResponse = inline_serializer("ImportedUsers", {
-    "created": serializers.ListField(child=serializers.CharField()),
-    "updated": serializers.ListField(child=serializers.CharField()),
-    "deactivated": serializers.ListField(child=serializers.CharField()),
-})
-
-
-@extend_schema(request=None, responses={200: ImportResponse, 409: dict, 503: dict}, tags=["users"])
-@api_view(["POST"])
-@permission_classes([permission_required("users.add_syncuser", "users.change_syncuser")])
-def import_users(request):
-    """Import Salesforce's active users as synced users (new ones added, known ones updated, gone ones
-    deactivated). Nobody is assigned a configuration here."""
-    try:
-        result = connections.import_users()
-    except ConnectorError as exc:
-        # Salesforce unreachable for now: 503; a connection a person must fix first: 409.
-        code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, TransientError) else status.HTTP_409_CONFLICT
-        return Response({"detail": f"{exc.message} {getattr(exc, 'action', '')}".strip(), "code": exc.code},
-                        status=code)
-    return Response({"created": result.created, "updated": result.updated, "deactivated": result.deactivated})
 
 
 # ---- connections --------------------------------------------------------------------------------------------------
@@ -191,7 +113,7 @@ class ConnectionViewSet(viewsets.GenericViewSet):
         stored = {c.kind: c for c in self.get_queryset()}
         results = [self._data(kind, stored.get(kind)) for kind in Connection.Kind.values]
         return Response({"count": len(results), "next": None, "previous": None, "results": results,
-                         "routing": connections.routing_summary()})
+                         "routing": routing_summary()})
 
     def retrieve(self, request, kind: str):
         return Response(self._data(kind, Connection.objects.filter(kind=kind).first()))
@@ -202,9 +124,9 @@ class ConnectionViewSet(viewsets.GenericViewSet):
         serializer = ConnectionSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        secret = fields.pop("secret", None) or None
+        secret = fields.pop("secret", None)
         try:
-            connection = connections.save_connection(kind, secret=secret, **fields)
+            connection = connections.save_connection(kind, secret=secret, actor=request.user, **fields)
         except ValidationError as exc:
             return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         return Response(self._data(kind, connection))

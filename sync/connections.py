@@ -1,16 +1,16 @@
-"""The connections to the two ends: settings for the connectors, saving them, testing them, importing users."""
+"""The connections to the two ends: settings for the connectors, routing mailboxes, saving and checking them."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 
+from audit import services as audit
+from audit.models import AuditEntry
 from configurations.models import Direction
 from sync.connectors.base import (
     ConnectorError,
@@ -19,10 +19,13 @@ from sync.connectors.base import (
     NeedsAttention,
     SalesforceSettings,
 )
+from sync.connectors.ews import EwsMailbox
+from sync.connectors.graph import GraphMailbox
+from sync.connectors.salesforce import SalesforceClient
 from sync.models import Connection
+from sync.routing import Route, mailbox_route, user_routed_to
 from syncadmin.crypto import SecretUnreadable
-from users.models import ExchangeRoute, SyncState, SyncUser
-from users.services import effective_configuration
+from users.models import ExchangeRoute, SyncUser
 
 
 def required_permissions(direction: str) -> tuple[str, ...]:
@@ -115,100 +118,125 @@ def graph_settings() -> GraphSettings:
     )
 
 
-# ---- which Exchange connection serves a mailbox (hybrid organisations) ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Route:
-    """The Exchange protocol serving one mailbox, and why (for the console and the API)."""
-
-    protocol: str  # ews | graph
-    via: str  # user | domain | connection | default
-    detail: str
-
-    @property
-    def label(self) -> str:
-        return ExchangeRoute(self.protocol).label
-
-
-def exchange_connections() -> dict[str, Connection]:
-    """The configured Exchange connections by kind (EWS, Graph)."""
-    return {c.kind: c for c in Connection.objects.filter(kind__in=Connection.EXCHANGE_KINDS)}
-
-
-def mailbox_route(user: SyncUser, connections: dict[str, Connection] | None = None) -> Route:
-    """Route a mailbox: the user's own override wins; then the Graph connection's routing (every mailbox, or the
-    listed domains); everything else goes to EWS. `connections` (kind → Connection) spares a query per user."""
-    if connections is None:
-        connections = exchange_connections()
-    if user.exchange_route:
-        return Route(user.exchange_route, "user", "set on the user")
-    graph = connections.get(Connection.Kind.GRAPH)
-    ews = connections.get(Connection.Kind.EXCHANGE)
-    if graph is not None:
-        domain = user.email.rpartition("@")[2].lower()
-        if graph.mailbox_routing == Connection.MailboxRouting.ALL:
-            return Route(ExchangeRoute.GRAPH, "connection", "the Graph connection serves every mailbox")
-        if graph.mailbox_routing == Connection.MailboxRouting.DOMAINS and domain in graph.domains:
-            return Route(ExchangeRoute.GRAPH, "domain", f"{domain} is routed to Graph")
-    if ews is None and graph is not None:
-        return Route(ExchangeRoute.EWS, "default",
-                     "not routed to Graph, and no EWS connection is configured for the other mailboxes")
-    return Route(ExchangeRoute.EWS, "default", "mailboxes not routed to Graph use EWS")
-
-
-def routed_to(protocol: str, connections: dict[str, Connection] | None = None) -> Q:
-    """The users whose mailbox `mailbox_route` sends to `protocol`, as a query (for lists, filters and counts)."""
-    if connections is None:
-        connections = exchange_connections()
-    graph = connections.get(Connection.Kind.GRAPH)
-    to_graph = Q(exchange_route=ExchangeRoute.GRAPH)
-    automatic = Q(exchange_route=ExchangeRoute.AUTOMATIC)
-    if graph is not None and graph.mailbox_routing == Connection.MailboxRouting.ALL:
-        to_graph |= automatic
-    elif graph is not None and graph.mailbox_routing == Connection.MailboxRouting.DOMAINS and graph.domains:
-        in_domains = Q()
-        for domain in graph.domains:
-            in_domains |= Q(email__iendswith=f"@{domain}")
-        to_graph |= automatic & in_domains
-    return to_graph if protocol == ExchangeRoute.GRAPH else ~to_graph
+def mailbox_class(route: Route) -> type:
+    """The connector class for mailboxes on this route (EWS or Graph); its class attributes say what the end can
+    do (`supports_series`)."""
+    return GraphMailbox if route.protocol == ExchangeRoute.GRAPH else EwsMailbox
 
 
 def open_mailbox(user: SyncUser, route: Route | None = None):
     """The connector for the user's mailbox on the connection that serves it (EWS or Graph)."""
     route = route or mailbox_route(user)
-    if route.protocol == ExchangeRoute.GRAPH:
-        from sync.connectors.exchange_graph import GraphMailbox
-
-        return GraphMailbox(graph_settings(), user.email)
-    from sync.connectors.exchange_ews import ExchangeMailbox
-
-    return ExchangeMailbox(exchange_settings(), user.email)
+    settings_ = graph_settings() if route.protocol == ExchangeRoute.GRAPH else exchange_settings()
+    return mailbox_class(route)(settings_, user.email)
 
 
-@transaction.atomic
-def save_connection(kind: str, *, secret: str | None = None, **fields) -> Connection:
-    """Create or change the connection of one kind; a `secret` of None keeps the stored one."""
-    connection = Connection.objects.select_for_update().filter(kind=kind).first()
-    if connection is None:
-        connection = Connection(kind=kind)
-        allowed = Connection.AUTH_TYPES.get(kind)
-        if allowed:
-            connection.auth_type = allowed[0]
-        if kind == Connection.Kind.GRAPH:
-            connection.url = GraphSettings.graph_url
-    for name, value in fields.items():
-        setattr(connection, name, value)
-    if secret is not None:
-        connection.set_secret(secret)
-    if not connection.has_secret:
-        raise ValidationError({"secret": ["Enter the secret: there is none stored yet."]})
-    connection.full_clean()
-    connection.save()
+def salesforce_client(username: str):
+    """The Salesforce connector acting as this Salesforce user (a synced user, or the integration user)."""
+    return SalesforceClient(salesforce_settings(), username)
+
+
+def integration_username() -> str:
+    """The Salesforce connection's integration user, who lists the org's users."""
+    connection = _connection(Connection.Kind.SALESFORCE)
+    if not connection.username:
+        raise NeedsAttention("salesforce_integration_user_missing",
+                             "The Salesforce connection names no integration user to list users with.",
+                             "Set the connection's username to a user pre-authorised for the connected app.")
+    return connection.username
+
+
+# The settings a person may change, and what an audit entry compares; the secret is never among them (an entry
+# only says that it changed).
+CONNECTION_FIELDS = ("url", "username", "client_id", "tenant_id", "authority_url", "auth_type", "version",
+                     "mailbox_routing", "mailbox_domains", "verify_tls", "ca_certificate")
+
+
+def new_connection(kind: str) -> Connection:
+    """An unsaved connection of one kind with its defaults: the kind's first authentication, Graph's public URL."""
+    connection = Connection(kind=kind)
+    allowed = Connection.AUTH_TYPES.get(kind)
+    if allowed:
+        connection.auth_type = allowed[0]
+    if kind == Connection.Kind.GRAPH:
+        connection.url = GraphSettings.graph_url
     return connection
 
 
-# ---- test connection, import users --------------------------------------------------------------------------------
+def validate_connection(connection: Connection, *, secret: str | None = None, **fields) -> None:
+    """Apply a change to an unsaved `connection` and check every rule: the model's (its fields and ``clean``), then
+    what each kind needs to connect at all. Raises ValidationError naming the fields; the new `secret` (None or
+    blank: keep the stored one) is set only when all is well. Writes nothing: `save_connection` saves, and the
+    console's and the admin's forms check their input here before they call it."""
+    unknown = sorted(set(fields) - set(CONNECTION_FIELDS))
+    if unknown:
+        raise TypeError(f"not a connection setting: {', '.join(unknown)}")
+    for name, value in fields.items():
+        setattr(connection, name, value)
+    if not connection.auth_type:  # left blank: the kind's first way to authenticate
+        connection.auth_type = (Connection.AUTH_TYPES.get(connection.kind) or (Connection.AuthType.BASIC,))[0]
+    errors: dict[str, list[str]] = {}
+    try:
+        connection.full_clean()
+    except ValidationError as exc:
+        errors = exc.message_dict
+    if not secret and not connection.has_secret:
+        errors.setdefault("secret", []).append("Enter the secret: there is none stored yet.")
+    if connection.kind == Connection.Kind.SALESFORCE and not connection.client_id.strip():
+        errors.setdefault("client_id", []).append("Enter the connected app's consumer key.")
+    if connection.kind == Connection.Kind.EXCHANGE and not connection.username.strip():
+        errors.setdefault("username", []).append("Enter the service account's user name.")
+    certificate = connection.kind == Connection.Kind.GRAPH and connection.auth_type == Connection.AuthType.CERTIFICATE
+    if certificate and secret and ("PRIVATE KEY" not in secret or "CERTIFICATE" not in secret):
+        errors.setdefault("secret", []).append(
+            "Paste the private key and the certificate, both PEM, one after the other.")
+    if errors:
+        raise ValidationError(errors)
+    if secret:
+        connection.set_secret(secret)
+
+
+def _stored_secret(connection: Connection) -> str | None:
+    try:
+        return connection.secret
+    except SecretUnreadable:  # encrypted with another key: whatever is entered now replaces it
+        return None
+
+
+@transaction.atomic
+def save_connection(kind: str, *, secret: str | None = None, actor=None, **fields) -> Connection:
+    """Create or change the connection of one kind: the console, the admin, the API and the sandbox all save here.
+
+    `fields` are settings (``CONNECTION_FIELDS``); a `secret` of None or blank keeps the stored one. Raises
+    ValidationError naming the fields (see `validate_connection`). Writes an audit entry with the settings that
+    changed, and "changed" for a new secret, never its value; nothing when nothing changed.
+    """
+    stored = Connection.objects.select_for_update().filter(kind=kind).first()
+    connection = stored or new_connection(kind)
+    before = {name: getattr(connection, name) for name in CONNECTION_FIELDS}
+    old_secret = _stored_secret(connection) if connection.has_secret else ""
+    validate_connection(connection, secret=secret, **fields)
+    connection.save()
+    after = {name: getattr(connection, name) for name in CONNECTION_FIELDS}
+    secret_changed = bool(secret) and secret != old_secret
+    label = f"{Connection.Kind(kind).label} connection"
+    if stored is None:
+        action, summary = AuditEntry.Action.CONNECTION_CREATED, f"Created the {label}"
+        changes = {"before": None, "after": after}
+    else:
+        old, new = audit.diff(before, after)
+        changed = sorted(new) + (["secret"] if secret_changed else [])
+        if not changed:
+            return connection
+        action, summary = AuditEntry.Action.CONNECTION_UPDATED, f"Changed {', '.join(changed)} of the {label}"
+        changes = {"before": old, "after": new}
+    if secret_changed:
+        changes["secret"] = "changed"  # noqa: S105 - a marker that it changed, never the secret itself
+    audit.record(action, actor, summary=summary, changes=changes, subject=label)
+    return connection
+
+
+# ---- errors in words, connection checks ------------------------------------------------------------------------
 
 
 def _sentence(text: str) -> str:
@@ -228,107 +256,10 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def test_connection(user: SyncUser) -> dict:
-    """Salesforce: a token as the user, and the object permissions the configuration needs. Exchange: the mailbox
-    is reachable (by impersonation over EWS, or by the app over Graph, whichever serves it) and the contacts folder
-    is there (when contacts sync)."""
-    from sync.connectors.salesforce import SalesforceClient
-
-    effective = effective_configuration(user)
-    directions = dict(effective.configuration.data_settings.values_list("object", "direction")) if effective else {}
-    synced = {name: d for name, d in directions.items() if d != Direction.NONE}
-    folder = "Salesforce_Sync"
-    if effective and "contacts" in synced:
-        folder = effective.configuration.data_settings.get(object="contacts").folder or folder
-
-    result = {}
-    try:
-        client = SalesforceClient(salesforce_settings(), user.username)
-        who = client.user_info()
-        details, missing = [f"Token obtained as {who.username}."], []
-        for name, direction in synced.items():
-            permissions = client.permissions(name)
-            lacking = [p for p in required_permissions(direction) if not getattr(permissions, p)]
-            missing += [f"{p} on {name}" for p in lacking]
-        if missing:
-            details.append(f"Missing permissions: {', '.join(missing)}.")
-        elif synced:
-            details.append(f"Permissions are sufficient for {', '.join(sorted(synced))}.")
-        result["salesforce"] = {"ok": not missing, "detail": " ".join(details)}
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
-        result["salesforce"] = {"ok": False, "detail": describe_error(exc)}
-
-    route = mailbox_route(user)
-    try:
-        check = open_mailbox(user, route).check(folder)
-        how = "by impersonation over EWS" if route.protocol == ExchangeRoute.EWS else "through Microsoft Graph"
-        detail = f"Mailbox {check['mailbox']} reachable {how} ({route.detail})."
-        ok = True
-        if "contacts" in synced:
-            if check["contacts_folder_present"]:
-                detail += f" Contacts folder {folder!r} present."
-            elif user.object_states.filter(object="contacts").exclude(state=SyncState.NOT_STARTED).exists():
-                ok = False
-                detail += f" Contacts folder {folder!r} is missing: recreate it or reset the contacts sync."
-            else:
-                detail += f" Contacts folder {folder!r} will be created by the first sync."
-        result["exchange"] = {"ok": ok, "detail": detail, "protocol": route.protocol}
-    except Exception as exc:  # noqa: BLE001
-        result["exchange"] = {"ok": False, "detail": describe_error(exc), "protocol": route.protocol}
-    return result
-
-
-@dataclass
-class ImportResult:
-    created: list[str]
-    updated: list[str]
-    deactivated: list[str]
-
-
-@transaction.atomic
-def import_users() -> ImportResult:
-    """Bring in Salesforce's active users (id, username, e-mail, name, profile) as synced users.
-
-    New users are added, known ones (by Salesforce id) updated; synced users no longer active in Salesforce are
-    deactivated (never deleted: their links and history stay). Nobody is assigned a configuration here.
-    """
-    from sync.connectors.salesforce import SalesforceClient
-    from users.services import ensure_object_states
-
-    connection = _connection(Connection.Kind.SALESFORCE)
-    if not connection.username:
-        raise NeedsAttention("salesforce_integration_user_missing",
-                             "The Salesforce connection names no integration user to list users with.",
-                             "Set the connection's username to a user pre-authorised for the connected app.")
-    remote = SalesforceClient(salesforce_settings(), connection.username).list_active_users()
-    known = {u.salesforce_id: u for u in SyncUser.objects.select_for_update()}
-    created, updated, new_rows = [], [], []
-    for person in remote:
-        values = {"username": person.username.lower(), "email": (person.email or person.username).lower(),
-                  "name": person.name or "", "profile": person.profile or "", "active": True}
-        existing = known.pop(person.id, None)
-        if existing is None:
-            new_rows.append(SyncUser(salesforce_id=person.id, **values))
-            created.append(values["username"])
-        elif any(getattr(existing, k) != v for k, v in values.items()):
-            for key, value in values.items():
-                setattr(existing, key, value)
-            existing.save()
-            updated.append(values["username"])
-    SyncUser.objects.bulk_create(new_rows)
-    ensure_object_states(SyncUser.objects.filter(salesforce_id__in=[u.salesforce_id for u in new_rows]))
-    gone = [u for u in known.values() if u.active]
-    SyncUser.objects.filter(pk__in=[u.pk for u in gone]).update(active=False)
-    return ImportResult(created, updated, [u.username for u in gone])
-
-
 def check_connection(kind: str) -> dict:
     """Does the connection work? Salesforce: a token for the integration user. Exchange (EWS): the service account
     reaches a synced user's mailbox by impersonation. Graph: the app obtains a token and reaches a mailbox routed
     to it. Answers {"ok": bool, "detail": "..."}."""
-    from sync.connectors.exchange_ews import ExchangeMailbox
-    from sync.connectors.salesforce import SalesforceClient
-
     try:
         if kind == Connection.Kind.SALESFORCE:
             connection = _connection(kind)
@@ -342,46 +273,18 @@ def check_connection(kind: str) -> dict:
                 detail += f" The org has used {usage[0]} of its {usage[1]} daily API requests."
             return {"ok": True, "detail": detail}
         if kind == Connection.Kind.GRAPH:
-            from sync.connectors.exchange_graph import GraphMailbox
-
             settings_ = graph_settings()
-            user = _user_routed_to(ExchangeRoute.GRAPH)
+            user = user_routed_to(ExchangeRoute.GRAPH)
             if user is None:
                 return {"ok": False, "detail": "No active synced user's mailbox is routed to Graph to test with."}
             check = GraphMailbox(settings_, user.email).check()
             return {"ok": True, "detail": f"The app obtained a token and reached {check['mailbox']}."}
         settings_ = exchange_settings()
-        user = _user_routed_to(ExchangeRoute.EWS)
+        user = user_routed_to(ExchangeRoute.EWS)
         if user is None:
             return {"ok": False, "detail": "No active synced user's mailbox is routed to EWS to test "
                                            "impersonation with (import users first)."}
-        check = ExchangeMailbox(settings_, user.email).check()
+        check = EwsMailbox(settings_, user.email).check()
         return {"ok": True, "detail": f"The service account reached {check['mailbox']} by impersonation."}
     except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
         return {"ok": False, "detail": describe_error(exc)}
-
-
-def _user_routed_to(protocol: str) -> SyncUser | None:
-    """The first active synced user whose mailbox the given protocol serves."""
-    return SyncUser.objects.filter(active=True).filter(routed_to(protocol)).order_by("pk").first()
-
-
-def routing_summary() -> dict:
-    """How mailboxes are routed between the Exchange connections, in words and counts (the Connections page)."""
-    connections = exchange_connections()
-    active = SyncUser.objects.filter(active=True)
-    counts = {p: active.filter(routed_to(p, connections)).count() for p in (ExchangeRoute.EWS, ExchangeRoute.GRAPH)}
-    overridden = active.exclude(exchange_route=ExchangeRoute.AUTOMATIC).count()
-    graph = connections.get(Connection.Kind.GRAPH)
-    if graph is None:
-        rule = "Every mailbox is served by the Exchange (EWS) connection."
-    elif graph.mailbox_routing == Connection.MailboxRouting.ALL:
-        rule = "Every mailbox is served by Microsoft Graph (Exchange Online)."
-    elif graph.mailbox_routing == Connection.MailboxRouting.DOMAINS:
-        rule = (f"Mailboxes in {', '.join(graph.domains)} are served by Microsoft Graph; the others by the "
-                "Exchange (EWS) connection.")
-    else:
-        rule = ("Only users routed one by one are served by Microsoft Graph; the others by the Exchange (EWS) "
-                "connection.")
-    return {"rule": rule, "ews": counts["ews"], "graph": counts["graph"], "overridden": overridden,
-            "hybrid": graph is not None and Connection.Kind.EXCHANGE in connections}

@@ -6,12 +6,12 @@ passed, or it has never been scheduled (`not_started`, or `disabled` until its c
 A configuration or assignment change therefore takes effect at the next dispatch, without a restart.
 
 One statement whatever the number of users: an INSERT … SELECT of the due states (the due users, their effective
-configuration and its data settings are subqueries). Tasks are sent after the transaction commits.
+configuration and its data settings are subqueries). Tasks are sent through the queue seam after the transaction
+commits, each delayed by a random share of SYNC_DISPATCH_JITTER_SECONDS.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,8 +20,9 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from django.utils import timezone
 
 from configurations.models import DataSetting, Direction
+from sync.leases import busy_runs
 from sync.models import SyncRun
-from sync.services import queued_run_stale_after
+from sync.queue import enqueue_runs
 from users.models import SyncState, SyncUser, UserObjectState
 from users.services import with_effective_configuration
 
@@ -45,14 +46,8 @@ def _due_states(now) -> Q:
 
 
 def _active_run(now):
-    # A running run is alive only while it holds the state row's lease (checked by _due_states); one whose worker
-    # was killed stops blocking its user when the lease expires, and the next run marks it failed.
-    return SyncRun.objects.filter(
-        user_id=OuterRef("user_id"),
-        object=OuterRef("object"),
-        state=SyncRun.State.QUEUED,
-        created_at__gte=now - queued_run_stale_after(),
-    )
+    """A run that keeps the outer state row's user and object busy (the one rule, in sync.leases)."""
+    return busy_runs(now).filter(user_id=OuterRef("user_id"), object=OuterRef("object"))
 
 
 @transaction.atomic
@@ -92,7 +87,7 @@ def dispatch_due(limit: int | None = None, now=None) -> Dispatched:
     )
     runs = _insert_runs(states, now)
     jitter = settings.SYNC_DISPATCH_JITTER_SECONDS
-    transaction.on_commit(lambda: _enqueue(runs, jitter))
+    transaction.on_commit(lambda: enqueue_runs(runs, jitter=jitter))
     return Dispatched(runs)
 
 
@@ -127,15 +122,3 @@ def _insert_runs(states, now) -> list[SyncRun]:
         rows = cursor.fetchall()
     return [SyncRun(pk=pk, user_id=user_id, object=object_type, full=bool(full), trigger=SyncRun.Trigger.SCHEDULE,
                     state=SyncRun.State.QUEUED, created_at=now) for pk, user_id, object_type, full in rows]
-
-
-def _enqueue(runs: list[SyncRun], jitter: float) -> None:
-    from sync.tasks import sync_run
-
-    for run in runs:
-        # First syncs and resets go to `initial` so they never starve the incremental syncs on `sync`.
-        sync_run.apply_async(
-            args=[run.pk],
-            queue="initial" if run.full else "sync",
-            countdown=random.uniform(0, jitter) if jitter else 0,
-        )

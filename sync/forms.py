@@ -1,8 +1,14 @@
-"""The Connection forms: one per kind for the console's Connections page, and one with every field for the admin."""
+"""The Connection forms: one per kind for the console's Connections page, and one with every field for the admin.
+
+They turn HTML input into settings; the rules and the saving are the connection service's (``sync.connections``),
+the same as for the API.
+"""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from sync.connections import CONNECTION_FIELDS, new_connection, save_connection, validate_connection
 from sync.connectors.base import GraphSettings
 from sync.models import Connection
 
@@ -58,30 +64,39 @@ class ConnectionForm(forms.ModelForm):
         if not self.instance.pk and self.kind in DEFAULT_URLS:
             self.initial.setdefault("url", DEFAULT_URLS[self.kind])
 
-    def clean(self):
-        cleaned = super().clean()
-        kind = cleaned.get("kind") or self.instance.kind
-        if "auth_type" in self.fields and not cleaned.get("auth_type"):
-            allowed = Connection.AUTH_TYPES.get(kind) or (Connection.AuthType.BASIC,)
-            cleaned["auth_type"] = allowed[0]
-            self.instance.auth_type = allowed[0]
-        has_secret = bool(cleaned.get("secret")) or (self.instance.pk and self.instance.has_secret)
-        if not has_secret:
-            self.add_error("secret", "Enter the secret: there is none stored yet.")
-        if kind == Connection.Kind.SALESFORCE and not cleaned.get("client_id"):
-            self.add_error("client_id", "Enter the connected app's consumer key.")
-        if kind == Connection.Kind.EXCHANGE and not cleaned.get("username"):
-            self.add_error("username", "Enter the service account's user name.")
-        secret = cleaned.get("secret") or ""
-        certificate = kind == Connection.Kind.GRAPH and cleaned.get("auth_type") == Connection.AuthType.CERTIFICATE
-        if certificate and secret and ("PRIVATE KEY" not in secret or "CERTIFICATE" not in secret):
-            self.add_error("secret", "Paste the private key and the certificate, both PEM, one after the other.")
-        return cleaned
+    @property
+    def connection_kind(self) -> str:
+        return self.kind or self.cleaned_data.get("kind") or self.instance.kind
 
-    def save(self, commit=True):
-        if self.cleaned_data.get("secret"):
-            self.instance.set_secret(self.cleaned_data["secret"])
-        return super().save(commit)
+    def settings(self) -> dict:
+        """The connection settings this form edits, as cleaned (the kind and the secret are not settings)."""
+        return {name: self.cleaned_data[name] for name in CONNECTION_FIELDS
+                if name in self.fields and name in self.cleaned_data}
+
+    def _post_clean(self):
+        # In place of ModelForm's own model validation: the connection service's check, which includes it and adds
+        # what each kind needs to connect, so the console, the admin and the API refuse the same input in the same
+        # words. Fields the form already refused keep the form's error alone.
+        kind = self.connection_kind
+        if kind not in Connection.Kind.values:
+            return
+        if not self.instance.pk:
+            self.instance = new_connection(kind)
+        try:
+            validate_connection(self.instance, secret=self.cleaned_data.get("secret"), **self.settings())
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                if name not in self.errors:
+                    self.add_error(name if name in self.fields else None, messages)
+
+    def save(self, commit=True, *, actor=None):
+        """Save through the connection service (one transaction, an audit entry naming `actor`). With `commit`
+        false: the checked, unsaved connection, as ModelForm gives it."""
+        if not commit:
+            return super().save(commit=False)
+        self.instance = save_connection(self.connection_kind, secret=self.cleaned_data.get("secret"), actor=actor,
+                                        **self.settings())
+        return self.instance
 
 
 class SalesforceConnectionForm(ConnectionForm):

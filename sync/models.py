@@ -13,7 +13,7 @@ from syncadmin import crypto
 class Connection(models.Model):
     """One end: the Salesforce org (JWT bearer flow), the on-premises Exchange endpoint (EWS with a service
     account), or Exchange Online (Microsoft Graph with an app registration). A hybrid organisation configures both
-    Exchange kinds; ``sync.connections.mailbox_route`` decides which one serves each mailbox.
+    Exchange kinds; ``sync.routing.mailbox_route`` decides which one serves each mailbox.
 
     The secret (the connected app's private key, the service account's password, or the app registration's client
     secret or certificate) is stored encrypted and is never shown back: read it with ``secret`` in code, set it with

@@ -1,13 +1,15 @@
-"""Celery tasks: thin, idempotent, passed ids; the work is in sync.services and sync.dispatch."""
+"""Celery tasks: thin, idempotent, passed ids; the work is in sync.runner and sync.dispatch.
+
+Runs are sent by name through sync.queue, so nothing below this module imports it."""
 
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
 from sync.dispatch import dispatch_due
+from sync.leases import SyncUnavailable
 from sync.models import SyncRun
-from sync.services import SyncUnavailable, execute_run
+from sync.runner import execute_run, give_up
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,4 @@ def sync_run(self, run_id: int) -> None:
         # Another run of the same user and object holds the lease (or a killed worker's lease has not expired).
         if self.request.retries < self.max_retries:
             raise self.retry(countdown=BUSY_RETRY_SECONDS) from exc
-        SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED).update(
-            state=SyncRun.State.FAILED, finished_at=timezone.now(), error_code="already_running",
-            error_message=str(exc),
-        )
+        give_up(run_id, exc)

@@ -11,10 +11,11 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from sync.connections import check_connection, routing_summary
+from sync.connections import check_connection
 from sync.filters import filter_runs
 from sync.forms import connection_form
 from sync.models import Connection, SyncRun
+from sync.routing import routing_summary
 from syncadmin.views import console_view
 from users.models import ExchangeRoute
 
@@ -131,7 +132,7 @@ def connections(request):
             instance = Connection.objects.filter(kind=kind).first()
             form = connection_form(kind, request.POST, instance=instance, prefix=kind)
             if form.is_valid():
-                form.save()
+                form.save(actor=request.user)
                 messages.success(request, f"{Connection.Kind(kind).label} connection saved.")
                 return redirect("sync:connections")
             forms_by_kind[kind] = form

@@ -3,23 +3,24 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from configurations.api import AuditEntryViewSet, ConfigurationViewSet
+from audit.api import AuditEntryViewSet
+from configurations.api import ConfigurationViewSet
 from sync import api as sync_api
 from syncadmin import views
-from users.api import SyncUserViewSet
+from users import api as users_api
 
 router = DefaultRouter()
 router.register("configurations", ConfigurationViewSet, basename="configuration")
-router.register("users", SyncUserViewSet, basename="syncuser")
+router.register("users", users_api.SyncUserViewSet, basename="syncuser")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("sync-runs", sync_api.SyncRunViewSet, basename="syncrun")
 router.register("connections", sync_api.ConnectionViewSet, basename="connection")
 
 urlpatterns = [
     path("me/", views.me, name="me"),
-    path("users/import/", sync_api.import_users, name="user-import"),
-    path("users/<int:pk>/sync/", sync_api.sync_now, name="user-sync"),
-    path("users/<int:pk>/reset/", sync_api.reset, name="user-reset"),
-    path("users/<int:pk>/test-connection/", sync_api.test_connection, name="user-test-connection"),
+    path("users/import/", users_api.import_users, name="user-import"),
+    path("users/<int:pk>/sync/", users_api.sync_now, name="user-sync"),
+    path("users/<int:pk>/reset/", users_api.reset, name="user-reset"),
+    path("users/<int:pk>/test-connection/", users_api.test_connection, name="user-test-connection"),
     path("", include(router.urls)),
 ]

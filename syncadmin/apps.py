@@ -7,6 +7,7 @@ class SyncAdminConfig(AppConfig):
     verbose_name = "Sync administration"
 
     def ready(self):
+        # syncadmin.roles reaches the auth models, which cannot be imported before the app registry is ready.
         from syncadmin.roles import ensure_roles
 
         # After every migrate, so permissions of models added later reach the groups too.

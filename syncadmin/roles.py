@@ -15,7 +15,7 @@ ADMIN, SUPPORT, API = "admin", "support", "api"
 ROLES = (ADMIN, SUPPORT, API)
 
 # Apps whose models the roles govern.
-DOMAIN_APPS = ("configurations", "users", "sync")
+DOMAIN_APPS = ("audit", "configurations", "users", "sync")
 
 # Permissions support staff hold beyond reading: "<app_label>.<codename>", declared by the models' Meta.
 SUPPORT_ACTIONS = ("users.sync_now", "users.reset_sync", "users.test_connection")

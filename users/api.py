@@ -1,21 +1,25 @@
-"""REST API for synced users: list (search, filter by configuration and state), detail, add by hand."""
+"""REST API for synced users: list (search, filter by configuration and state), detail, add by hand; and the
+user operations (sync now, reset, test connection, import)."""
 
 from __future__ import annotations
 
-import re
-
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
 from configurations.models import SyncObject
-from sync.connections import exchange_connections, mailbox_route, routed_to
-from users import services
+from sync.api import Check
+from sync.connectors.base import ConnectorError, TransientError
+from sync.leases import SyncUnavailable
+from sync.routing import exchange_connections, mailbox_route
+from syncadmin.permissions import permission_required
+from users import operations, services
+from users.filters import FILTERS, filter_users
 from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
-
-NOT_ASSIGNED = "none"
 
 
 def synced_users():
@@ -151,47 +155,11 @@ class SyncUserCreateSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False, default=True)
 
 
-class UserFilterSerializer(serializers.Serializer):
-    search = serializers.CharField(required=False, allow_blank=True, max_length=254)
-    configuration = serializers.CharField(required=False, max_length=20)
-    state = serializers.ChoiceField(choices=SyncState.choices, required=False)
-    exchange = serializers.ChoiceField(choices=[ExchangeRoute.EWS, ExchangeRoute.GRAPH], required=False)
-
-    def validate_configuration(self, value):
-        if value == NOT_ASSIGNED:
-            return value
-        if not re.fullmatch(r"[0-9]{1,19}", value) or not 0 < int(value) < 2**63:
-            raise serializers.ValidationError(f"Enter a configuration id, or {NOT_ASSIGNED!r} for users with none.")
-        return int(value)
-
-
-def filter_users(queryset, params, fields=("search", "configuration", "state", "exchange")):
-    """The users list's filters (``search``, ``configuration``, ``state``, ``exchange``: the protocol serving the
-    mailbox), shared by every list of users; a bad value is a 400 naming the parameter."""
-    filters = UserFilterSerializer(data={k: params[k] for k in fields if k in params})
-    filters.is_valid(raise_exception=True)
-    search = filters.validated_data.get("search", "").strip()
-    if search:
-        queryset = queryset.filter(
-            Q(username__icontains=search)
-            | Q(email__icontains=search)
-            | Q(name__icontains=search)
-            | Q(salesforce_id__startswith=search)
-        )
-    configuration = filters.validated_data.get("configuration")
-    if configuration == NOT_ASSIGNED:
-        queryset = queryset.filter(effective_configuration_id__isnull=True)
-    elif configuration is not None:
-        queryset = queryset.filter(effective_configuration_id=configuration)
-    state = filters.validated_data.get("state")
-    if state:
-        in_state = Exists(UserObjectState.objects.filter(user=OuterRef("pk"), state=state))
-        if state == SyncState.NOT_STARTED:
-            in_state |= ~Exists(UserObjectState.objects.filter(user=OuterRef("pk")))
-        queryset = queryset.filter(in_state)
-    exchange = filters.validated_data.get("exchange")
-    if exchange:
-        queryset = queryset.filter(routed_to(exchange))
+def filter_users_or_400(queryset, params, fields=FILTERS):
+    """``users.filters.filter_users`` for the API: a bad parameter is a 400 naming it."""
+    queryset, errors = filter_users(queryset, params, fields)
+    if errors:
+        raise serializers.ValidationError(errors)
     return queryset
 
 
@@ -229,7 +197,7 @@ class SyncUserViewSet(
         return synced_users()
 
     def filter_queryset(self, queryset):
-        return filter_users(queryset, self.request.query_params) if self.action == "list" else queryset
+        return filter_users_or_400(queryset, self.request.query_params) if self.action == "list" else queryset
 
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -264,3 +232,83 @@ class SyncUserViewSet(
         except services.SyncUserInvalid as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         return Response(SyncUserSerializer(synced_users().get(pk=user.pk)).data, status=status.HTTP_201_CREATED)
+
+
+# ---- user operations ---------------------------------------------------------------------------------------------
+
+
+class ObjectsSerializer(serializers.Serializer):
+    objects = serializers.ListField(
+        child=serializers.ChoiceField(choices=SyncObject.values), required=False, allow_empty=False,
+        help_text="Default: every object the user's configuration syncs.",
+    )
+
+
+RunsResponse = inline_serializer("QueuedRuns", {"runs": serializers.ListField(child=serializers.IntegerField())})
+BusyResponse = inline_serializer("SyncBusy", {"detail": serializers.CharField(),
+                                              "running_run": serializers.IntegerField(allow_null=True)})
+
+
+def _queue(request, pk: int, operation) -> Response:
+    user = get_object_or_404(SyncUser, pk=pk)
+    body = ObjectsSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    try:
+        runs = operation(user, body.validated_data.get("objects"), actor=request.user)
+    except SyncUnavailable as exc:
+        if exc.running_run_id is None:  # nothing to sync: not a conflict but a request that cannot be met
+            return Response({"objects": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"detail": str(exc), "running_run": exc.running_run_id}, status=status.HTTP_409_CONFLICT)
+    return Response({"runs": [run.pk for run in runs]}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
+               tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.sync_now")])
+def sync_now(request, pk: int):
+    """Sync the user's objects now. 409 names the running run when one of them is already syncing."""
+    return _queue(request, pk, operations.sync_now)
+
+
+@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
+               tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.reset_sync")])
+def reset(request, pk: int):
+    """Forget the user's links and watermarks for the objects (no record is touched), then a full matching sync."""
+    return _queue(request, pk, operations.reset_sync)
+
+
+@extend_schema(request=None, responses={200: inline_serializer("ConnectionTest", {"salesforce": Check,
+                                                                                  "exchange": Check})},
+               tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.test_connection")])
+def test_connection(request, pk: int):
+    """Check the user's Salesforce token and object permissions, and their mailbox and contacts folder."""
+    user = get_object_or_404(SyncUser, pk=pk)
+    return Response(operations.test_connection(user, actor=request.user))
+
+
+ImportResponse = inline_serializer("ImportedUsers", {
+    "created": serializers.ListField(child=serializers.CharField()),
+    "updated": serializers.ListField(child=serializers.CharField()),
+    "deactivated": serializers.ListField(child=serializers.CharField()),
+})
+
+
+@extend_schema(request=None, responses={200: ImportResponse, 409: dict, 503: dict}, tags=["users"])
+@api_view(["POST"])
+@permission_classes([permission_required("users.add_syncuser", "users.change_syncuser")])
+def import_users(request):
+    """Import Salesforce's active users as synced users (new ones added, known ones updated, gone ones
+    deactivated). Nobody is assigned a configuration here."""
+    try:
+        result = operations.import_users(actor=request.user)
+    except ConnectorError as exc:
+        # Salesforce unreachable for now: 503; a connection a person must fix first: 409.
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, TransientError) else status.HTTP_409_CONFLICT
+        return Response({"detail": f"{exc.message} {getattr(exc, 'action', '')}".strip(), "code": exc.code},
+                        status=code)
+    return Response({"created": result.created, "updated": result.updated, "deactivated": result.deactivated})

@@ -1,4 +1,5 @@
-"""Operations on synced users, and the rule that decides each user's effective configuration.
+"""Operations on synced users (adding, routing, assigning them to configurations), and the rule that decides each
+user's effective configuration.
 
 Effective configuration: a direct assignment wins over a profile assignment, and an inactive configuration
 assigns nobody. A user directly assigned to an inactive configuration therefore has none (the direct assignment
@@ -10,7 +11,7 @@ function and the queryset variant both use it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -28,9 +29,11 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils import timezone
 
-from configurations import audit
-from configurations.models import AuditEntry, OutlookConfiguration, ProfileAssignment, SyncObject
+from audit import services as audit
+from audit.models import AuditEntry
+from configurations.models import OutlookConfiguration, ProfileAssignment, SyncObject
 from users.models import ExchangeRoute, SyncUser, UserObjectState, normalize_user_id
 
 VIA_USER, VIA_PROFILE = "user", "profile"
@@ -281,3 +284,114 @@ def set_exchange_route(user: SyncUser, route: str, actor=None) -> SyncUser:
             changes={"before": {"exchange_route": before}, "after": {"exchange_route": route}},
         )
     return user
+
+
+# ---- direct assignment to configurations ------------------------------------------------------------------------
+
+
+@dataclass
+class AssignmentResult:
+    """Each list holds the identifiers as the caller gave them."""
+
+    assigned: list = field(default_factory=list)
+    moved: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class UnassignmentResult:
+    unassigned: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@transaction.atomic
+def assign_users(configuration: OutlookConfiguration, identifiers: list[Any], actor=None) -> AssignmentResult:
+    """Assign users directly (ids, Salesforce ids, usernames and e-mail addresses, mixed) to the configuration.
+
+    Idempotent; users directly assigned elsewhere move here. One transaction, a few queries whatever the number of
+    users, and one audit entry for the configuration (plus one per configuration users moved away from).
+    """
+    configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
+    found, unknown = resolve_users(identifiers, fields=("pk", "configuration_id"), lock=True)
+    result = AssignmentResult(unknown=unknown)
+    previous = {}  # user pk -> configuration pk before this call
+    for identifier, row in found:
+        previous.setdefault(row["pk"], row["configuration_id"])
+        before = previous[row["pk"]]
+        if before == configuration.pk:
+            result.unchanged.append(identifier)
+        elif before is None:
+            result.assigned.append(identifier)
+        else:
+            result.moved.append(identifier)
+    to_update = sorted(pk for pk, before in previous.items() if before != configuration.pk)
+    now = timezone.now()
+    for start in range(0, len(to_update), CHUNK):
+        SyncUser.objects.filter(pk__in=to_update[start : start + CHUNK]).update(
+            configuration=configuration, updated_at=now
+        )
+    if to_update:
+        newly = sorted(pk for pk in to_update if previous[pk] is None)
+        moved_from: dict[int, list[int]] = {}
+        for pk in to_update:
+            if previous[pk] is not None:
+                moved_from.setdefault(previous[pk], []).append(pk)
+        audit.record(
+            AuditEntry.Action.USERS_ASSIGNED,
+            actor,
+            configuration,
+            summary=f"Assigned {len(to_update)} user(s) to {configuration.name!r}"
+            + (f" ({len(to_update) - len(newly)} moved from other configurations)" if moved_from else ""),
+            changes={
+                "assigned_users": newly,
+                "moved_users": {str(source): pks for source, pks in sorted(moved_from.items())},
+            },
+        )
+        for source in OutlookConfiguration.objects.filter(pk__in=moved_from).order_by("pk"):
+            audit.record(
+                AuditEntry.Action.USERS_MOVED_AWAY,
+                actor,
+                source,
+                summary=f"{len(moved_from[source.pk])} user(s) moved to {configuration.name!r}",
+                changes={"moved_users": moved_from[source.pk], "to_configuration": configuration.pk},
+            )
+    return result
+
+
+@transaction.atomic
+def unassign_users(configuration: OutlookConfiguration, identifiers: list[Any], actor=None) -> UnassignmentResult:
+    """Remove users' direct assignment to this configuration; users not directly assigned here are ``unchanged``
+    (a profile assignment is changed on the configuration's profiles, not per user)."""
+    configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
+    found, unknown = resolve_users(identifiers, fields=("pk", "configuration_id"), lock=True)
+    result = UnassignmentResult(unknown=unknown)
+    to_update: set[int] = set()
+    for identifier, row in found:
+        if row["configuration_id"] == configuration.pk:
+            result.unassigned.append(identifier)
+            to_update.add(row["pk"])
+        else:
+            result.unchanged.append(identifier)
+    pks = sorted(to_update)
+    for start in range(0, len(pks), CHUNK):
+        SyncUser.objects.filter(pk__in=pks[start : start + CHUNK], configuration=configuration).update(
+            configuration=None, updated_at=timezone.now()
+        )
+    if pks:
+        audit.record(
+            AuditEntry.Action.USERS_UNASSIGNED,
+            actor,
+            configuration,
+            summary=f"Unassigned {len(pks)} user(s) from {configuration.name!r}",
+            changes={"unassigned_users": pks},
+        )
+    return result
+

@@ -1,5 +1,6 @@
 """Console pages for synced users: the list (filters, states at a glance) and the user page (state, runs, errors,
-sync now, test connection, reset). The work is done by the services; these views only ask and show."""
+sync now, test connection, reset). The work is done by users.operations and the services; these views only ask
+and show."""
 
 from __future__ import annotations
 
@@ -10,24 +11,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
-from rest_framework.exceptions import ValidationError
 
 from configurations.models import OutlookConfiguration, SyncObject
-from sync import connections
-from sync.connections import mailbox_route
+from sync.leases import SyncUnavailable
 from sync.models import RecordError, SyncRun
-from sync.services import SyncUnavailable, request_sync, synced_objects
+from sync.options import synced_objects
+from sync.routing import mailbox_route
 from sync.views import progress_of
 from syncadmin.views import console_view
-from users import services
-from users.api import NOT_ASSIGNED, filter_users, synced_users
+from users import operations, services
+from users.api import synced_users
+from users.filters import FILTERS, NOT_ASSIGNED, filter_users
 from users.forms import ResetForm
 from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
 
 PAGE_SIZE = 50
 RECENT_RUNS = 20
 RECENT_RECORD_ERRORS = 50
-FILTERS = ("search", "configuration", "state", "exchange")
 
 # Bootstrap badge colours: green done, red failed, orange a person must act, blue working, grey idle.
 STATE_BADGES = {
@@ -78,16 +78,9 @@ def _require(request, permission: str) -> None:
 @console_view
 def user_list(request):
     """Synced users, filtered by state, configuration and search; each object's state as a badge."""
-    queryset = synced_users()
-    # An empty field of the filter form means "any".
+    # An empty field of the filter form means "any"; a bad one is shown with its error, the others still apply.
     params = {name: request.GET[name] for name in FILTERS if request.GET.get(name, "").strip()}
-    errors: dict = {}
-    try:
-        queryset = filter_users(queryset, params, FILTERS)
-    except ValidationError as exc:
-        # Keep the filters that are fine and say which one was not.
-        errors = {name: [str(message) for message in messages_] for name, messages_ in exc.detail.items()}
-        queryset = filter_users(queryset, params, [name for name in FILTERS if name not in errors])
+    queryset, errors = filter_users(synced_users(), params, FILTERS)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"user": user, "objects": object_states(user)} for user in page.object_list]
     query = request.GET.copy()
@@ -167,7 +160,7 @@ def user_sync_now(request, pk: int):
         messages.error(request, f"Unknown object; choose among {', '.join(SyncObject.values)}.")
         return redirect("users:detail", pk=user.pk)
     try:
-        runs = request_sync(user, objects, requested_by=request.user)
+        runs = operations.sync_now(user, objects, actor=request.user)
     except SyncUnavailable as exc:
         messages.error(request, _busy_message(exc))
     else:
@@ -181,7 +174,7 @@ def user_test_connection(request, pk: int):
     """Check both ends for this user; htmx gets the results alone, a plain POST the whole page with them."""
     _require(request, "users.test_connection")
     user = get_object_or_404(synced_users(), pk=pk)
-    result = connections.test_connection(user)
+    result = operations.test_connection(user, actor=request.user)
     checks = [("Salesforce", result["salesforce"]), ("Exchange", result["exchange"])]
     if request.htmx:
         return render(request, "users/_connection_test.html", {"checks": checks})
@@ -219,7 +212,7 @@ def user_reset(request, pk: int):
         form = ResetForm(request.POST, synced=synced)
         if form.is_valid():
             try:
-                runs = request_sync(user, form.cleaned_data["objects"], requested_by=request.user, reset=True)
+                runs = operations.reset_sync(user, form.cleaned_data["objects"], actor=request.user)
             except SyncUnavailable as exc:
                 messages.error(request, _busy_message(exc))
             else:

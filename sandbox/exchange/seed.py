@@ -6,7 +6,7 @@ from lxml import etree
 
 from sandbox.demo import DEMO_USERS
 from sandbox.exchange import itemops
-from sandbox.exchange.emulator import Context
+from sandbox.exchange.context import Context
 from sandbox.exchange.recurrence import zone
 from sandbox.exchange.soap import M, T, response_root
 

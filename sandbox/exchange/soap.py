@@ -10,7 +10,6 @@ SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
 E = "http://schemas.microsoft.com/exchange/services/2006/errors"
-NSMAP = {"s": SOAP_NS, "m": M, "t": T}
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from lxml import etree
 
 from sandbox.exchange.ids import make_change_key, make_id, parse_id
-from sandbox.exchange.soap import EwsError, child
+from sandbox.exchange.soap import EwsError, child, local
 
 # name -> (seq, element kind, FolderClass, DisplayName, parent name)
 DISTINGUISHED = {
@@ -150,8 +150,6 @@ class Store:
 
     def resolve_folder(self, acting: dict, elem, check_access) -> tuple[dict, dict]:
         """Resolve a FolderId / DistinguishedFolderId element to (mailbox, folder)."""
-        from sandbox.exchange.soap import local
-
         name = local(elem.tag)
         if name == "DistinguishedFolderId":
             mbx = child(elem, "Mailbox")
@@ -235,9 +233,6 @@ class Store:
 
     def change_key(self, item: dict) -> str:
         return make_change_key(item["change"])
-
-    def folder_change_key(self, folder: dict) -> str:
-        return make_change_key(folder["change"], folder=True)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
-from sandbox.graph import routes
+from sandbox.graph import routes, seed
 from sandbox.graph.auth import Identity, TokenError
 from sandbox.graph.batch import run_batch
 from sandbox.graph.common import Ctx
@@ -74,9 +74,7 @@ class GraphEmulator:
             self.requests_by_user.clear()
 
     def seed_demo(self) -> None:
-        from sandbox.graph.seed import seed_demo
-
-        seed_demo(self)
+        seed.seed_demo(self)
 
     # ---- faults and statistics ---------------------------------------------------------------------------------
     def take_fault(self, names: list[str]) -> dict | None:

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox.demo import PASSWORD
 from sandbox.salesforce.errors import invalid_session
+from sandbox.salesforce.http import json_response
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 STANDARD_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -28,8 +29,6 @@ ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 def oauth_error(error: str, description: str, status: int = 400) -> Response:
-    from sandbox.salesforce.emulator import json_response
-
     return json_response({"error": error, "error_description": description}, status)
 
 
@@ -124,8 +123,6 @@ class Auth:
         return oauth_error("unsupported_grant_type", "grant type not supported")
 
     def token_response(self, request: Request, user: dict, extra: dict | None = None) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         base = self.base_url(request)
         with self.emulator.lock:
             self.emulator.calls_by_user[user["Username"]] += 1
@@ -224,8 +221,6 @@ class Auth:
         return Response(body, status=200, content_type="text/xml; charset=utf-8")
 
     def identity(self, request: Request) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         user = self.user_for(request)
         return json_response({"id": f"{self.base_url(request)}/id/{self.emulator.org_id}/{user['Id']}",
                               "user_id": user["Id"], "organization_id": self.emulator.org_id,

@@ -12,6 +12,7 @@ import json
 from werkzeug.wrappers import Request, Response
 
 from sandbox.salesforce.errors import ApiError
+from sandbox.salesforce.http import json_response
 
 DEFAULT_MESSAGES = {
     "SERVER_UNAVAILABLE": "Server temporarily unavailable, please try again later.",
@@ -25,8 +26,6 @@ SETTINGS = ("api_allocation", "session_lifetime_seconds", "clock_offset_seconds"
 
 
 def control_error(status: int, message: str) -> Response:
-    from sandbox.salesforce.emulator import json_response
-
     return json_response({"error": message}, status)
 
 
@@ -52,8 +51,6 @@ class Control:
         return None
 
     def fault_response(self, fault: dict, request: Request, user: dict | None) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         code = fault.get("error_code") or "SERVER_UNAVAILABLE"
         if code == "INVALID_SESSION_ID":
             token = self.emulator.auth.token_of(request)
@@ -66,8 +63,6 @@ class Control:
 
     # -- routing ---------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         route = request.path[len("/_sandbox"):].rstrip("/")
         method = request.method
         try:
@@ -124,8 +119,6 @@ class Control:
         return control_error(404, f"no control endpoint {method} /_sandbox{route}")
 
     def add_fault(self, body: dict) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         operation = body.get("operation")
         if not isinstance(operation, str) or not operation:
             return control_error(400, "operation (a path prefix or *) is required")
@@ -147,8 +140,6 @@ class Control:
         return json_response(fault, 201)
 
     def settings(self, body: dict) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         em = self.emulator
         unknown = [key for key in body if key not in (*SETTINGS, "api_usage")]
         if unknown:

@@ -1,7 +1,6 @@
 """The Salesforce emulator: state, clock, users, and the WSGI entry point that routes to auth, REST and control."""
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
@@ -10,11 +9,12 @@ from pathlib import Path
 
 from werkzeug.wrappers import Request, Response
 
-from sandbox.salesforce import ids
+from sandbox.salesforce import ids, schema, seed
 from sandbox.salesforce.access import PROFILES
 from sandbox.salesforce.auth import Auth
 from sandbox.salesforce.control import Control
 from sandbox.salesforce.errors import ApiError
+from sandbox.salesforce.http import json_response
 from sandbox.salesforce.rest import Rest
 from sandbox.salesforce.store import Store
 from sandbox.salesforce.values import format_datetime
@@ -84,9 +84,7 @@ class SalesforceEmulator:
             return ids.make_id(sobject, self._sequences[sobject])
 
     def _system_record(self, sobject: str, values: dict, creator: str | None) -> dict:
-        from sandbox.salesforce.schema import OBJECTS
-
-        obj = OBJECTS[sobject]
+        obj = schema.OBJECTS[sobject]
         record = {name: f.default if f.default is not None else (False if f.type == "boolean" else None)
                   for name, f in obj.fields.items()}
         record.update(values)
@@ -142,10 +140,8 @@ class SalesforceEmulator:
             self._init_org()
 
     def seed_demo(self) -> None:
-        from sandbox.salesforce.seed import seed_demo
-
         with self.lock:
-            seed_demo(self)
+            seed.seed_demo(self)
 
     # -- API usage -------------------------------------------------------------------------------
     def api_usage(self) -> tuple[int, int]:
@@ -195,10 +191,3 @@ class SalesforceEmulator:
             return self.auth.identity(request)
         return self.rest.handle(request, fault)
 
-
-def json_response(body, status: int = 200, headers=None) -> Response:
-    data = b"" if body is None else json.dumps(body).encode()
-    response = Response(data, status=status, headers=headers or [])
-    if body is not None:
-        response.headers["Content-Type"] = "application/json;charset=UTF-8"
-    return response

@@ -1,8 +1,7 @@
 """The REST API under ``/services/data/``: routing, accounting, and the query / sObject / describe / limits /
-replication endpoints. sObject Collections live in ``collections.py``."""
+replication endpoints. sObject Collections live in ``sobject_collections.py``."""
 
 import datetime as dt
-import json
 import re
 
 from werkzeug.wrappers import Request, Response
@@ -11,6 +10,7 @@ from sandbox.salesforce import ids, limits, schema, soql
 from sandbox.salesforce.access import Access
 from sandbox.salesforce.dml import Dml
 from sandbox.salesforce.errors import ApiError, RecordError, not_found
+from sandbox.salesforce.http import json_response, parse_json
 from sandbox.salesforce.query import PAGE_SIZE, Cursors, run
 from sandbox.salesforce.sobject_collections import Collections
 from sandbox.salesforce.values import format_datetime, parse_datetime
@@ -26,17 +26,6 @@ def version_label(number: int) -> str:
     return f"{season} '{year % 100:02d}"
 
 
-def parse_json(request: Request):
-    data = request.get_data(as_text=True)
-    try:
-        return json.loads(data) if data.strip() else None
-    except json.JSONDecodeError as exc:
-        char = data[exc.pos:exc.pos + 1] or "EOF"
-        raise ApiError(400, "JSON_PARSER_ERROR",
-                       f"Unexpected character ('{char}' (code {ord(char[0]) if char != 'EOF' else -1})): "
-                       f"{exc.msg} at [line:{exc.lineno}, column:{exc.colno}]") from None
-
-
 class Rest:
     def __init__(self, emulator):
         self.emulator = emulator
@@ -45,8 +34,6 @@ class Rest:
         self.collections = Collections(self)
 
     def handle(self, request: Request, fault: dict | None) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         parts = [part for part in request.path.split("/") if part]
         if parts[:2] != ["services", "data"]:
             raise not_found()
@@ -94,8 +81,6 @@ class Rest:
         return "/" + "/".join(out) if out else ""
 
     def route(self, request: Request, version: str, parts: list[str], access: Access) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         method = request.method
 
         def allow(*methods):
@@ -145,8 +130,6 @@ class Rest:
 
     # -- sobjects ----------------------------------------------------------------------------------
     def sobjects(self, request, version, rest, access: Access, allow) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         if not rest:
             allow("GET")
             return json_response({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
@@ -173,8 +156,6 @@ class Rest:
         raise not_found()
 
     def create(self, request: Request, obj, access: Access) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         body = parse_json(request)
         with self.emulator.lock:
             dml = Dml(self.emulator, access)
@@ -186,8 +167,6 @@ class Rest:
         return json_response({"id": record["Id"], "success": True, "errors": []}, 201)
 
     def record(self, request: Request, version: str, obj, record_id: str, access: Access) -> Response:
-        from sandbox.salesforce.emulator import json_response
-
         full_id = ids.normalize(record_id)
         if full_id is None or ids.type_of(full_id) != obj.name:
             raise ApiError(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: "

@@ -7,6 +7,8 @@ updateable. ``required`` means "must be given on create" (Salesforce's not-nilla
 
 from dataclasses import dataclass, field
 
+from sandbox.salesforce.ids import KEY_PREFIXES
+
 SOAP_TYPES = {
     "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "date": "xsd:date",
     "datetime": "xsd:dateTime", "int": "xsd:int", "double": "xsd:double", "currency": "xsd:double",
@@ -364,8 +366,6 @@ def _child_relationship(child: str, field_name: str) -> str:
 
 def global_entry(obj: SObject, version: str, permissions: dict) -> dict:
     base = f"/services/data/v{version}/sobjects/{obj.name}"
-    from sandbox.salesforce.ids import KEY_PREFIXES
-
     return {
         "activateable": False,
         "createable": obj.createable and permissions.get("create", False),

@@ -6,6 +6,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.salesforce import ids, schema
 from sandbox.salesforce.dml import Dml
 from sandbox.salesforce.errors import ApiError, RecordError, not_found
+from sandbox.salesforce.http import json_response, parse_json
 
 MAX_RECORDS = 200
 ROLLED_BACK = RecordError("ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -24,9 +25,6 @@ class Collections:
         self.emulator = rest.emulator
 
     def handle(self, request: Request, version: str, rest: list[str], access, allow) -> Response:
-        from sandbox.salesforce.emulator import json_response
-        from sandbox.salesforce.rest import parse_json
-
         if len(rest) == 1:
             allow("GET")
             return json_response(self.retrieve(request, version, rest[0], access))

@@ -279,7 +279,7 @@ class _Compiler:
             pattern = self.literal(ref, values[0])
             regex = like_regex(pattern) if pattern is not None else None
             return lambda row: regex is not None and isinstance(getter(row), str) and bool(regex.match(getter(row)))
-        literals = [self.literal(ref, v, in_list=True) for v in values]
+        literals = [self.literal(ref, v) for v in values]
         if kind in ("includes", "excludes"):
             if ref.ftype != "multipicklist":
                 raise self.error(tree.children[0], "INVALID_QUERY_FILTER_OPERATOR",
@@ -350,7 +350,7 @@ class _Compiler:
         return self.error(token, "INVALID_FIELD",
                           f"value of filter criterion for field '{ref.text}' must be of type {kind} and {quoted}")
 
-    def literal(self, ref: PathRef, value_tree: Tree, in_list: bool = False):
+    def literal(self, ref: PathRef, value_tree: Tree):
         token = value_tree.children[0]
         kind, text = token.type, str(token)
         if kind == "NULL":

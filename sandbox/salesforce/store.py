@@ -69,15 +69,6 @@ class Store:
             for sobject, record in records:
                 self._remember(sobject, record)
 
-    def purge(self, record_ids: list[str]) -> None:
-        with self.lock:
-            self.db.executemany("DELETE FROM records WHERE id = ?", [(rid,) for rid in record_ids])
-            for rid in record_ids:
-                record = self.records.pop(rid, None)
-                if record:
-                    for bucket in self.by_type.values():
-                        bucket.pop(rid, None)
-
     # -- key/value -------------------------------------------------------------------------------
     def get_kv(self, key: str, default=None):
         return self.kv.get(key, default)
@@ -86,13 +77,6 @@ class Store:
         with self.lock:
             self.kv[key] = value
             self.db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, json.dumps(value)))
-
-    def next_sequence(self, sobject: str) -> int:
-        with self.lock:
-            key = f"seq:{sobject}"
-            value = int(self.get_kv(key, 0)) + 1
-            self.set_kv(key, value)
-            return value
 
     # -- sessions --------------------------------------------------------------------------------
     def add_session(self, token: str, user_id: str, expires: float) -> None:

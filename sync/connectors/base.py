@@ -1,6 +1,6 @@
 """What the two connectors share: connection settings as plain data, and one classification of errors.
 
-Connectors take these dataclasses (built from the Connection model by ``sync.services``), never model objects,
+Connectors take these dataclasses (built from the Connection model by ``sync.connections``), never model objects,
 and raise only the exceptions below out of their public methods, so that the orchestration decides once what a
 failure means: retry later (``TransientError``), stop and tell a person (``NeedsAttention``), or record and go on
 (``PermanentError``). Per-record failures inside a batch are not raised: they come back as
@@ -73,7 +73,7 @@ class ObjectOptions:
     auto_relate: bool = False
     # Events: a recurring series is one record (written to the other end as a series) where both ends can hold it
     # as one; otherwise, and always when False, a series syncs as its occurrences inside the window. Set by
-    # sync.services.object_options for the connectors that implement it (EWS and Salesforce), never for Graph.
+    # sync.options.object_options from the mailbox connector's `supports_series` (EWS yes, Graph no).
     series_as_series: bool = False
 
 

@@ -121,16 +121,25 @@ class SyncOutcome:
     watermarks_advanced: bool = False
 
     @property
+    def failures(self) -> list[RecordIssue]:
+        """The issues that are failures (retried at the next sync), not the product's policy."""
+        return [issue for issue in self.issues if issue.code not in INFORMATIONAL_CODES]
+
+    @property
     def ok(self) -> bool:
         """True when nothing was refused and no record failed."""
-        return self.refusal is None and not any(i.code not in _INFO_CODES for i in self.issues)
+        return self.refusal is None and not self.failures
 
     def writes(self, side: Side | None = None) -> int:
         return sum(n for (s, kind), n in self.applied.items()
                    if s != "links" and kind != "stamp" and (side is None or s == side.value))
 
 
-_INFO_CODES = frozenset({"stamp_unresolved"})
+# Per-record outcomes that are the product's policy rather than a failure: recorded on the run, never an error
+# state. An Outlook item stamped with a Salesforce id an incremental run does not know waits for the next full
+# sync (`stamp_unresolved`); Graph cannot change or delete a meeting the mailbox organizes without e-mailing its
+# attendees (`meeting_not_updated`, `meeting_not_deleted`).
+INFORMATIONAL_CODES = frozenset({"stamp_unresolved", "meeting_not_updated", "meeting_not_deleted"})
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

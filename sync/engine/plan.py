@@ -102,7 +102,7 @@ class Guards:
 
     @classmethod
     def off(cls) -> Guards:
-        """No guards: for a support person who confirmed the deletions are intended."""
+        """No guards: for the engine's tests, which exercise the table without the breakers."""
         return cls(enabled=False)
 
 
@@ -122,6 +122,3 @@ class Plan:
     def counts(self) -> Counter[tuple[str, str]]:
         """(side or "links", kind) -> number of actions, for run summaries and tests."""
         return Counter((a.side.value if a.side else "links", a.kind.value) for a in self.actions)
-
-    def write_count(self, side: Side | None = None) -> int:
-        return sum(1 for a in self.actions if a.is_write and (side is None or a.side is side))

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
 
 from sync.engine.canonical import Schema, schema_for
 from sync.engine.links import Link, LinkTable, link_for_pair
@@ -479,8 +478,8 @@ class _Reconciler:
                           and not a.reason.endswith(RESHAPED_REASON))
             if deletes >= self.guards.min_deletes and deletes > self.guards.max_delete_share * max(total, 1):
                 return Refusal("mass_delete", _MASS_DELETE_REASON.format(
-                    deletes=deletes, side=_SIDE_NAME[side], total=total, obj=self.object_type,
-                    share=round(self.guards.max_delete_share * 100)))
+                    deletes=deletes, side=_SIDE_NAME[side], source=_SIDE_NAME[side.other], total=total,
+                    obj=self.object_type, share=round(self.guards.max_delete_share * 100)))
         return None
 
 
@@ -493,15 +492,7 @@ _EMPTY_REASON: dict[Side, str] = {
 }
 _MASS_DELETE_REASON = (
     "This sync would delete {deletes} {obj} in {side}, more than {share}% of the user's {total} synced {obj}. "
-    "Nothing was deleted. If that is intended, run the sync with the mass-delete guard turned off."
+    "Nothing was deleted. Check that the user can still see them in {source} (access, mailbox, folder, data set "
+    "filters), then sync again, or reset the user's sync to pair what both sides hold now."
 )
 
-
-def describe(plan: Plan) -> dict[str, Any]:
-    """A compact summary of a plan for logs and the run history."""
-    return {
-        "counts": {f"{side}.{kind}": n for (side, kind), n in sorted(plan.counts().items())},
-        "conflicts": len(plan.conflicts),
-        "issues": len(plan.issues),
-        "refusal": plan.refusal.code if plan.refusal else None,
-    }

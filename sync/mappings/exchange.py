@@ -30,12 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync.engine.records import SyncObject
 from sync.engine.recurrence import Recurrence, first_occurrence
+from sync.mappings.datetimes import to_date, to_utc
+from sync.mappings.outlook import PRIORITIES, clean, clean_body, html_to_text
 
 # ---- the field correspondence (documentation and the connector's list of exchangelib fields) -------------------
 
@@ -126,95 +127,18 @@ SHOW_AS_TO_EWS = {"free": "Free", "tentative": "Tentative", "busy": "Busy", "out
 TASK_STATUS_FROM_EWS = {"NotStarted": "Not Started", "InProgress": "In Progress", "Completed": "Completed",
                         "WaitingOnOthers": "Waiting on someone else", "Deferred": "Deferred"}
 TASK_STATUS_TO_EWS = {v.casefold(): k for k, v in TASK_STATUS_FROM_EWS.items()}
-PRIORITIES = ("High", "Normal", "Low")
 PRIVATE_SENSITIVITIES = frozenset({"Private", "Confidential"})
 
 
-# ---- value helpers ------------------------------------------------------------------------------------------------
-
-
-def _clean(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-class _TextExtractor(HTMLParser):
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"}
-    _SKIP = {"style", "script", "head", "title"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in self._SKIP:
-            self._skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK and tag != "br":
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(" ".join(data.split("\n")) if data.strip() else (" " if data else ""))
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of an HTML body (Outlook stores most bodies as HTML): tags dropped, blocks as line breaks."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.parts).split("\n")]
-    # Blocks open and close with line breaks; empty paragraphs are spacing, not content.
-    return "\n".join(line for line in lines if line)
+# ---- bodies --------------------------------------------------------------------------------------------------------
 
 
 def body_text(view: Mapping[str, Any]) -> str | None:
+    """The plain text of an EWS view's body (HTML converted), or None when blank."""
     body = view.get("body")
     if body is None:
         return None
-    text = html_to_text(str(body)) if view.get("body_is_html") else str(body)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text if text.strip() else None
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """An aware datetime in UTC, seconds precision (a naive one is taken as UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    # Through the timestamp: exchangelib's EWSDateTime refuses astimezone() to a non-EWSTimeZone.
-    return datetime.fromtimestamp(int(value.timestamp()), tz=UTC)
-
-
-def _as_date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return date(value.year, value.month, value.day)
-    return date.fromisoformat(str(value)[:10])
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        return as_utc(value)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"not a date-time: {value!r}")
+    return clean_body(html_to_text(str(body)) if view.get("body_is_html") else str(body))
 
 
 # ---- contacts ------------------------------------------------------------------------------------------------------
@@ -225,50 +149,43 @@ def contact_from_ews(view: Mapping[str, Any]) -> dict[str, Any]:
     emails = view.get("email_addresses") or {}
     phones = view.get("phone_numbers") or {}
     address = (view.get("physical_addresses") or {}).get("Business") or {}
-    email = _clean(emails.get("EmailAddress1"))
+    email = clean(emails.get("EmailAddress1"))
     out: dict[str, Any] = {
-        "first_name": _clean(view.get("given_name")),
-        "last_name": _clean(view.get("surname")),
+        "first_name": clean(view.get("given_name")),
+        "last_name": clean(view.get("surname")),
         "email": email.lower() if email else None,
-        "company": _clean(view.get("company_name")),
-        "title": _clean(view.get("job_title")),
-        "department": _clean(view.get("department")),
-        "birthday": _as_date(view.get("birthday")),
+        "company": clean(view.get("company_name")),
+        "title": clean(view.get("job_title")),
+        "department": clean(view.get("department")),
+        "birthday": to_date(view.get("birthday")),
         "notes": body_text(view),
     }
     for name, label in PHONE_LABELS.items():
-        out[name] = _clean(phones.get(label))
+        out[name] = clean(phones.get(label))
     for name, part in ADDRESS_PARTS.items():
-        out[name] = _clean_body(address.get(part)) if name == "street" else _clean(address.get(part))
+        out[name] = clean_body(address.get(part)) if name == "street" else clean(address.get(part))
     return out
 
 
 def contact_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The EWS view to write for canonical contact fields (every mapped field present; None clears it)."""
-    email = _clean(fields.get("email"))
-    address = {part: _clean_body(fields.get(name)) if name == "street" else _clean(fields.get(name))
+    email = clean(fields.get("email"))
+    address = {part: clean_body(fields.get(name)) if name == "street" else clean(fields.get(name))
                for name, part in ADDRESS_PARTS.items()}  # the street may hold several lines
-    phones = {label: _clean(fields.get(name)) for name, label in PHONE_LABELS.items()}
+    phones = {label: clean(fields.get(name)) for name, label in PHONE_LABELS.items()}
     return {
-        "given_name": _clean(fields.get("first_name")),
-        "surname": _clean(fields.get("last_name")),
+        "given_name": clean(fields.get("first_name")),
+        "surname": clean(fields.get("last_name")),
         "email_addresses": {"EmailAddress1": email.lower()} if email else {},
-        "company_name": _clean(fields.get("company")),
-        "job_title": _clean(fields.get("title")),
-        "department": _clean(fields.get("department")),
+        "company_name": clean(fields.get("company")),
+        "job_title": clean(fields.get("title")),
+        "department": clean(fields.get("department")),
         "phone_numbers": {label: number for label, number in phones.items() if number},
         "physical_addresses": {"Business": address} if any(address.values()) else {},
-        "birthday": _as_date(fields.get("birthday")),
-        "body": _clean_body(fields.get("notes")),
+        "birthday": to_date(fields.get("birthday")),
+        "body": clean_body(fields.get("notes")),
         "body_is_html": False,
     }
-
-
-def _clean_body(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return text if text.strip() else None
 
 
 # ---- events --------------------------------------------------------------------------------------------------------
@@ -279,16 +196,16 @@ def event_from_ews(view: Mapping[str, Any]) -> dict[str, Any]:
     all_day = bool(view.get("is_all_day"))
     start, end = view.get("start"), view.get("end")
     if all_day:
-        start_date, last_day = _as_date(start), _as_date(end)
+        start_date, last_day = to_date(start), to_date(end)
         if isinstance(end, datetime):  # a raw wire value: already the following midnight
             last_day = last_day - timedelta(days=1) if last_day else None
         start_out: Any = start_date
         end_out: Any = (last_day + timedelta(days=1)) if last_day else None
     else:
-        start_out, end_out = _as_datetime(start), _as_datetime(end)
+        start_out, end_out = to_utc(start), to_utc(end)
     return {
-        "subject": _clean(view.get("subject")),
-        "location": _clean(view.get("location")),
+        "subject": clean(view.get("subject")),
+        "location": clean(view.get("location")),
         "start": start_out,
         "end": end_out,
         "is_all_day": all_day,
@@ -313,28 +230,28 @@ def event_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
     """
     all_day = bool(fields.get("is_all_day"))
     if all_day:
-        start = _as_date(fields.get("start"))
-        end_exclusive = _as_date(fields.get("end"))
+        start = to_date(fields.get("start"))
+        end_exclusive = to_date(fields.get("end"))
         last_day = end_exclusive - timedelta(days=1) if end_exclusive else start
         if start is not None and (last_day is None or last_day < start):
             last_day = start
         start_out: Any = start
         end_out: Any = last_day
     else:
-        start_out = _as_datetime(fields.get("start"))
-        end_out = _as_datetime(fields.get("end"))
+        start_out = to_utc(fields.get("start"))
+        end_out = to_utc(fields.get("end"))
         if start_out is not None and (end_out is None or end_out < start_out):
             end_out = start_out
-    show_as = _clean(fields.get("show_as"))
+    show_as = clean(fields.get("show_as"))
     return {
-        "subject": _clean(fields.get("subject")),
-        "location": _clean(fields.get("location")),
+        "subject": clean(fields.get("subject")),
+        "location": clean(fields.get("location")),
         "start": start_out,
         "end": end_out,
         "is_all_day": all_day,
         "sensitivity": "Private" if fields.get("is_private") else "Normal",
         "legacy_free_busy_status": SHOW_AS_TO_EWS.get(show_as.lower() if show_as else "", "Busy"),
-        "body": _clean_body(fields.get("description")),
+        "body": clean_body(fields.get("description")),
         "body_is_html": False,
         "recurrence": Recurrence.parse(fields["recurrence"]) if fields.get("recurrence") else None,
     }
@@ -347,28 +264,28 @@ def task_from_ews(view: Mapping[str, Any]) -> dict[str, Any]:
     """Canonical task fields from a task's EWS view."""
     importance = view.get("importance")
     return {
-        "subject": _clean(view.get("subject")),
-        "due_date": _as_date(view.get("due_date")),
+        "subject": clean(view.get("subject")),
+        "due_date": to_date(view.get("due_date")),
         "status": TASK_STATUS_FROM_EWS.get(view.get("status") or ""),
         "priority": importance if importance in PRIORITIES else None,
-        "reminder_at": _as_datetime(view.get("reminder_due_by")) if view.get("reminder_is_set") else None,
+        "reminder_at": to_utc(view.get("reminder_due_by")) if view.get("reminder_is_set") else None,
         "description": body_text(view),
     }
 
 
 def task_to_ews(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The EWS view to write for canonical task fields (unknown status → NotStarted, priority → Normal)."""
-    status = _clean(fields.get("status"))
-    priority = _clean(fields.get("priority"))
-    reminder = _as_datetime(fields.get("reminder_at"))
+    status = clean(fields.get("status"))
+    priority = clean(fields.get("priority"))
+    reminder = to_utc(fields.get("reminder_at"))
     return {
-        "subject": _clean(fields.get("subject")),
-        "due_date": _as_date(fields.get("due_date")),
+        "subject": clean(fields.get("subject")),
+        "due_date": to_date(fields.get("due_date")),
         "status": TASK_STATUS_TO_EWS.get(status.casefold() if status else "", "NotStarted"),
         "importance": next((p for p in PRIORITIES if priority and p.casefold() == priority.casefold()), "Normal"),
         "reminder_is_set": reminder is not None,
         "reminder_due_by": reminder,
-        "body": _clean_body(fields.get("description")),
+        "body": clean_body(fields.get("description")),
         "body_is_html": False,
         "recurrence": Recurrence.parse(fields["recurrence"]) if fields.get("recurrence") else None,
     }
@@ -378,37 +295,3 @@ FROM_EWS = {SyncObject.CONTACTS: contact_from_ews, SyncObject.EVENTS: event_from
             SyncObject.TASKS: task_from_ews}
 TO_EWS = {SyncObject.CONTACTS: contact_to_ews, SyncObject.EVENTS: event_to_ews, SyncObject.TASKS: task_to_ews}
 
-
-# ---- scope helpers (pure, used by the connector) -------------------------------------------------------------------
-
-
-def is_excluded(address: str | None, excluded: tuple[str, ...] | list[str]) -> bool:
-    """Whether an e-mail address is excluded: by the exact address, or by "@domain" (or "domain") entries."""
-    if not address:
-        return False
-    address = address.strip().lower()
-    domain = address.rpartition("@")[2]
-    for entry in excluded:
-        entry = entry.strip().lower()
-        if not entry:
-            continue
-        if entry.startswith("@"):
-            if domain == entry[1:] or domain.endswith("." + entry[1:]):
-                return True
-        elif "@" in entry:
-            if address == entry:
-                return True
-        elif domain == entry:
-            return True
-    return False
-
-
-def event_in_window(start: Any, end: Any, window_start: datetime | None, window_end: datetime | None) -> bool:
-    """Whether an event overlaps [window_start, window_end] (dates count as UTC midnights)."""
-    s, e = _as_datetime(start), _as_datetime(end)
-    if s is None:
-        return False
-    e = e or s
-    if window_end is not None and s > as_utc(window_end):
-        return False
-    return not (window_start is not None and e < as_utc(window_start))

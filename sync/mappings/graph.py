@@ -4,7 +4,7 @@ Pure: no HTTP, no Django. The Graph connector reads items as Graph returns them 
 extended properties it asked for under ``singleValueExtendedProperties`` and To Do's ``linkedResources``) and
 writes the dicts built here. The canonical conventions are those of ``sync.mappings.exchange`` (all-day ends
 exclusive, ``show_as`` words, Salesforce picklist values for task status and priority), so that a record written
-through EWS or through Graph reads back the same.
+through EWS or through Graph reads back the same; what the two maps share lives in ``sync.mappings.outlook``.
 
 Graph shapes used:
 
@@ -28,7 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.engine.records import SyncObject
-from sync.mappings.exchange import PRIORITIES, html_to_text
+from sync.mappings.datetimes import iso_wall, to_date, to_utc
+from sync.mappings.outlook import PRIORITIES, clean, clean_body, html_to_text
 
 # The MAPI property Outlook keeps a contact's business fax in (PidTagBusinessFaxNumber, PT_UNICODE).
 FAX_PROPERTY = "String 0x3A24"
@@ -74,20 +75,6 @@ WINDOWS_ZONES = {
 
 
 # ---- value helpers ------------------------------------------------------------------------------------------------
-
-
-def _clean(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _clean_body(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return text if text.strip() else None
 
 
 def _zone(name: str | None) -> ZoneInfo | Any:
@@ -158,37 +145,11 @@ def _nearest_date(value: Any) -> date | None:
     return (wall + timedelta(hours=12)).date()
 
 
-def _as_date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def _as_utc(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return datetime.fromtimestamp(int(value.timestamp()), tz=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"not a date-time: {value!r}")
-
-
 def date_time_zone(value: datetime | date) -> dict[str, str]:
     """A Graph dateTimeTimeZone in UTC (a date becomes its midnight)."""
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    utc = _as_utc(value)
+    utc = to_utc(value)
     assert utc is not None
-    return {"dateTime": utc.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+    return {"dateTime": iso_wall(utc), "timeZone": "UTC"}
 
 
 def body_text(body: Mapping[str, Any] | None) -> str | None:
@@ -199,11 +160,11 @@ def body_text(body: Mapping[str, Any] | None) -> str | None:
     if content is None:
         return None
     text = html_to_text(str(content)) if str(body.get("contentType", "")).lower() == "html" else str(content)
-    return _clean_body(text)
+    return clean_body(text)
 
 
 def text_body(value: Any) -> dict[str, str]:
-    return {"contentType": "text", "content": _clean_body(value) or ""}
+    return {"contentType": "text", "content": clean_body(value) or ""}
 
 
 def extended_value(item: Mapping[str, Any], property_id: str) -> str | None:
@@ -211,7 +172,7 @@ def extended_value(item: Mapping[str, Any], property_id: str) -> str | None:
     wanted = property_id.casefold()
     for prop in item.get("singleValueExtendedProperties") or ():
         if str(prop.get("id", "")).casefold() == wanted:
-            return _clean(prop.get("value"))
+            return clean(prop.get("value"))
     return None
 
 
@@ -228,26 +189,26 @@ def _first(values: Iterable[Any] | None) -> Any:
 def contact_from_graph(item: Mapping[str, Any]) -> dict[str, Any]:
     """Canonical contact fields from a Graph contact (the fax only if its extended property was expanded)."""
     first_email = _first(e.get("address") for e in item.get("emailAddresses") or () if isinstance(e, Mapping))
-    email = _clean(first_email)
+    email = clean(first_email)
     address = item.get("businessAddress") or {}
     return {
-        "first_name": _clean(item.get("givenName")),
-        "last_name": _clean(item.get("surname")),
+        "first_name": clean(item.get("givenName")),
+        "last_name": clean(item.get("surname")),
         "email": email.lower() if email else None,
-        "company": _clean(item.get("companyName")),
-        "title": _clean(item.get("jobTitle")),
-        "department": _clean(item.get("department")),
-        "business_phone": _clean(_first(item.get("businessPhones"))),
-        "mobile_phone": _clean(item.get("mobilePhone")),
-        "home_phone": _clean(_first(item.get("homePhones"))),
+        "company": clean(item.get("companyName")),
+        "title": clean(item.get("jobTitle")),
+        "department": clean(item.get("department")),
+        "business_phone": clean(_first(item.get("businessPhones"))),
+        "mobile_phone": clean(item.get("mobilePhone")),
+        "home_phone": clean(_first(item.get("homePhones"))),
         "fax": extended_value(item, FAX_PROPERTY),
-        "street": _clean_body(address.get("street")),
-        "city": _clean(address.get("city")),
-        "state": _clean(address.get("state")),
-        "postal_code": _clean(address.get("postalCode")),
-        "country": _clean(address.get("countryOrRegion")),
+        "street": clean_body(address.get("street")),
+        "city": clean(address.get("city")),
+        "state": clean(address.get("state")),
+        "postal_code": clean(address.get("postalCode")),
+        "country": clean(address.get("countryOrRegion")),
         "birthday": _nearest_date(item.get("birthday")),
-        "notes": _clean_body(item.get("personalNotes")),
+        "notes": clean_body(item.get("personalNotes")),
     }
 
 
@@ -258,13 +219,13 @@ def contact_to_graph(fields: Mapping[str, Any], current: Mapping[str, Any] | Non
     the other entries of those collections (a second e-mail address, a second phone) are the user's and kept.
     """
     current = current or {}
-    email = _clean(fields.get("email"))
-    first, last, company = (_clean(fields.get(k)) for k in ("first_name", "last_name", "company"))
+    email = clean(fields.get("email"))
+    first, last, company = (clean(fields.get(k)) for k in ("first_name", "last_name", "company"))
     emails = [e for e in current.get("emailAddresses") or () if isinstance(e, Mapping)][1:]
     if email:
         name = " ".join(n for n in (first, last) if n) or email.lower()
         emails.insert(0, {"address": email.lower(), "name": name})
-    street = _clean_body(fields.get("street"))
+    street = clean_body(fields.get("street"))
     return {
         "givenName": first,
         "surname": last,
@@ -272,18 +233,18 @@ def contact_to_graph(fields: Mapping[str, Any], current: Mapping[str, Any] | Non
         "displayName": " ".join(n for n in (first, last) if n) or company or (email.lower() if email else None)
         or "(no name)",
         "companyName": company,
-        "jobTitle": _clean(fields.get("title")),
-        "department": _clean(fields.get("department")),
+        "jobTitle": clean(fields.get("title")),
+        "department": clean(fields.get("department")),
         "emailAddresses": emails,
-        "businessPhones": _replace_first(current.get("businessPhones"), _clean(fields.get("business_phone"))),
-        "homePhones": _replace_first(current.get("homePhones"), _clean(fields.get("home_phone"))),
-        "mobilePhone": _clean(fields.get("mobile_phone")),
-        "businessAddress": {"street": street, "city": _clean(fields.get("city")),
-                            "state": _clean(fields.get("state")), "postalCode": _clean(fields.get("postal_code")),
-                            "countryOrRegion": _clean(fields.get("country"))},
+        "businessPhones": _replace_first(current.get("businessPhones"), clean(fields.get("business_phone"))),
+        "homePhones": _replace_first(current.get("homePhones"), clean(fields.get("home_phone"))),
+        "mobilePhone": clean(fields.get("mobile_phone")),
+        "businessAddress": {"street": street, "city": clean(fields.get("city")),
+                            "state": clean(fields.get("state")), "postalCode": clean(fields.get("postal_code")),
+                            "countryOrRegion": clean(fields.get("country"))},
         "birthday": _birthday(fields.get("birthday")),
-        "personalNotes": _clean_body(fields.get("notes")),
-        "singleValueExtendedProperties": [{"id": FAX_PROPERTY, "value": _clean(fields.get("fax")) or ""}],
+        "personalNotes": clean_body(fields.get("notes")),
+        "singleValueExtendedProperties": [{"id": FAX_PROPERTY, "value": clean(fields.get("fax")) or ""}],
     }
 
 
@@ -293,7 +254,7 @@ def _replace_first(current: Iterable[Any] | None, value: str | None) -> list[str
 
 
 def _birthday(value: Any) -> str | None:
-    day = _as_date(value)
+    day = to_date(value)
     # Noon UTC: the same calendar date in every zone from UTC-12 to UTC+11, whoever shows it.
     return f"{day.isoformat()}T11:59:00Z" if day else None
 
@@ -311,8 +272,8 @@ def event_from_graph(item: Mapping[str, Any]) -> dict[str, Any]:
         start, end = instant(item.get("start")), instant(item.get("end"))
     location = item.get("location") or {}
     return {
-        "subject": _clean(item.get("subject")),
-        "location": _clean(location.get("displayName")) if isinstance(location, Mapping) else _clean(location),
+        "subject": clean(item.get("subject")),
+        "location": clean(location.get("displayName")) if isinstance(location, Mapping) else clean(location),
         "start": start,
         "end": end,
         "is_all_day": all_day,
@@ -326,22 +287,22 @@ def event_to_graph(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The Graph event to POST or PATCH for canonical event fields (times in UTC; all-day: UTC midnights)."""
     all_day = bool(fields.get("is_all_day"))
     if all_day:
-        start_day = _as_date(fields.get("start"))
-        end_day = _as_date(fields.get("end"))
+        start_day = to_date(fields.get("start"))
+        end_day = to_date(fields.get("end"))
         if start_day is not None and (end_day is None or end_day <= start_day):
             end_day = start_day + timedelta(days=1)  # Graph refuses an all-day event shorter than a day
         start: Any = start_day
         end: Any = end_day
     else:
-        start, end = _as_utc(fields.get("start")), _as_utc(fields.get("end"))
+        start, end = to_utc(fields.get("start")), to_utc(fields.get("end"))
         if start is not None and (end is None or end < start):
             end = start
-    show_as = _clean(fields.get("show_as"))
+    show_as = clean(fields.get("show_as"))
     out: dict[str, Any] = {
-        "subject": _clean(fields.get("subject")),
+        "subject": clean(fields.get("subject")),
         "body": text_body(fields.get("description")),
         "isAllDay": all_day,
-        "location": {"displayName": _clean(fields.get("location")) or ""},
+        "location": {"displayName": clean(fields.get("location")) or ""},
         "showAs": SHOW_AS_TO_GRAPH.get(show_as.lower() if show_as else "", "busy"),
         "sensitivity": "private" if fields.get("is_private") else "normal",
     }
@@ -360,14 +321,14 @@ def event_attendees(item: Mapping[str, Any]) -> list[str]:
     """The attendees' e-mail addresses (required, optional and resources), lower-cased, in the item's order."""
     out = []
     for attendee in item.get("attendees") or ():
-        address = _clean(((attendee or {}).get("emailAddress") or {}).get("address"))
+        address = clean(((attendee or {}).get("emailAddress") or {}).get("address"))
         if address:
             out.append(address.lower())
     return list(dict.fromkeys(out))
 
 
 def event_organizer(item: Mapping[str, Any]) -> str | None:
-    address = _clean(((item.get("organizer") or {}).get("emailAddress") or {}).get("address"))
+    address = clean(((item.get("organizer") or {}).get("emailAddress") or {}).get("address"))
     return address.lower() if address else None
 
 
@@ -378,7 +339,7 @@ def event_is_private(item: Mapping[str, Any]) -> bool:
 def event_span(item: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
     """Start and end of an event as UTC instants (all-day: UTC midnights of its dates), for window tests."""
     fields = event_from_graph({k: item.get(k) for k in ("start", "end", "isAllDay")})
-    return _as_utc(fields["start"]), _as_utc(fields["end"])
+    return to_utc(fields["start"]), to_utc(fields["end"])
 
 
 # ---- tasks ---------------------------------------------------------------------------------------------------------
@@ -388,7 +349,7 @@ def task_from_graph(item: Mapping[str, Any]) -> dict[str, Any]:
     """Canonical task fields from a Microsoft To Do task."""
     importance = str(item.get("importance") or "").lower()
     return {
-        "subject": _clean(item.get("title")),
+        "subject": clean(item.get("title")),
         "due_date": _nearest_date(item.get("dueDateTime")),
         "status": TASK_STATUS_FROM_GRAPH.get(str(item.get("status") or "").lower()),
         "priority": next((p for p in PRIORITIES if p.lower() == importance), None),
@@ -399,12 +360,12 @@ def task_from_graph(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def task_to_graph(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The To Do task to POST or PATCH (unknown status → notStarted, priority → normal)."""
-    status = _clean(fields.get("status"))
-    priority = _clean(fields.get("priority"))
-    due = _as_date(fields.get("due_date"))
-    reminder = _as_utc(fields.get("reminder_at"))
+    status = clean(fields.get("status"))
+    priority = clean(fields.get("priority"))
+    due = to_date(fields.get("due_date"))
+    reminder = to_utc(fields.get("reminder_at"))
     return {
-        "title": _clean(fields.get("subject")),
+        "title": clean(fields.get("subject")),
         "body": text_body(fields.get("description")),
         "dueDateTime": date_time_zone(due) if due else None,
         "status": TASK_STATUS_TO_GRAPH.get(status.casefold() if status else "", "notStarted"),

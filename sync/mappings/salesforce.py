@@ -35,6 +35,7 @@ from typing import Any
 from sync.engine.canonical import schema_for
 from sync.engine.records import SyncObject
 from sync.engine.recurrence import DAYS, INSTANCES, Recurrence, first_occurrence, zone
+from sync.mappings.datetimes import iso_milliseconds, to_date, to_utc
 
 SOBJECTS: dict[SyncObject, str] = {
     SyncObject.CONTACTS: "Contact",
@@ -165,40 +166,25 @@ def read_only_fields(object_type: SyncObject | str) -> frozenset[str]:
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """A Salesforce date-time (``2026-11-22T10:00:00.000+0000``, or ISO-8601 with Z / +hh:mm) as aware UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    else:
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    """A Salesforce date-time (``2026-11-22T10:00:00.000+0000``, or ISO-8601 with Z / +hh:mm) as aware UTC.
+
+    Milliseconds are kept: the connector's watermarks compare SystemModstamps exactly."""
+    return to_utc(value, whole_seconds=False)
 
 
 def parse_date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip()[:10])
+    """A Salesforce date (``2026-11-22``, or the date part of a date-time as written) as a date."""
+    return to_date(value)
 
 
 def format_datetime(value: Any) -> str | None:
     """A date-time as Salesforce writes them: UTC, milliseconds, ``+0000``."""
     parsed = parse_datetime(value)
-    if parsed is None:
-        return None
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}+0000"
+    return iso_milliseconds(parsed) if parsed is not None else None
 
 
 def format_date(value: Any) -> str | None:
-    parsed = parse_date(value)
+    parsed = to_date(value)
     return parsed.isoformat() if parsed else None
 
 
@@ -313,8 +299,8 @@ def _event_to_salesforce(canonical: Mapping[str, Any]) -> dict[str, Any]:
     }
     if all_day:
         # Dates as given: an all-day event's day must not move through a UTC conversion.
-        start = _all_day_date(canonical.get("start"))
-        end = _all_day_date(canonical.get("end"))
+        start = to_date(canonical.get("start"))
+        end = to_date(canonical.get("end"))
         days = max(1, (end - start).days) if (start and end) else 1
         out["ActivityDate"] = start.isoformat() if start else None
         out["DurationInMinutes"] = days * MINUTES_PER_DAY
@@ -389,7 +375,7 @@ def recurrence_to_salesforce(series: Recurrence, start: Any, all_day: bool) -> d
     if series.month is not None:
         out["RecurrenceMonthOfYear"] = MONTH_NAMES[series.month - 1]
     if all_day:
-        first = _all_day_date(start)
+        first = to_date(start)
         out["RecurrenceStartDateTime"] = format_datetime(datetime(first.year, first.month, first.day, tzinfo=UTC)) \
             if first else None
     else:
@@ -421,17 +407,6 @@ def fits_salesforce(canonical: Mapping[str, Any]) -> bool:
     first = start if not isinstance(start, datetime) else start.astimezone(zone(series.tz)).date()
     limit = OCCURRENCE_LIMITS[recurrence_type(series)]
     return series.count_occurrences(first, limit) <= limit
-
-
-
-def _all_day_date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()  # local midnight stays on its own day
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip()[:10])
 
 
 def _task_to_salesforce(canonical: Mapping[str, Any]) -> dict[str, Any]:

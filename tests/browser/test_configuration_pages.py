@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
+from tests.factories import make_configuration, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +22,6 @@ def _log_in(page, live_server, account):
 def test_admin_creates_a_configuration_with_directions_and_a_filter(live_server, page, admin_user, screenshot):
     from configurations.models import OutlookConfiguration
     from configurations.services import snapshot
-    from tests.configurations.factories import make_user
 
     make_user(name="Ann Archer", username="ann@corp.example")
     make_user(name="Bob Baker", username="bob@corp.example")
@@ -116,8 +116,6 @@ def test_admin_creates_a_configuration_with_directions_and_a_filter(live_server,
 
 
 def test_support_cannot_change_a_configuration(live_server, page, support_user, screenshot):
-    from tests.configurations.factories import make_configuration
-
     configuration = make_configuration("Support view", data_settings={"tasks": {"direction": "both"}})
     _log_in(page, live_server, support_user)
     page.goto(f"{live_server.url}/configurations/{configuration.pk}/")

@@ -81,9 +81,9 @@ def test_admin_configures_and_support_resets(live_server, page, admin_user, supp
             folder = next(f for f in mailbox["folders"] if f.get("name") == "Salesforce_Sync")
             requests.delete(f"{running.exchange_url}/_sandbox/mailboxes/{ann.email}/folders/{folder['id']}",
                             timeout=10).raise_for_status()
-            from sync.services import request_sync
+            from users.operations import sync_now
 
-            request_sync(ann, ["contacts"])
+            sync_now(ann, ["contacts"])
 
             # Support: finds Ann failing, reads why, resets her contacts, watches her come back.
             log_in(page, live_server, support_user)

@@ -1,6 +1,7 @@
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,8 +90,6 @@ def test_connections_page_keeps_secrets_write_only(live_server, page, admin_user
 
 
 def test_admin_sets_up_exchange_online_for_some_domains(live_server, page, admin_user, screenshot):
-    from tests.configurations.factories import make_user
-
     make_user("ann@online.example.com", email="ann@online.example.com")
     make_user("bob@example.com", email="bob@example.com")
     page.goto(f"{live_server.url}/accounts/login/")

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from sync.models import RecordError, SyncRun
-from tests.configurations.factories import make_configuration, make_user
 from tests.conftest import PASSWORD
+from tests.factories import make_configuration, make_user
 from users.models import UserObjectState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,13 +19,6 @@ SETTINGS = {
     "events": {"direction": "salesforce_to_outlook", "conflict_behavior": "salesforce_wins"},
     "tasks": {"direction": "outlook_to_salesforce", "conflict_behavior": "outlook_wins"},
 }
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    sent = []
-    monkeypatch.setattr("sync.services._enqueue_runs", lambda runs: sent.extend(runs))
-    return sent
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ def log_in(page, live_server, account):
     page.wait_for_url(f"{live_server.url}/users/")
 
 
-def test_support_finds_a_failing_user_syncs_now_and_looks_at_reset(live_server, page, support_user, org, sent,
+def test_support_finds_a_failing_user_syncs_now_and_looks_at_reset(live_server, page, support_user, org, enqueued,
                                                                    screenshot):
     ann = org["ann"]
     log_in(page, live_server, support_user)
@@ -95,7 +88,7 @@ def test_support_finds_a_failing_user_syncs_now_and_looks_at_reset(live_server, 
     page.get_by_role("button", name="Sync now").click()
     page.wait_for_url(f"{live_server.url}/users/{ann.pk}/")
     expect(page.get_by_role("alert").filter(has_text="Sync queued: contacts")).to_be_visible()
-    assert sorted(run.object for run in sent) == ["contacts", "events", "tasks"]
+    assert sorted(run.object for run in enqueued) == ["contacts", "events", "tasks"]
     expect(page.get_by_role("heading", name="Sync in progress")).to_be_visible()
     expect(page.get_by_text("Waiting for a worker…").first).to_be_visible()
     screenshot("user-sync-now")

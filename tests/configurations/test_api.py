@@ -3,7 +3,7 @@
 import pytest
 
 from configurations.models import DataSet, DataSetting, OutlookConfiguration, ProfileAssignment
-from tests.configurations.factories import make_configuration, make_user
+from tests.factories import make_configuration, make_user
 
 URL = "/api/v1/configurations/"
 

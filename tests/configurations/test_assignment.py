@@ -4,9 +4,9 @@ from unittest import mock
 
 import pytest
 
-from configurations import services
-from configurations.models import AuditEntry
-from tests.configurations.factories import make_configuration, make_user
+from audit.models import AuditEntry
+from tests.factories import make_configuration, make_user
+from users import services
 from users.models import SyncUser
 
 pytestmark = pytest.mark.django_db
@@ -86,13 +86,13 @@ def test_assigning_to_a_missing_configuration_is_404(admin_client_api):
 def test_one_transaction(admin_user):
     first, second = make_configuration("First"), make_configuration("Second")
     users = [make_user() for _ in range(3)]
-    with mock.patch("configurations.audit.record", side_effect=RuntimeError("audit store down")), pytest.raises(
+    with mock.patch("audit.services.record", side_effect=RuntimeError("audit store down")), pytest.raises(
         RuntimeError
     ):
         services.assign_users(second, [u.pk for u in users], actor=admin_user)
     assert not SyncUser.objects.filter(configuration=second).exists()
     services.assign_users(first, [users[0].pk], actor=admin_user)
-    with mock.patch("configurations.audit.record", side_effect=RuntimeError("audit store down")), pytest.raises(
+    with mock.patch("audit.services.record", side_effect=RuntimeError("audit store down")), pytest.raises(
         RuntimeError
     ):
         services.assign_users(second, [u.pk for u in users], actor=admin_user)

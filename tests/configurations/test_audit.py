@@ -2,9 +2,11 @@
 
 import pytest
 
+from audit import services as audit_services
+from audit.models import AuditEntry
 from configurations import services
-from configurations.models import AuditEntry
-from tests.configurations.factories import make_configuration, make_user, salesforce_user_id
+from tests.factories import make_configuration, make_user, salesforce_user_id
+from users.services import assign_users
 
 URL = "/api/v1/configurations/"
 pytestmark = pytest.mark.django_db
@@ -68,7 +70,7 @@ def test_a_bulk_assignment_is_one_entry(admin_user):
     configuration, other = make_configuration("Target"), make_configuration("Other")
     fresh = [make_user() for _ in range(5)]
     moved = make_user(configuration=other)
-    services.assign_users(configuration, [u.pk for u in fresh] + [moved.pk], actor=admin_user)
+    assign_users(configuration, [u.pk for u in fresh] + [moved.pk], actor=admin_user)
     entry = AuditEntry.objects.get(action="assignment.assigned")
     assert entry.configuration_id == configuration.pk
     assert entry.changes == {"assigned_users": sorted(u.pk for u in fresh), "moved_users": {str(other.pk): [moved.pk]}}
@@ -121,11 +123,11 @@ def test_the_admin_site_shows_the_trail_read_only(client, admin_user):
     make_configuration("Sales")
     client.force_login(admin_user)
     entry = AuditEntry.objects.get()
-    assert client.get("/admin/configurations/auditentry/").status_code == 200
-    page = client.get(f"/admin/configurations/auditentry/{entry.pk}/change/")
+    assert client.get("/admin/audit/auditentry/").status_code == 200
+    page = client.get(f"/admin/audit/auditentry/{entry.pk}/change/")
     assert page.status_code == 200
     assert b"Created configuration" in page.content
-    assert client.get("/admin/configurations/auditentry/add/").status_code == 403
+    assert client.get("/admin/audit/auditentry/add/").status_code == 403
     assert client.get(f"/admin/configurations/outlookconfiguration/{entry.configuration_id}/change/").status_code == 200
     assert client.get("/admin/users/syncuser/").status_code == 200
 
@@ -149,3 +151,15 @@ def test_the_admin_site_deactivates_through_the_service(client, admin_user):
     assert configuration.active is False
     entry = AuditEntry.objects.get(action="configuration.updated")
     assert (entry.actor, entry.changes) == (admin_user, {"before": {"active": True}, "after": {"active": False}})
+
+
+def test_an_entry_can_name_the_synced_user_it_is_about(admin_user):
+    user = make_user("ann@example.com")
+    entry = audit_services.record(AuditEntry.Action.USER_RESET, admin_user, summary="Reset contacts",
+                                  subject_user=user)
+    assert (entry.subject, entry.subject_user_id, entry.configuration_id) == ("ann@example.com", user.pk, None)
+    user.delete()
+    entry.refresh_from_db()
+    assert entry.subject == "ann@example.com"  # the trail outlives the user
+    other = audit_services.record(AuditEntry.Action.CONNECTION_UPDATED, subject="Salesforce org connection")
+    assert (other.subject, other.subject_user_id, other.actor_name) == ("Salesforce org connection", None, "")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from configurations.models import AuditEntry
-from tests.configurations.factories import make_configuration, make_user
+from audit.models import AuditEntry
+from tests.factories import make_configuration, make_user
 
 pytestmark = pytest.mark.django_db
 

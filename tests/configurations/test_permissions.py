@@ -6,8 +6,9 @@ the api role and admins do everything.
 
 import pytest
 
-from configurations.models import AuditEntry, OutlookConfiguration
-from tests.configurations.factories import make_configuration, make_user, salesforce_user_id
+from audit.models import AuditEntry
+from configurations.models import OutlookConfiguration
+from tests.factories import make_configuration, make_user, salesforce_user_id
 from users.models import SyncUser
 
 pytestmark = pytest.mark.django_db

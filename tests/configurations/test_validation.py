@@ -1,16 +1,16 @@
 """Every rule of a configuration, checked through the validation functions and reported per field by the API."""
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from configurations.models import DataSet, DataSetting, OutlookConfiguration
+from configurations.services import check_configuration
 from configurations.validation import (
     apply_setting_defaults,
     validate_configuration_fields,
     validate_data_set,
     validate_data_setting,
 )
-from tests.configurations.factories import make_configuration
+from tests.factories import make_configuration
 
 URL = "/api/v1/configurations/"
 
@@ -86,12 +86,11 @@ class TestDataSettingRules:
             "excluded_addresses"
         ] == ["a.com", "b@x.io"]
 
-    def test_model_clean_uses_the_same_rules(self):
-        setting = DataSetting(object="contacts", direction="outlook_to_salesforce", conflict_behavior="outlook_wins",
-                              folder="F")
-        with pytest.raises(ValidationError) as raised:
-            setting.clean()
-        assert "direction" in raised.value.message_dict
+    @pytest.mark.django_db
+    def test_the_services_check_the_same_rules(self):
+        errors = check_configuration({"name": "x", "data_settings": {"contacts": {
+            "direction": "outlook_to_salesforce", "conflict_behavior": "outlook_wins", "folder": "F"}}})
+        assert list(errors["data_settings"]["contacts"]) == ["direction"]
 
 
 class TestDataSetRules:
@@ -116,11 +115,16 @@ class TestDataSetRules:
         assert validate_data_set("contacts", {"scope": "all_visible", "record_limit": None, "filters": []}) == {}
         assert validate_data_set("events", {"days_back": 0, "days_ahead": 0, "record_limit": 1}) == {}
 
-    def test_model_clean_flattens_filter_errors(self):
-        data_set = DataSet(object="contacts", filters=[{"field": "Nope", "op": "equals", "value": "x"}])
-        with pytest.raises(ValidationError) as raised:
-            data_set.clean()
-        assert raised.value.message_dict["filters"][0].startswith("0: field: Unknown field")
+    @pytest.mark.django_db
+    def test_the_services_report_filter_errors_by_position(self):
+        errors = check_configuration({"name": "x", "data_sets": {"contacts": {
+            "filters": [{"field": "Nope", "op": "equals", "value": "x"}]}}})
+        assert errors["data_sets"]["contacts"]["filters"]["0"]["field"][0].startswith("Unknown field")
+
+    def test_the_models_know_no_rules(self):
+        # The rules live in configurations.validation, which imports the models; a model importing the rules back
+        # would close a cycle.
+        assert "clean" not in vars(DataSetting) and "clean" not in vars(DataSet)
 
 
 @pytest.mark.django_db
@@ -249,7 +253,6 @@ class TestErrorsThroughTheAPI:
 
 @pytest.mark.django_db
 def test_check_configuration_reports_without_writing():
-    from configurations.services import check_configuration
 
     configuration = make_configuration("Sales")
     assert check_configuration({"name": "Other"}) == {}

@@ -5,9 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from configurations import services
-from configurations.models import AuditEntry, OutlookConfiguration
-from tests.configurations.factories import make_configuration, make_user
+from configurations.models import OutlookConfiguration
+from tests.factories import make_configuration, make_user
 from users.models import SyncUser
 
 pytestmark = pytest.mark.django_db
@@ -441,6 +442,19 @@ def test_search_finds_users_by_name_username_or_email(admin_client, configuratio
     # Without JavaScript the same search runs on the configuration page.
     page = admin_client.get(reverse("configurations:detail", args=[configuration.pk]), {"q": "archer"})
     assert [u.name for u in page.context["results"]] == ["Ann Archer"]
+
+
+def test_search_is_the_users_lists_search(admin_client, admin_client_api, configuration):
+    """One filter (users.filters): the configuration page's search finds whom the users list and the API find."""
+    ann = make_user("ann@corp.example", name="Ann Archer")
+    make_user("bob@corp.example", name="Bob Baker")
+    url = reverse("configurations:search", args=[configuration.pk])
+    for query in ("Archer", ann.salesforce_id[:12], "corp.example"):
+        found = [u.username for u in admin_client.get(url, {"q": query}).context["results"]]
+        listed = [u["username"] for u in admin_client_api.get("/api/v1/users/", {"search": query}).json()["results"]]
+        on_list_page = [row["user"].username for row in admin_client.get("/users/", {"search": query}).context["rows"]]
+        assert found == listed == on_list_page, query
+    assert list(admin_client.get(url, {"q": "x" * 300}).context["results"]) == []  # too long for the filter
 
 
 def test_admin_assigns_several_users_and_unassigns(admin_client, configuration, admin_user):

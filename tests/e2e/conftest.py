@@ -9,12 +9,12 @@ import requests
 from exchangelib import BASIC, IMPERSONATION, Account, Build, Configuration, Credentials, Version
 from simple_salesforce import Salesforce
 
-from configurations.services import assign_users, create_configuration
+from configurations.services import create_configuration
 from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
 from sandbox.runner import start_sandbox
 from sandbox.services import connect_to_sandbox
 from tests.e2e.outlook import EwsOutlook, GraphOutlook
-from users.services import add_sync_user, set_exchange_route
+from users.services import add_sync_user, assign_users, set_exchange_route
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,14 @@ the same workers in the same dispatch; then the on-premises mailbox moves online
 
 import pytest
 
-from configurations.services import assign_users, create_configuration
-from sync.connections import mailbox_route
+from configurations.services import create_configuration
 from sync.models import RecordLink, SyncRun
-from sync.services import request_sync
+from sync.routing import mailbox_route
 from tests.e2e.outlook import GraphOutlook
 from tests.processes import celery_worker, wait_for
 from users.models import SyncState, UserObjectState
-from users.services import set_exchange_route
+from users.operations import sync_now
+from users.services import assign_users, set_exchange_route
 
 pytestmark = [pytest.mark.e2e]
 
@@ -35,7 +35,7 @@ def test_one_on_premises_and_one_online_user_in_one_run(live_world, tmp_path):
 
     with celery_worker("sync,initial,default", concurrency=2, log_path=tmp_path / "worker.log"):
         try:
-            runs = [run for person in people for run in request_sync(person.sync_user, ["contacts"])]
+            runs = [run for person in people for run in sync_now(person.sync_user, ["contacts"])]
             wait_for(lambda: all(SyncRun.objects.get(pk=r.pk).state in ("succeeded", "failed") for r in runs), 90,
                      message="both runs")
         except AssertionError:

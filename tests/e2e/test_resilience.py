@@ -13,9 +13,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from configurations.services import assign_users, create_configuration
+from configurations.services import create_configuration
 from tests.processes import celery_beat, celery_worker, wait_for
 from users.models import SyncState, UserObjectState
+from users.services import assign_users
 
 pytestmark = [pytest.mark.e2e]
 REDIS = shutil.which("redis-server")
@@ -44,6 +45,13 @@ def start_redis(port: int) -> subprocess.Popen:
 def everyone_in_sync(people) -> bool:
     states = UserObjectState.objects.filter(user__in=[p.sync_user for p in people], object="contacts")
     return all(s.state == SyncState.IN_SYNC and not s.lease_owner for s in states)
+
+
+def backed_off_to_the_cap(people, failures: int = 3) -> bool:
+    """Every user's contact runs have failed `failures` times in a row. With the test's 2 s base and 5 s cap the
+    retries wait 2 s, 4 s, then the capped 5 s: three failures mean back-off was exercised all the way."""
+    states = UserObjectState.objects.filter(user__in=[p.sync_user for p in people], object="contacts")
+    return len(states) == len(people) and all(s.consecutive_failures >= failures for s in states)
 
 
 def check_no_duplicates(people) -> None:
@@ -75,11 +83,13 @@ def test_salesforce_outage_and_redis_restart(live_world, tmp_path):
     try:
         with celery_worker("sync,initial,default", concurrency=2, log_path=tmp_path / "worker.log", **env), \
                 celery_beat(tmp_path / "beat-schedule", interval_seconds=2, log_path=tmp_path / "beat.log", **env):
-            # Salesforce down for 40 s: runs fail as transient errors and back off; then it comes back.
+            # Salesforce down until every user's runs have failed as transient errors and backed off to the cap;
+            # then it comes back.
             live_world.fault(salesforce, operation="*", status=503, error_code="SERVER_UNAVAILABLE", count=100000)
             wait_for(lambda: UserObjectState.objects.filter(state=SyncState.ERROR).exists(), 60,
                      message="runs failing while Salesforce is down")
-            time.sleep(40)
+            wait_for(lambda: backed_off_to_the_cap(people), 90, interval=1,
+                     message="every user's runs failing and backing off while Salesforce is down")
             live_world.clear_faults()
             wait_for(lambda: everyone_in_sync(people), 120, interval=1, message="in_sync after the outage")
             check_no_duplicates(people)

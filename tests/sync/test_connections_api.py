@@ -4,7 +4,7 @@ per-user mailbox route on /api/v1/users/{id}/."""
 import pytest
 
 from sync.models import Connection
-from tests.configurations.factories import make_user
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/connections/"
@@ -77,3 +77,23 @@ def test_user_route_through_the_api(admin_client_api, support_client_api, anonym
     assert routed.json()["exchange_endpoint"] == {"protocol": "graph", "via": "user", "detail": "set on the user"}
     listed = admin_client_api.get("/api/v1/users/").json()["results"][0]
     assert listed["exchange_route"] == "graph"
+
+
+def test_changes_are_audited_without_the_secret(admin_client_api, admin_user):
+    admin_client_api.put(f"{URL}graph/", GRAPH, format="json")
+    admin_client_api.patch(f"{URL}graph/", {"mailbox_routing": "all", "secret": "rotated-secret"}, format="json")
+    admin_client_api.patch(f"{URL}graph/", {"mailbox_routing": "all"}, format="json")  # no change: no entry
+    entries = admin_client_api.get("/api/v1/audit/").json()["results"]
+    assert [e["action"] for e in entries] == ["connection.updated", "connection.created"]
+    assert entries[0]["actor"] == admin_user.username
+    assert entries[0]["changes"] == {"before": {"mailbox_routing": "domains"}, "after": {"mailbox_routing": "all"},
+                                     "secret": "changed"}
+    text = str(entries)
+    assert "client-secret-material" not in text and "rotated-secret" not in text
+
+
+def test_a_salesforce_connection_needs_its_consumer_key_here_too(admin_client_api):
+    response = admin_client_api.put(f"{URL}salesforce/", {"url": "https://login.salesforce.com",
+                                                          "secret": "-----BEGIN PRIVATE KEY-----"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"client_id": ["Enter the connected app's consumer key."]}

@@ -1,9 +1,18 @@
 """The Connections page: everyone with a console role sees it, admins change it, secrets never come back."""
 
+import json
+
 import pytest
 
+from audit.models import AuditEntry
+from sandbox.runner import start_sandbox
+from sandbox.services import connect_to_sandbox
+from sync.connections import check_connection, save_connection
 from sync.models import Connection
 from tests.conftest import PASSWORD
+from tests.factories import make_user
+from users import operations
+from users.services import add_sync_user, set_exchange_route
 
 pytestmark = pytest.mark.django_db
 URL = "/sync/connections/"
@@ -50,6 +59,77 @@ def test_errors_are_named(client, admin_user):
     assert "Enter the connected app" in page and "Enter a valid URL." in page
 
 
+def test_the_console_saves_through_the_service_and_audits_without_the_secret(client, admin_user):
+    client.force_login(admin_user)
+    client.post(URL, salesforce_form())
+    created = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_CREATED)
+    assert created.actor == admin_user and created.subject == "Salesforce org connection"
+    assert created.changes["after"]["client_id"] == "3MVG9key" and created.changes["secret"] == "changed"
+
+    new_key = "-----BEGIN PRIVATE KEY-----\nnew\n-----END PRIVATE KEY-----"
+    client.post(URL, salesforce_form(**{"salesforce-secret": new_key, "salesforce-version": "63.0"}))
+    changed = AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_UPDATED)
+    assert changed.changes == {"before": {"version": "62.0"}, "after": {"version": "63.0"}, "secret": "changed"}
+    assert changed.summary == "Changed version, secret of the Salesforce org connection"
+    client.post(URL, salesforce_form(**{"salesforce-secret": "", "salesforce-version": "63.0"}))
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.CONNECTION_UPDATED).count() == 1  # nothing changed
+    for entry in AuditEntry.objects.all():
+        assert "secret-material" not in str(entry.changes) and "new" not in str(entry.changes.get("after"))
+
+
+@pytest.mark.parametrize(("kind", "form", "api", "field"), [
+    ("salesforce", {"salesforce-client_id": ""}, {"client_id": ""}, "client_id"),
+    ("exchange", {"exchange-username": ""}, {"username": ""}, "username"),
+    ("graph", {"graph-auth_type": "certificate", "graph-secret": "just a secret"},
+     {"auth_type": "certificate", "secret": "just a secret"}, "secret"),
+    ("graph", {"graph-tenant_id": ""}, {"tenant_id": ""}, "tenant_id"),
+])
+def test_console_admin_and_api_refuse_alike(client, admin_user, admin_client_api, kind, form, api, field):
+    """One service checks every entry point: the same field, the same words."""
+    console = {
+        "salesforce": salesforce_form(),
+        "exchange": {"kind": "exchange", "exchange-kind": "exchange", "exchange-url": "https://mail.example.com/EWS/",
+                     "exchange-username": "svc@example.com", "exchange-secret": "pw", "exchange-auth_type": "basic",
+                     "exchange-verify_tls": "on"},
+        "graph": {"kind": "graph", "graph-kind": "graph", "graph-url": "https://graph.microsoft.com",
+                  "graph-tenant_id": "contoso", "graph-client_id": "app", "graph-auth_type": "client_secret",
+                  "graph-secret": "s3cret", "graph-mailbox_routing": "all", "graph-verify_tls": "on"},
+    }[kind]
+    body = {name.split("-", 1)[1]: value for name, value in console.items() if "-" in name and name != f"{kind}-kind"}
+    body.pop("verify_tls")
+    client.force_login(admin_user)
+    page = client.post(URL, {**console, **form})
+    api_errors = admin_client_api.put(f"/api/v1/connections/{kind}/", {**body, **api}, format="json").json()
+    admin_page = client.post("/admin/sync/connection/add/", {"kind": kind, **body, **api, "mailbox_routing": "all"})
+    assert not Connection.objects.exists()
+    assert list(api_errors) == [field]
+    assert page.context["cards"][["salesforce", "exchange", "graph"].index(kind)]["form"].errors[field] == \
+        api_errors[field]
+    assert admin_page.context_data["adminform"].form.errors[field] == api_errors[field]
+
+
+def test_the_admin_saves_through_the_service(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post("/admin/sync/connection/add/", {
+        "kind": "exchange", "url": "https://mail.example.com/EWS/Exchange.asmx", "username": "svc@example.com",
+        "secret": "pw", "auth_type": "ntlm", "mailbox_routing": "all", "verify_tls": "on"})
+    assert response.status_code == 302, response.context_data["adminform"].form.errors
+    connection = Connection.objects.get()
+    assert connection.secret == "pw" and connection.auth_type == "ntlm"
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.actor) == (AuditEntry.Action.CONNECTION_CREATED, admin_user)
+    change = client.get(f"/admin/sync/connection/{connection.pk}/change/")
+    assert change.status_code == 200 and "pw" not in change.context_data["adminform"].form.initial.values()
+    response = client.post(f"/admin/sync/connection/{connection.pk}/change/", {
+        "url": "https://mail.example.com/EWS/Exchange.asmx", "username": "other@example.com", "secret": "",
+        "auth_type": "ntlm", "mailbox_routing": "all", "verify_tls": "on"})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.username == "other@example.com" and connection.secret == "pw" and connection.kind == "exchange"
+    assert AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_UPDATED).changes == {
+        "before": {"username": "svc@example.com"}, "after": {"username": "other@example.com"}}
+
+
 def test_support_may_test_but_not_change(client, support_user):
     client.force_login(support_user)
     assert client.post(URL, salesforce_form()).status_code == 403
@@ -65,10 +145,6 @@ def test_unknown_kind_is_refused(client, admin_user):
 
 
 def test_test_button_against_the_sandbox(client, admin_user, tmp_path):
-    from sandbox.runner import start_sandbox
-    from sandbox.services import connect_to_sandbox
-    from users.services import add_sync_user
-
     running = start_sandbox(tmp_path / "sandbox", seed="demo")
     try:
         connect_to_sandbox(running.hub.data_dir, running.salesforce_url, running.ews_endpoint)
@@ -98,8 +174,6 @@ def graph_form(**overrides) -> dict:
 
 
 def test_graph_card_with_routing(client, admin_user):
-    from tests.configurations.factories import make_user
-
     client.force_login(admin_user)
     page = client.get(URL).content.decode()
     assert "Exchange Online (Microsoft Graph)" in page and "Mailbox routing" in page
@@ -121,8 +195,6 @@ def test_graph_card_with_routing(client, admin_user):
 
 
 def test_admin_routes_a_user_from_their_page(client, admin_user, support_user):
-    from tests.configurations.factories import make_user
-
     user = make_user("a@example.com", email="a@example.com")
     client.force_login(support_user)
     assert client.post(f"/users/{user.pk}/route/", {"exchange_route": "graph"}).status_code == 403
@@ -140,13 +212,6 @@ def test_admin_routes_a_user_from_their_page(client, admin_user, support_user):
 def test_hybrid_test_buttons_against_the_sandbox(client, admin_user, tmp_path):
     """Both Exchange connections tested against the sandbox: each reaches a mailbox routed to it; a user's own
     connection test goes through the protocol serving their mailbox; a wrong client secret is named."""
-    import json
-
-    from sandbox.runner import start_sandbox
-    from sandbox.services import connect_to_sandbox
-    from sync.connections import check_connection, save_connection, test_connection
-    from users.services import add_sync_user, set_exchange_route
-
     running = start_sandbox(tmp_path / "sandbox", seed="demo")
     try:
         connect_to_sandbox(running.hub.data_dir, running.salesforce_url, running.ews_endpoint, running.graph_url)
@@ -161,7 +226,7 @@ def test_hybrid_test_buttons_against_the_sandbox(client, admin_user, tmp_path):
             page = client.post(URL, {"kind": kind, "test": "1"}).content.decode()
             assert "Works." in page and expected in page, page
         online.refresh_from_db()
-        checks = test_connection(online)["exchange"], test_connection(on_premises)["exchange"]
+        checks = operations.test_connection(online)["exchange"], operations.test_connection(on_premises)["exchange"]
         assert [c["protocol"] for c in checks] == ["graph", "ews"] and all(c["ok"] for c in checks), checks
         assert "through Microsoft Graph" in checks[0]["detail"]
 

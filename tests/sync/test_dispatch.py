@@ -7,11 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from configurations.services import assign_users, create_configuration, update_configuration
+from configurations.services import create_configuration, update_configuration
 from sync.dispatch import dispatch_due
 from sync.models import SyncRun
 from users.models import SyncState, SyncUser, UserObjectState
-from users.services import add_sync_user
+from users.services import add_sync_user, assign_users
 
 pytestmark = pytest.mark.django_db
 
@@ -35,19 +35,12 @@ def configuration():
     })
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch):
-    sent = []
-    monkeypatch.setattr("sync.dispatch._enqueue", lambda runs, jitter: sent.extend(runs))
-    return sent
-
-
 def pairs(runs):
     return sorted((run.user_id, run.object) for run in runs)
 
 
 def test_new_assigned_users_are_due_for_their_synced_objects(
-    configuration, no_enqueue, django_capture_on_commit_callbacks
+    configuration, enqueued, django_capture_on_commit_callbacks
 ):
     users = make_users(3)
     assign_users(configuration, [u.username for u in users[:2]])
@@ -55,21 +48,21 @@ def test_new_assigned_users_are_due_for_their_synced_objects(
         result = dispatch_due()
     assert pairs(result.runs) == sorted((u.pk, o) for u in users[:2] for o in ("contacts", "events"))
     assert all(run.full and run.trigger == "schedule" for run in result.runs)
-    assert len(no_enqueue) == 4
+    assert len(enqueued) == 4
     stored = list(SyncRun.objects.all())
     assert pairs(stored) == pairs(result.runs)
     assert all(r.state == "queued" and r.full and r.counts == {} and r.api_calls == {} and r.created_at
                for r in stored)
 
 
-def test_queued_or_running_objects_are_not_dispatched_twice(configuration, no_enqueue):
+def test_queued_or_running_objects_are_not_dispatched_twice(configuration, enqueued):
     (user,) = make_users(1)
     assign_users(configuration, [user.username])
     assert dispatch_due().count == 2
     assert dispatch_due().count == 0
 
 
-def test_needs_attention_waits_and_schedule_is_honoured(configuration, no_enqueue):
+def test_needs_attention_waits_and_schedule_is_honoured(configuration, enqueued):
     users = make_users(3)
     assign_users(configuration, [u.username for u in users])
     now = timezone.now()
@@ -85,7 +78,7 @@ def test_needs_attention_waits_and_schedule_is_honoured(configuration, no_enqueu
     assert not any(run.full for run in result.runs)
 
 
-def test_leased_objects_wait_until_the_lease_expires(configuration, no_enqueue):
+def test_leased_objects_wait_until_the_lease_expires(configuration, enqueued):
     (user,) = make_users(1)
     assign_users(configuration, [user.username])
     now = timezone.now()
@@ -96,7 +89,7 @@ def test_leased_objects_wait_until_the_lease_expires(configuration, no_enqueue):
     assert pairs(dispatch_due().runs) == [(user.pk, "events")]
 
 
-def test_configuration_change_takes_effect_at_next_dispatch(configuration, no_enqueue):
+def test_configuration_change_takes_effect_at_next_dispatch(configuration, enqueued):
     (user,) = make_users(1)
     assign_users(configuration, [user.username])
     UserObjectState.objects.filter(user=user, object="tasks").update(state=SyncState.DISABLED, next_due_at=None)
@@ -107,7 +100,7 @@ def test_configuration_change_takes_effect_at_next_dispatch(configuration, no_en
     assert [r.object for r in dispatch_due().runs] == ["tasks"]
 
 
-def test_inactive_and_unassigned_users_are_never_due(configuration, no_enqueue):
+def test_inactive_and_unassigned_users_are_never_due(configuration, enqueued):
     users = make_users(2)
     assign_users(configuration, [users[0].username])
     SyncUser.objects.filter(pk=users[0].pk).update(active=False)
@@ -117,7 +110,7 @@ def test_inactive_and_unassigned_users_are_never_due(configuration, no_enqueue):
     assert dispatch_due().count == 0
 
 
-def test_query_count_does_not_grow_with_users(configuration, no_enqueue):
+def test_query_count_does_not_grow_with_users(configuration, enqueued):
     make_users(3)
     assign_users(configuration, [f"user{n}@example.com" for n in range(1, 4)])
     with CaptureQueriesContext(connection) as few:
@@ -129,7 +122,7 @@ def test_query_count_does_not_grow_with_users(configuration, no_enqueue):
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
-def test_a_running_run_blocks_only_while_its_lease_holds(configuration, no_enqueue):
+def test_a_running_run_blocks_only_while_its_lease_holds(configuration, enqueued):
     (user,) = make_users(1)
     assign_users(configuration, [user.username])
     runs = dispatch_due().runs
@@ -140,3 +133,30 @@ def test_a_running_run_blocks_only_while_its_lease_holds(configuration, no_enque
     UserObjectState.objects.filter(user=user, object="events").update(
         lease_owner="killed-worker", lease_expires_at=now - timedelta(seconds=1))
     assert pairs(dispatch_due().runs) == [(user.pk, "events")]
+
+
+def test_runs_are_sent_after_commit_to_their_queue_with_jitter(
+    configuration, enqueued, settings, django_capture_on_commit_callbacks
+):
+    settings.SYNC_DISPATCH_JITTER_SECONDS = 20
+    first, second = make_users(2)
+    assign_users(configuration, [first.username, second.username])
+    UserObjectState.objects.filter(user=second).update(state=SyncState.IN_SYNC, salesforce_watermark=timezone.now(),
+                                                       next_due_at=timezone.now() - timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        result = dispatch_due()
+        assert enqueued == []
+    assert enqueued == result.runs
+    queues = {(run.user_id, run.object): queue for run, queue in zip(enqueued, enqueued.queues, strict=True)}
+    assert queues == {(first.pk, "contacts"): "initial", (first.pk, "events"): "initial",
+                      (second.pk, "contacts"): "sync", (second.pk, "events"): "sync"}
+    assert all(0 <= countdown <= 20 for countdown in enqueued.countdowns)
+    assert len(set(enqueued.countdowns)) > 1
+
+
+def test_without_jitter_runs_are_sent_at_once(configuration, enqueued, settings, django_capture_on_commit_callbacks):
+    settings.SYNC_DISPATCH_JITTER_SECONDS = 0
+    assign_users(configuration, [u.username for u in make_users(1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_due()
+    assert enqueued.countdowns == [0, 0]

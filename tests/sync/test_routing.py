@@ -4,11 +4,12 @@ what happens to a mailbox that changes connection (DESIGN.md §7; issue: Exchang
 import pytest
 from django.core.exceptions import ValidationError
 
-from configurations.models import AuditEntry
-from sync.connections import mailbox_route, routing_summary, save_connection
+from audit.models import AuditEntry
+from sync.connections import save_connection
 from sync.models import Connection, RecordLink, SyncRun
-from sync.services import _follow_mailbox
-from tests.configurations.factories import make_user as _make_user
+from sync.routing import mailbox_route, routed_to, routing_summary
+from sync.runner import _follow_mailbox
+from tests.factories import make_user as _make_user
 from users.models import UserObjectState
 from users.services import SyncUserInvalid, set_exchange_route
 
@@ -184,7 +185,6 @@ def test_links_from_before_graph_support_count_as_ews():
 
 @pytest.mark.parametrize("routing", ["none", "all", "domains", "users"])
 def test_the_query_agrees_with_the_rule(routing):
-    from sync.connections import routed_to
     from users.models import SyncUser
 
     ews()

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from configurations.services import create_configuration
-from sync.connections import Route
-from sync.services import object_options, scope_fingerprint
-from tests.configurations.factories import make_user
+from sync.options import object_options, scope_fingerprint
+from sync.routing import Route
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 

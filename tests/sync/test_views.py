@@ -8,8 +8,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from sync.models import RecordError, SyncRun
-from tests.configurations.factories import make_user
 from tests.conftest import PASSWORD
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,10 @@
 import pytest
+from django.conf import global_settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 
+from syncadmin import settings as project_settings
 from syncadmin.roles import ROLES, role_of
 from tests.conftest import PASSWORD
 
@@ -42,6 +44,16 @@ def test_outsider_is_refused_by_the_console(client, outsider):
 def test_api_account_has_no_console(client, api_user):
     client.force_login(api_user)
     assert client.get(reverse("dashboard")).status_code == 403
+
+
+def test_the_product_stores_passwords_with_a_slow_hash():
+    """Tests hash with MD5 for speed (tests/conftest.py); the product itself keeps Django's PBKDF2 first."""
+    hashers = getattr(project_settings, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)
+    assert hashers[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+
+
+def test_tests_hash_passwords_fast(admin_user):
+    assert admin_user.password.startswith("md5$")
 
 
 def test_login_with_wrong_password_says_so(client, admin_user):

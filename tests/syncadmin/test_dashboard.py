@@ -9,15 +9,14 @@ from django.utils import timezone
 
 from sync.models import SyncRun
 from sync.reports import overview
+from tests.factories import make_user
 from users.models import UserObjectState
-from users.services import add_sync_user
 
 pytestmark = pytest.mark.django_db
 
 
 def people(count: int, start: int = 0):
-    return [add_sync_user({"salesforce_id": f"005{n:012d}", "username": f"p{n}@example.com",
-                           "email": f"p{n}@example.com", "name": f"Person {n}"}) for n in range(start, start + count)]
+    return [make_user(f"p{n}@example.com", name=f"Person {n}") for n in range(start, start + count)]
 
 
 def test_overview_counts_and_orders(django_assert_max_num_queries):

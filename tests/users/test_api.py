@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.configurations.factories import make_configuration, make_user, salesforce_user_id
+from tests.factories import make_configuration, make_user, salesforce_user_id
 from users.models import SyncUser, UserObjectState
 
 URL = "/api/v1/users/"

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from tests.configurations.factories import make_user, salesforce_user_id
+from tests.factories import make_user, salesforce_user_id
 from users.models import UserObjectState, normalize_user_id, salesforce_id_checksum
 from users.services import ensure_object_states, find_user
 

@@ -9,26 +9,19 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from sync.leases import claim
 from sync.models import RecordError, SyncRun
-from sync.services import claim
-from tests.configurations.factories import make_configuration, make_user
 from tests.conftest import PASSWORD
+from tests.factories import make_configuration, make_user
 from users.models import UserObjectState
 
-pytestmark = pytest.mark.django_db
+# No broker: every run a view queues is recorded by the `enqueued` fixture instead of sent.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 SETTINGS = {
     "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"},
     "tasks": {"direction": "outlook_to_salesforce", "conflict_behavior": "outlook_wins"},
 }
-
-
-@pytest.fixture(autouse=True)
-def sent(monkeypatch):
-    """Runs that would have gone to the broker."""
-    sent = []
-    monkeypatch.setattr("sync.services._enqueue_runs", lambda runs: sent.extend(runs))
-    return sent
 
 
 def logged_in(account) -> Client:
@@ -325,14 +318,15 @@ def test_the_reset_page_says_what_reset_does_and_does_not_do(support, ann):
     assert SyncRun.objects.count() == 0  # looking is not resetting
 
 
-def test_reset_of_the_chosen_objects_queues_a_full_sync(support, ann, sent, django_capture_on_commit_callbacks):
+def test_reset_of_the_chosen_objects_queues_a_full_sync(support, ann, enqueued,
+                                                       django_capture_on_commit_callbacks):
     UserObjectState.objects.filter(user=ann).update(
         salesforce_watermark=datetime(2026, 11, 1, tzinfo=UTC), exchange_sync_state="state-1")
     with django_capture_on_commit_callbacks(execute=True):
         response = support.post(f"/users/{ann.pk}/reset/", {"objects": ["tasks"]}, follow=True)
     (run,) = SyncRun.objects.all()
     assert (run.object, run.trigger, run.full) == ("tasks", "reset", True)
-    assert sent == [run]
+    assert enqueued == [run]
     assert f"full matching sync queued: tasks (run {run.pk})" in text(response)
     states = {s.object: s for s in UserObjectState.objects.filter(user=ann)}
     assert states["tasks"].salesforce_watermark is None and states["tasks"].exchange_sync_state == ""

@@ -1,7 +1,9 @@
+"""`manage.py import_users`: the import of Salesforce's active users (users.operations.import_users)."""
+
 from django.core.management.base import BaseCommand, CommandError
 
-from sync.connections import import_users
 from sync.connectors.base import ConnectorError
+from users.operations import import_users
 
 
 class Command(BaseCommand):

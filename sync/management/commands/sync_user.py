@@ -1,10 +1,17 @@
+"""`manage.py sync_user`: one user's sync in the foreground, with a progress bar; `--reset` goes through the same
+reset operation as the console and the API (refused while a run is working on the object)."""
+
 import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sync.leases import SyncUnavailable
 from sync.models import SyncRun
-from sync.services import OBJECTS, SyncUnavailable, execute_run, queue_run, reset_links, synced_objects
+from sync.options import OBJECTS, synced_objects
+from sync.queue import queue_run
+from sync.runner import execute_run, give_up
+from users.operations import reset_sync
 from users.services import effective_configuration, find_user
 
 
@@ -68,23 +75,26 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"{effective.configuration.name} does not sync {', '.join(unknown)}; "
                                f"it syncs {', '.join(available) or 'nothing'}")
+        reset_runs = {}
         if reset:
-            reset_links(synced_user, wanted)
+            try:
+                # Queued but not sent to the workers: this command runs them itself, below.
+                reset_runs = {run.object: run for run in reset_sync(synced_user, wanted, send=False)}
+            except SyncUnavailable as exc:
+                raise CommandError(f"not reset: {exc}") from exc
             self.stdout.write(f"Reset {', '.join(wanted)} for {synced_user}: links and watermarks cleared.")
 
         self.stdout.write(f"Syncing {synced_user} with {effective.configuration.name!r} (via {effective.via})")
         all_ok = True
         for name in wanted:
-            run = queue_run(synced_user, name, SyncRun.Trigger.RESET if reset else SyncRun.Trigger.COMMAND,
-                            full=True if reset else None)
+            run = reset_runs.get(name) or queue_run(synced_user, name, SyncRun.Trigger.COMMAND)
             bar = ProgressBar(self.stdout, name)
             started = time.monotonic()
             try:
                 run = execute_run(run.pk, on_progress=bar)
             except SyncUnavailable as exc:
                 bar.end()
-                SyncRun.objects.filter(pk=run.pk).update(state=SyncRun.State.FAILED, error_code="already_running",
-                                                         error_message=str(exc))
+                give_up(run.pk, exc)
                 self.stderr.write(f"{name}: {exc}")
                 all_ok = False
                 continue

@@ -9,7 +9,7 @@ from exchangelib.transport import BASIC
 
 from sandbox.runner import start_sandbox
 from sync.connectors.base import ExchangeSettings
-from sync.connectors.exchange_ews import ExchangeMailbox, deregister_salesforce_id, register_salesforce_id
+from sync.connectors.ews import EwsMailbox, deregister_salesforce_id, register_salesforce_id
 
 SERVICE = ("sync-service@sandbox.test", "sandbox")
 _numbers = itertools.count(1)
@@ -44,7 +44,7 @@ def email(sandbox):
 
 @pytest.fixture
 def mailbox(settings, email):
-    return ExchangeMailbox(settings, email)
+    return EwsMailbox(settings, email)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from exchangelib.indexed_properties import EmailAddress
 
 from sandbox.runner import start_sandbox
 from sync.connectors.base import NeedsAttention, ObjectOptions, TransientError
-from sync.connectors.exchange_ews import ExchangeMailbox, build_configuration
+from sync.connectors.ews import EwsMailbox, build_configuration
 from sync.engine import CreateRequest, SyncObject, UpdateRequest
 
 
@@ -21,18 +21,18 @@ def test_check_reports_the_contacts_folder(mailbox):
 
 def test_missing_mailbox_wrong_password_and_denied_impersonation_need_attention(settings, email):
     with pytest.raises(NeedsAttention) as caught:
-        ExchangeMailbox(settings, "nobody@sandbox.test").check()
+        EwsMailbox(settings, "nobody@sandbox.test").check()
     assert caught.value.code == "mailbox_not_found"
 
     wrong = dataclasses.replace(settings, password="wrong")
     with pytest.raises(NeedsAttention) as caught:
-        ExchangeMailbox(wrong, email).side(SyncObject.TASKS).changes(None)
+        EwsMailbox(wrong, email).side(SyncObject.TASKS).changes(None)
     assert caught.value.code == "unauthorized" and "password" in caught.value.action
 
     # an ordinary user (not the service account) may not impersonate someone else
     other = dataclasses.replace(settings, username=email, password="sandbox")
     with pytest.raises(NeedsAttention) as caught:
-        ExchangeMailbox(other, "someone-else@sandbox.test").side(SyncObject.TASKS).changes(None)
+        EwsMailbox(other, "someone-else@sandbox.test").side(SyncObject.TASKS).changes(None)
     assert caught.value.code == "impersonation_denied" and "ApplicationImpersonation" in caught.value.action
 
 
@@ -106,10 +106,10 @@ def test_tls_trust_from_a_ca_bundle(tmp_path, settings):
         email = running.hub.exchange.create_mailbox(email="tls@sandbox.test", display_name="TLS")
         secure = dataclasses.replace(settings, ews_url=running.ews_endpoint, verify=str(running.ca_path))
         assert build_configuration(secure).service_endpoint.startswith("https://")
-        assert ExchangeMailbox(secure, email).side(SyncObject.TASKS).changes(None).full
+        assert EwsMailbox(secure, email).side(SyncObject.TASKS).changes(None).full
         untrusted = dataclasses.replace(settings, ews_url=running.ews_endpoint.replace("127.0.0.1", "localhost"))
         with pytest.raises(NeedsAttention) as caught:
-            ExchangeMailbox(untrusted, email).side(SyncObject.TASKS).changes(None)
+            EwsMailbox(untrusted, email).side(SyncObject.TASKS).changes(None)
         assert caught.value.code == "tls_error"
     finally:
         running.stop()

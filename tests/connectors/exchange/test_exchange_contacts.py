@@ -7,7 +7,7 @@ from exchangelib import Contact
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
 
 from sync.connectors.base import NeedsAttention, ObjectOptions, TransientError
-from sync.connectors.exchange_ews import SALESFORCE_ID_FIELD
+from sync.connectors.ews import SALESFORCE_ID_FIELD
 from sync.engine import CreateRequest, LookupRequest, SyncObject, UpdateRequest
 from sync.engine.records import Side
 

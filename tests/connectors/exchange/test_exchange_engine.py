@@ -4,7 +4,7 @@ import datetime as dt
 
 from exchangelib import Task
 
-from sync.connectors.exchange_ews import SALESFORCE_ID_FIELD
+from sync.connectors.ews import SALESFORCE_ID_FIELD
 from sync.engine import ConflictBehavior, DataSetting, Direction, Side, SyncObject, reset_sync, run_sync
 from sync.engine.memory import MemoryLinkStore, MemorySide, MemoryWatermarks
 

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync.connectors.base import ObjectOptions
-from sync.connectors.exchange_ews import SALESFORCE_ID_FIELD
+from sync.connectors.ews import SALESFORCE_ID_FIELD
+from sync.connectors.ews import series as ews_series
 from sync.engine import CreateRequest, LookupRequest, SyncObject, UpdateRequest
 from sync.engine.canonical import schema_for
 
@@ -196,7 +197,8 @@ def test_stamping_an_occurrence_keeps_it_in_the_series(mailbox, plain):
 zones = st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Sydney"])
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Fewer examples than the profile: each one round-trips through the EWS emulator; the mailbox is shared on purpose.
+@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(day=st.integers(0, 58), minute=st.integers(0, 24 * 60 - 1), length=st.integers(0, 600), zone=zones,
        all_day=st.booleans(), days=st.integers(1, 3))
 def test_event_fields_round_trip_through_the_sandbox(mailbox, day, minute, length, zone, all_day, days):
@@ -236,9 +238,7 @@ def test_event_call_budget(mailbox, plain, control, email):
 
 
 def test_a_full_calendar_view_is_split_until_nothing_is_cut_off(mailbox, plain, monkeypatch):
-    from sync.connectors import exchange_ews
-
-    monkeypatch.setattr(exchange_ews, "CALENDAR_VIEW_PAGE", 4)
+    monkeypatch.setattr(ews_series, "CALENDAR_VIEW_PAGE", 4)
     add_event(plain, subject="Daily", start=at(UTC, 2026, 3, 2, 7), end=at(UTC, 2026, 3, 2, 8),
               recurrence=Recurrence(pattern=DailyPattern(interval=1), start=EWSDate(2026, 3, 2), number=15))
     records = mailbox.side(SyncObject.EVENTS, WINDOW).changes(None).records

@@ -4,7 +4,7 @@ import datetime as dt
 
 from exchangelib import EWSDate, EWSDateTime, EWSTimeZone, Task
 
-from sync.connectors.exchange_ews import SALESFORCE_ID_FIELD
+from sync.connectors.ews import SALESFORCE_ID_FIELD
 from sync.engine import CreateRequest, SyncObject, UpdateRequest
 from sync.engine.canonical import schema_for
 

@@ -12,7 +12,7 @@ import requests
 
 from sandbox.runner import start_sandbox
 from sync.connectors.base import GraphSettings
-from sync.connectors.exchange_graph import GraphMailbox, forget_token_caches
+from sync.connectors.graph import GraphMailbox, forget_token_caches
 
 _numbers = itertools.count(1)
 

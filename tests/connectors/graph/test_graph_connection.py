@@ -5,19 +5,18 @@ import dataclasses
 
 import pytest
 
-from sync.connectors import exchange_graph
 from sync.connectors.base import NeedsAttention, ObjectOptions, TransientError
-from sync.connectors.exchange_graph import GraphMailbox
+from sync.connectors.ews import SalesforceIdProperty
+from sync.connectors.exchange import SALESFORCE_ID_PROPERTY_SET
+from sync.connectors.graph import SALESFORCE_ID_PROPERTY, GraphMailbox
 from sync.engine import CreateRequest, SyncObject, UpdateRequest
 
 
 def test_the_salesforce_id_property_is_the_ews_connectors():
-    from sync.connectors.exchange_ews import SALESFORCE_ID_PROPERTY_SET, SalesforceIdProperty
-
-    assert exchange_graph.SALESFORCE_ID_PROPERTY_SET == SALESFORCE_ID_PROPERTY_SET
+    assert SalesforceIdProperty.property_set_id == SALESFORCE_ID_PROPERTY_SET
     assert (
         f"{SalesforceIdProperty.property_type} {{{SALESFORCE_ID_PROPERTY_SET}}} Name "
-        f"{SalesforceIdProperty.property_name}") == exchange_graph.SALESFORCE_ID_PROPERTY
+        f"{SalesforceIdProperty.property_name}") == SALESFORCE_ID_PROPERTY
 
 
 def test_check_reports_the_contacts_folder(mailbox):

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from sync.connectors.base import NeedsAttention, ObjectOptions, TransientError
-from sync.connectors.exchange_graph import SALESFORCE_ID_PROPERTY, GraphMailbox
+from sync.connectors.graph import SALESFORCE_ID_PROPERTY, GraphMailbox
 from sync.engine import CreateRequest, LookupRequest, SyncObject, UpdateRequest
 from sync.engine.records import Side
 from sync.mappings.graph import FAX_PROPERTY

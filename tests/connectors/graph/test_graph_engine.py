@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sync.connectors.exchange_graph import LINKED_APPLICATION, SALESFORCE_ID_PROPERTY, GraphMailbox
+from sync.connectors.graph import LINKED_APPLICATION, SALESFORCE_ID_PROPERTY, GraphMailbox
 from sync.engine import ConflictBehavior, DataSetting, Direction, Side, SyncObject, reset_sync, run_sync
 from sync.engine.memory import MemoryLinkStore, MemorySide, MemoryWatermarks
 

@@ -4,7 +4,7 @@ occurrences inside the window, window moves, writes and stamps."""
 import datetime as dt
 
 from sync.connectors.base import ObjectOptions
-from sync.connectors.exchange_graph import SALESFORCE_ID_PROPERTY
+from sync.connectors.graph import SALESFORCE_ID_PROPERTY, GraphMailbox
 from sync.engine import CreateRequest, LookupRequest, SyncObject, UpdateRequest
 from sync.engine.canonical import schema_for
 
@@ -170,8 +170,6 @@ def test_attendee_addresses(mailbox, plain):
 
 
 def test_many_changed_events_read_their_stamps_from_one_page(mailbox, email):
-    from sync.connectors.exchange_graph import GraphMailbox
-
     side = mailbox.side(SyncObject.EVENTS, WINDOW)
     mark = side.changes(None).watermark
     made = side.create([CreateRequest({"subject": f"E{i}", "start": dt.datetime(2026, 3, 2, 8, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sync.connectors.exchange_graph import LINKED_APPLICATION
+from sync.connectors.graph import LINKED_APPLICATION
 from sync.engine import CreateRequest, LookupRequest, SyncObject, UpdateRequest
 
 

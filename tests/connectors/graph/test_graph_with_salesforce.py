@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from sync.connectors.base import ObjectOptions, SalesforceSettings
-from sync.connectors.exchange_graph import GraphMailbox
+from sync.connectors.graph import GraphMailbox
 from sync.connectors.salesforce import SalesforceClient, TokenCache
 from sync.engine import ConflictBehavior, CreateRequest, DataSetting, Direction, SyncObject, reset_sync, run_sync
 from sync.engine.memory import MemoryLinkStore, MemoryWatermarks

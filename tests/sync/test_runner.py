@@ -1,18 +1,21 @@
-"""execute_run wires engine, link table, watermarks and SyncRun together (ends replaced by in-memory sides)."""
+"""sync.runner.execute_run wires engine, link table, watermarks and SyncRun together (ends replaced by in-memory
+sides)."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from configurations.services import assign_users, create_configuration
+from configurations.services import create_configuration, update_configuration
 from sync.connectors.base import CallCounter, NeedsAttention, TransientError
 from sync.engine import Side
 from sync.engine.memory import MemorySide
+from sync.leases import SyncUnavailable, claim
 from sync.models import RecordError, RecordLink, SyncRun
-from sync.services import Clients, claim, execute_run, queue_run, reset_links
+from sync.queue import queue_run
+from sync.runner import Clients, execute_run, reset_links
 from users.models import SyncState, UserObjectState
-from users.services import add_sync_user
+from users.services import add_sync_user, assign_users, unassign_users
 
 pytestmark = pytest.mark.django_db
 
@@ -156,8 +159,6 @@ def test_missing_permission_needs_attention_before_any_write(user):
 
 
 def test_unassigned_user_is_disabled(user, ends):
-    from configurations.services import unassign_users
-
     user.refresh_from_db()
     unassign_users(user.configuration, [user.username])
     run = execute_run(queue_run(user, "contacts", SyncRun.Trigger.COMMAND).pk, clients=ends)
@@ -171,8 +172,6 @@ def test_object_not_synced_by_configuration(user, ends):
 
 
 def test_a_running_user_is_not_run_twice(user, ends):
-    from sync.services import SyncUnavailable
-
     assert claim(state_of(user), "someone-else")
     run = queue_run(user, "contacts", SyncRun.Trigger.MANUAL)
     with pytest.raises(SyncUnavailable):
@@ -203,8 +202,6 @@ def test_the_next_run_marks_a_killed_workers_run_failed(user, ends):
 
 
 def test_a_changed_data_setting_makes_the_next_run_read_everything(user, ends):
-    from configurations.services import update_configuration
-
     execute_run(queue_run(user, "contacts", SyncRun.Trigger.COMMAND).pk, clients=ends)
     same = execute_run(queue_run(user, "contacts", SyncRun.Trigger.SCHEDULE).pk, clients=ends)
     assert not same.full
@@ -214,3 +211,30 @@ def test_a_changed_data_setting_makes_the_next_run_read_everything(user, ends):
     assert changed.full and changed.state == SyncRun.State.SUCCEEDED
     again = execute_run(queue_run(user, "contacts", SyncRun.Trigger.SCHEDULE).pk, clients=ends)
     assert not again.full
+
+
+@pytest.mark.parametrize("code", ["meeting_not_updated", "meeting_not_deleted", "stamp_unresolved"])
+def test_policy_codes_are_recorded_but_leave_the_object_in_sync(user, ends, code):
+    """The engine's one list of policy codes decides: Graph's meeting refusals are not failures."""
+    ends.salesforce.sides["contacts"].add({"first_name": "Ada", "last_name": "Lovelace"})
+    ends.exchange.sides["contacts"].fail_next(1, code=code, transient=False)
+    run = execute_run(queue_run(user, "contacts", SyncRun.Trigger.COMMAND).pk, clients=ends)
+    assert RecordError.objects.get(run=run).code == code
+    assert (run.state, run.error_code) == (SyncRun.State.SUCCEEDED, "")
+    assert state_of(user).state == SyncState.IN_SYNC
+
+
+def test_backoff_doubles_per_failure_and_a_success_ends_the_streak(user, ends, settings):
+    settings.SYNC_BACKOFF_BASE_SECONDS, settings.SYNC_BACKOFF_CAP_SECONDS = 60, 150
+    ends.salesforce.raise_on_side = TransientError("SERVER_UNAVAILABLE", "503 from Salesforce")
+    delays = []
+    for _ in range(3):
+        run = execute_run(queue_run(user, "contacts", SyncRun.Trigger.SCHEDULE).pk, clients=ends)
+        delays.append(round((state_of(user).next_due_at - run.finished_at).total_seconds()))
+    assert delays == [60, 120, 150] and state_of(user).consecutive_failures == 3
+    ends.salesforce.raise_on_side = None
+    run = execute_run(queue_run(user, "contacts", SyncRun.Trigger.SCHEDULE).pk, clients=ends)
+    state = state_of(user)
+    assert (state.state, state.consecutive_failures, state.last_error_code) == (SyncState.IN_SYNC, 0, "")
+    assert state.last_success_at == run.finished_at
+    assert round((state.next_due_at - run.finished_at).total_seconds()) == 15 * 60

@@ -1,13 +1,19 @@
-"""Writing and reading the audit trail; services call ``record`` inside their own transaction."""
+"""Writing the audit trail. Services call ``record`` inside their own transaction, so an entry exists exactly when
+the change it describes does."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from configurations.models import AuditEntry, OutlookConfiguration
+from audit.models import AuditEntry
+
+if TYPE_CHECKING:  # for annotations only: entries name configurations and users without depending on them
+    from configurations.models import OutlookConfiguration
+    from users.models import SyncUser
 
 
 def actor_fields(actor) -> dict:
+    """The actor columns for a person (a Django user), or none for the system (tasks, commands without a user)."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return {"actor": None, "actor_name": ""}
     return {"actor": actor, "actor_name": actor.get_username()[:150]}
@@ -19,11 +25,20 @@ def record(
     configuration: OutlookConfiguration | None = None,
     summary: str = "",
     changes: dict | None = None,
+    *,
+    subject: str = "",
+    subject_user: SyncUser | None = None,
 ) -> AuditEntry:
+    """Write one entry. ``subject_user`` names the synced user an operation was about (``subject`` then defaults
+    to their username); ``subject`` alone names anything else (a connection)."""
+    if subject_user is not None and not subject:
+        subject = subject_user.username
     return AuditEntry.objects.create(
         action=action,
         configuration_id=configuration.pk if configuration is not None else None,
         configuration_name=configuration.name if configuration is not None else "",
+        subject=subject[:255],
+        subject_user_id=subject_user.pk if subject_user is not None else None,
         summary=summary[:255],
         changes=changes or {},
         **actor_fields(actor),

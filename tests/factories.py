@@ -1,4 +1,5 @@
-"""Builders for configurations and synced users, shared by the domain tests."""
+"""Builders for configurations and synced users, shared by every test folder: one place that knows what a valid
+Salesforce user id, a synced user and a configuration need."""
 
 from __future__ import annotations
 

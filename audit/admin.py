@@ -1,0 +1,25 @@
+"""Admin site: the audit trail is read-only (entries are written by the services, never by hand)."""
+
+from django.contrib import admin
+
+from audit.models import AuditEntry
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor_name", "action", "configuration_name", "subject", "summary")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "configuration_name", "subject", "summary")
+    date_hierarchy = "at"
+    readonly_fields = ("at", "actor_name", "action", "configuration_id", "configuration_name", "subject",
+                       "subject_user_id", "summary", "changes")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

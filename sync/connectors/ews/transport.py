@@ -1,0 +1,113 @@
+"""How the EWS connector reaches Exchange: TLS trust per endpoint, one count per request, the retry policy, the
+service account's credentials and the exchangelib Configuration (no autodiscover, no version probe)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import requests
+from exchangelib import BASIC, NTLM, Build, Configuration, Credentials, FaultTolerance, Version
+from exchangelib.errors import UnauthorizedError
+from exchangelib.protocol import BaseProtocol
+
+from sync.connectors.base import ExchangeSettings, PermanentError
+from sync.connectors.exchange import current_counter
+
+# exchangelib builds its HTTP sessions itself and passes no `verify`; the only hook is the adapter class, which is
+# process-wide. Ours behaves exactly like requests' HTTPAdapter except for endpoints registered below: for those it
+# verifies against the configured CA bundle (or, if a connection says verify=False, not at all) – so trusting the
+# sandbox's CA never weakens verification for any other host.
+_TRUST: dict[str, bool | str] = {}
+_TRUST_LOCK = threading.Lock()
+_OPERATION = re.compile(rb"<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)")
+
+
+class _EwsHTTPAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter plus: the endpoint's own TLS trust, and one count per EWS request (by SOAP operation)."""
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        trust = _trust_for(request.url or "")
+        if trust is not None:
+            kwargs["verify"] = trust
+        response = super().send(request, **kwargs)
+        counter = current_counter()
+        handshake = response.status_code == 401 and response.headers.get("WWW-Authenticate", "").startswith(
+            ("NTLM ", "Negotiate "))
+        if counter is not None and not handshake:
+            body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+            match = _OPERATION.search(body[:4096])
+            counter.add(match.group(1).decode() if match else "unknown")
+        return response
+
+
+def _trust_for(url: str) -> bool | str | None:
+    with _TRUST_LOCK:
+        for prefix, trust in _TRUST.items():
+            if url.startswith(prefix):
+                return trust
+    return None
+
+
+if BaseProtocol.HTTP_ADAPTER_CLS is requests.adapters.HTTPAdapter:
+    BaseProtocol.HTTP_ADAPTER_CLS = _EwsHTTPAdapter
+
+
+class _RetryPolicy(FaultTolerance):
+    """exchangelib's FaultTolerance with a short max wait, except that HTTP 401 is a credential problem."""
+
+    def raise_response_errors(self, response):  # type: ignore[no-untyped-def]
+        if response.status_code == 401:
+            raise UnauthorizedError(f"Invalid credentials for {response.url}")
+        return super().raise_response_errors(response)
+
+
+class _ServiceCredentials(Credentials):
+    """Credentials that only equal themselves with the same connection settings.
+
+    exchangelib caches one Protocol (sessions, retry policy, back-off state) per (endpoint, credentials); this keeps
+    our protocol apart from any other exchangelib user in the process and from differently configured connections.
+    """
+
+    def __init__(self, username: str, password: str, identity: tuple[Any, ...]):
+        super().__init__(username=username, password=password)
+        self.connection_identity = identity
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return super().__hash__()
+
+
+VERSIONS = {
+    "Exchange2013": Version(build=Build(15, 0, 847), api_version="Exchange2013_SP1"),
+    "Exchange2016": Version(build=Build(15, 1, 2507), api_version="Exchange2016"),
+    "Exchange2019": Version(build=Build(15, 2, 986), api_version="Exchange2016"),
+}
+AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM}
+
+
+def build_configuration(settings: ExchangeSettings) -> Configuration:
+    """The exchangelib Configuration for a connection: explicit endpoint, auth type and version, short retries."""
+    try:
+        version = VERSIONS[settings.version]
+        auth_type = AUTH_TYPES[settings.auth_type.lower()]
+    except KeyError as e:
+        raise PermanentError("invalid_settings", f"unsupported Exchange setting {e.args[0]!r}") from None
+    endpoint = settings.ews_url
+    with _TRUST_LOCK:
+        if settings.verify is True:
+            _TRUST.pop(endpoint, None)
+        else:
+            _TRUST[endpoint] = settings.verify
+    identity = (endpoint, auth_type, settings.version, settings.verify, settings.max_wait_seconds)
+    return Configuration(
+        service_endpoint=endpoint,
+        credentials=_ServiceCredentials(settings.username, settings.password, identity),
+        auth_type=auth_type,
+        version=version,
+        retry_policy=_RetryPolicy(max_wait=settings.max_wait_seconds),
+        max_connections=4,
+    )

@@ -1,0 +1,119 @@
+"""What the two Exchange connectors (EWS in `ews/`, Microsoft Graph in `graph/`) share, written once.
+
+The Salesforce-id property both stamp items with, the scope rules a data set's options impose on contacts and
+events, the "contacts folder is missing" answer, instant parsing, the default window and the per-thread request
+counter. Free of exchangelib and msal so that either connector (and anything that only needs these rules) loads
+without the other's library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sync.connectors.base import CallCounter, NeedsAttention, ObjectOptions
+from sync.mappings.datetimes import to_utc
+
+# ---- the Salesforce id on Exchange items ---------------------------------------------------------------------------
+
+# A named MAPI property in our own property set: Outlook keeps it on the item, it survives moves and edits, and both
+# EWS (FindItem) and Graph ($filter) can restrict on it; a mailbox moved from on-premises to Exchange Online keeps
+# its stamps. The GUID is this product's and must never change (stamped items depend on it).
+SALESFORCE_ID_PROPERTY_SET = "8d2f4c61-3a7e-4b0c-9f15-5e7d2a9c0b43"
+SALESFORCE_ID_PROPERTY_NAME = "SalesforceId"
+
+# Events without a data-set window are read (EWS: series expanded) over this much either side of today.
+DEFAULT_WINDOW = timedelta(days=365)
+
+
+# ---- scope: what a data set's options keep ---------------------------------------------------------------------
+
+
+def is_excluded(address: str | None, excluded: Iterable[str]) -> bool:
+    """Whether an e-mail address is excluded: by the exact address, or by "@domain" (or "domain") entries."""
+    if not address:
+        return False
+    address = address.strip().lower()
+    domain = address.rpartition("@")[2]
+    for entry in excluded:
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry.startswith("@"):
+            if domain == entry[1:] or domain.endswith("." + entry[1:]):
+                return True
+        elif "@" in entry:
+            if address == entry:
+                return True
+        elif domain == entry:
+            return True
+    return False
+
+
+def event_in_window(start: Any, end: Any, window_start: datetime | None, window_end: datetime | None) -> bool:
+    """Whether an event overlaps [window_start, window_end] (dates count as UTC midnights)."""
+    s, e = to_utc(start), to_utc(end)
+    if s is None:
+        return False
+    e = e or s
+    if window_end is not None and s > to_utc(window_end):
+        return False
+    return not (window_start is not None and e < to_utc(window_start))
+
+
+def event_kept_by_options(options: ObjectOptions, *, private: bool, categories: Iterable[str],
+                          organizer: str | None = None) -> bool:
+    """Whether the data setting keeps an event, its window aside: private events only when they are synced, only
+    events in the configured Outlook category (if one is), never one organized by an excluded address."""
+    if private and not options.sync_private_events:
+        return False
+    category = options.event_category
+    if category and category.casefold() not in {c.casefold() for c in categories}:
+        return False
+    return not is_excluded(organizer, options.excluded_addresses)
+
+
+# ---- shared answers and parsing ------------------------------------------------------------------------------------
+
+
+def folder_missing(name: str) -> NeedsAttention:
+    """The contacts folder the sync reads is gone: a person recreates it or resets the contact sync."""
+    return NeedsAttention("contacts_folder_missing",
+                          f"the contacts folder {name!r} is missing from the mailbox",
+                          "recreate the folder or reset the user's contact sync")
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """A window bound (ISO date-time, naive meaning UTC) as an aware UTC datetime; None for none."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+# ---- counting requests made below the connector's own code -------------------------------------------------------
+
+# exchangelib's HTTP adapter and msal's session make requests the connectors do not call directly; they count them
+# on the counter of the mailbox whose call is running in this thread.
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def counting(counter: CallCounter) -> Iterator[None]:
+    """Count the requests made in this thread inside the block on `counter`."""
+    previous = getattr(_LOCAL, "counter", None)
+    _LOCAL.counter = counter
+    try:
+        yield
+    finally:
+        _LOCAL.counter = previous
+
+
+def current_counter() -> CallCounter | None:
+    """The counter of the mailbox call running in this thread, if any."""
+    return getattr(_LOCAL, "counter", None)

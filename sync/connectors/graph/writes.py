@@ -1,0 +1,188 @@
+"""The Graph side's writes: creates, updates and deletes in $batch requests, with the stamps, If-Match versions,
+and meetings this mailbox organizes left alone (Graph would e-mail their attendees)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from sync.connectors.base import TransientError
+from sync.connectors.graph.errors import GONE_OCCURRENCE, classify, error_of, item_error, mailbox_error, retry_after
+from sync.connectors.graph.items import (
+    SALESFORCE_ID_PROPERTY,
+    guarded,
+    is_organized_meeting,
+    linked_resource,
+    query,
+    strip_nulls_for_create,
+)
+from sync.connectors.graph.transport import Answer
+from sync.engine.apply import CreateRequest, UpdateRequest, WriteError, WriteResult
+from sync.engine.records import SyncObject
+from sync.mappings import graph as mapping
+
+
+class GraphWrites:
+    """The write half of `GraphSide` (a mixin): it relies on the side's `mailbox`, `object_type`, `user`, paths,
+    `_etags`, `_current` and `_meetings`."""
+
+    # ---- writes ----------------------------------------------------------------------------------------------------
+    @guarded
+    def create(self, requests_: Sequence[CreateRequest]) -> list[WriteResult]:
+        if not requests_:
+            return []
+        if self.object_type is SyncObject.CONTACTS:
+            path = f"{self.user}/contactFolders/{quote(self._folder(), safe='=-_')}/contacts"
+        elif self.object_type is SyncObject.EVENTS:
+            path = f"{self.user}/calendar/events"
+        else:
+            path = f"{self.user}/todo/lists/{quote(self._task_list(), safe='=-_')}/tasks"
+        batch = []
+        for request in requests_:
+            body = mapping.to_graph(self.object_type, request.fields)
+            if request.salesforce_id_stamp:
+                if self.object_type is SyncObject.TASKS:
+                    body["linkedResources"] = [linked_resource(request.salesforce_id_stamp)]
+                else:
+                    body.setdefault("singleValueExtendedProperties", []).append(
+                        {"id": SALESFORCE_ID_PROPERTY, "value": request.salesforce_id_stamp})
+            batch.append({"method": "POST", "url": path, "body": strip_nulls_for_create(body),
+                          "headers": {"Content-Type": "application/json"}})
+        return [self._result(answer, None) for answer in self.mailbox.batch(batch)]
+
+    @guarded
+    def update(self, requests_: Sequence[UpdateRequest]) -> list[WriteResult]:
+        if not requests_:
+            return []
+        if self.object_type is SyncObject.CONTACTS:
+            # Our entries of the contact's collections replace the first ones; the user's others are kept.
+            unread = [r.record_id for r in requests_ if r.fields is not None and r.record_id not in self._current]
+            self._read_current(unread)
+        meetings: set[str] = set()
+        if self.object_type is SyncObject.EVENTS:
+            # Graph sends an update to the attendees of a meeting its organizer's copy is changed in (EWS could say
+            # SendToNone): such meetings only ever get our stamp.
+            meetings = self._organized_meetings([r.record_id for r in requests_ if r.fields is not None])
+        batch: list[dict[str, Any]] = []
+        # per request: (position of the answer that decides its result in `batch`, whether that answer carries the
+        # item's new version), or None when there is nothing to write
+        slots: list[tuple[int, bool] | None] = []
+        for request in requests_:
+            body: dict[str, Any] = {}
+            if request.fields is not None and request.record_id in meetings:
+                slots.append(None)
+                continue
+            if request.fields is not None:
+                body = mapping.to_graph(self.object_type, request.fields, self._current.get(request.record_id))
+            if request.salesforce_id_stamp and self.object_type is not SyncObject.TASKS:
+                body.setdefault("singleValueExtendedProperties", []).append(
+                    {"id": SALESFORCE_ID_PROPERTY, "value": request.salesforce_id_stamp})
+            path = self._item_path(request.record_id)
+            if self.object_type is SyncObject.TASKS and request.salesforce_id_stamp:
+                # a linked resource of ours; the task's own version is learnt at the next read
+                batch.append({"method": "POST", "url": f"{path}/linkedResources",
+                              "body": linked_resource(request.salesforce_id_stamp),
+                              "headers": {"Content-Type": "application/json"}})
+                if not body:
+                    slots.append((len(batch) - 1, False))
+                    continue
+            if not body:
+                slots.append(None)
+                continue
+            headers = {"Content-Type": "application/json"}
+            etag = self._etags.get(request.record_id)
+            if etag:
+                headers["If-Match"] = etag
+            batch.append({"method": "PATCH", "url": path, "body": body, "headers": headers})
+            slots.append((len(batch) - 1, True))
+        answers = self.mailbox.batch(batch) if batch else []
+        out = []
+        for request, slot in zip(requests_, slots, strict=True):
+            if request.fields is not None and request.record_id in meetings:
+                out.append(WriteResult(error=WriteError(
+                    "meeting_not_updated", "a meeting this mailbox organizes with attendees is not changed from "
+                    "Salesforce: Graph would e-mail the change to its attendees", False)))
+            elif slot is None:
+                out.append(WriteResult(request.record_id, None))
+            else:
+                out.append(self._result(answers[slot[0]], request.record_id, version=slot[1]))
+        return out
+
+    def _read_current(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        fields = "emailAddresses,businessPhones,homePhones"
+        answers = self.mailbox.batch_get([f"{self._item_path(i)}?$select={fields}" for i in ids])
+        for record_id, answer in zip(ids, answers, strict=True):
+            if 200 <= answer.status < 300:
+                self._current[record_id] = {k: answer.body.get(k) for k in fields.split(",")}
+                if answer.body.get("@odata.etag"):
+                    self._etags[record_id] = str(answer.body["@odata.etag"])
+            elif answer.status != 404:  # a missing contact fails its own PATCH; anything else stops the batch
+                raise classify(answer.status, answer.body, answer.headers)
+
+    @guarded
+    def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
+        """Deletes (Exchange Online keeps them in Deleted Items); an item already gone is deleted.
+
+        Meetings this mailbox organizes with attendees are left alone and reported: Graph has no "send no
+        cancellations" (EWS's SendToNone), and the sync never e-mails anyone.
+        """
+        if not record_ids:
+            return []
+        kept = self._organized_meetings(record_ids) if self.object_type is SyncObject.EVENTS else set()
+        todo = [i for i in record_ids if i not in kept]
+        answers = iter(self.mailbox.batch([{"method": "DELETE", "url": self._item_path(i)} for i in todo])
+                       if todo else [])
+        out = []
+        for record_id in record_ids:
+            if record_id in kept:
+                out.append(WriteResult(error=WriteError(
+                    "meeting_not_deleted", "a meeting this mailbox organizes with attendees is left in Outlook: "
+                    "deleting it through Graph would e-mail cancellations to its attendees", False)))
+                continue
+            answer = next(answers)
+            code, message = error_of(answer.body)
+            if (200 <= answer.status < 300 or (answer.status == 404 and mailbox_error(404, code, message) is None)
+                    or code in GONE_OCCURRENCE):  # already gone is deleted
+                self._etags.pop(record_id, None)
+                out.append(WriteResult(record_id, None))
+            else:
+                out.append(self._result(answer, record_id))
+        return out
+
+    def _organized_meetings(self, ids: Sequence[str]) -> set[str]:
+        """The events among `ids` that this mailbox organizes and that have attendees (read if not read yet)."""
+        unknown = list(dict.fromkeys(i for i in ids if i not in self._meetings))
+        if unknown:
+            answers = self.mailbox.batch_get([self._item_path(i) + query({"$select": "isOrganizer,attendees"})
+                                              for i in unknown])
+            for record_id, answer in zip(unknown, answers, strict=True):
+                if 200 <= answer.status < 300:
+                    self._meetings[record_id] = is_organized_meeting(answer.body)
+                else:
+                    attention = mailbox_error(answer.status, *error_of(answer.body))
+                    if attention is not None:
+                        raise attention
+                    self._meetings[record_id] = False  # gone or unreadable: its DELETE answers for itself
+        return {i for i in ids if self._meetings.get(i)}
+
+    def _result(self, answer: Answer, requested: str | None, *, version: bool = True) -> WriteResult:
+        if 200 <= answer.status < 300:
+            body = answer.body if isinstance(answer.body, dict) else {}
+            record_id = requested or (str(body["id"]) if body.get("id") else None)
+            if not version:
+                return WriteResult(record_id, None)
+            etag = body.get("@odata.etag")
+            if record_id and etag:
+                self._etags[record_id] = str(etag)
+            token = body.get("changeKey") or etag
+            return WriteResult(record_id, str(token) if token else None)
+        code, message = error_of(answer.body)
+        attention = mailbox_error(answer.status, code, message)
+        if attention is not None:
+            raise attention  # the mailbox or the app's rights, not this item: stop and tell a person
+        if answer.status in (429, 503):
+            raise TransientError(code or "TooManyRequests", message, retry_after=retry_after(answer.headers))
+        return WriteResult(error=item_error(answer.status, answer.body, answer.headers))

@@ -1,0 +1,68 @@
+"""What one run of one user's object needs to know: the connectors' options, the scope fingerprint, the engine's
+data setting, and which objects a configuration syncs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+from configurations.models import DataSet, DataSetting, Direction, EventScope, OutlookConfiguration
+from configurations.soql import compile_where
+from sync import engine
+from sync.connections import mailbox_class
+from sync.connectors.base import ObjectOptions
+from sync.routing import Route, mailbox_route
+from users.models import SyncUser
+
+OBJECTS = ("contacts", "events", "tasks")
+
+
+def object_options(data_setting: DataSetting, data_set: DataSet, user: SyncUser, now: datetime,
+                   route: Route | None = None) -> ObjectOptions:
+    """The connectors' view of a data setting and data set for one user, at one moment (events' window).
+
+    Series are synced as series only when the mailbox's connector supports them (EWS does; Graph presents a series
+    as its occurrences, so the Salesforce side must then do the same, or a series would be synced twice)."""
+    window_start = window_end = None
+    if data_setting.object == "events":
+        today = now.astimezone(UTC).date()
+        window_start = datetime.combine(today - timedelta(days=data_set.days_back), datetime.min.time(), UTC)
+        window_end = datetime.combine(today + timedelta(days=data_set.days_ahead), datetime.max.time(), UTC)
+    return ObjectOptions(
+        where=compile_where(data_set, user.salesforce_id, now, data_setting=data_setting),
+        contacts_folder=data_setting.folder or "Salesforce_Sync",
+        sync_private_events=data_setting.sync_private_events,
+        event_category=data_setting.event_category if data_setting.event_scope == EventScope.CATEGORY else None,
+        excluded_addresses=tuple(a.strip().lower() for a in data_setting.excluded_addresses or () if a.strip()),
+        window_start=window_start.isoformat() if window_start else None,
+        window_end=window_end.replace(microsecond=0).isoformat() if window_end else None,
+        record_limit=data_set.record_limit,
+        auto_relate=data_setting.auto_relate,
+        series_as_series=mailbox_class(route or mailbox_route(user)).supports_series,
+    )
+
+
+def scope_fingerprint(data_setting: DataSetting, options: ObjectOptions) -> str:
+    """A hash of everything that decides what syncs and how; the event/task windows make it change daily."""
+    described = {
+        "direction": data_setting.direction, "conflict_behavior": data_setting.conflict_behavior,
+        "propagate_deletions": data_setting.propagate_deletions, "options": dataclasses.asdict(options),
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def engine_setting(data_setting: DataSetting) -> engine.DataSetting:
+    """The engine's (pure) copy of a data setting: direction, conflict behaviour, deletions."""
+    return engine.DataSetting(
+        direction=engine.Direction(data_setting.direction),
+        conflict_behavior=engine.ConflictBehavior(data_setting.conflict_behavior),
+        propagate_deletions=data_setting.propagate_deletions,
+    )
+
+
+def synced_objects(configuration: OutlookConfiguration) -> list[str]:
+    """The objects a configuration syncs (direction other than `none`), in a stable order."""
+    directions = dict(configuration.data_settings.values_list("object", "direction"))
+    return [name for name in OBJECTS if directions.get(name, Direction.NONE) != Direction.NONE]

@@ -1,0 +1,407 @@
+"""Running one queued SyncRun: claim the user's object, build the two ends, let the engine sync, and record how it
+ended.
+
+The engine (sync/engine/) decides; the connectors (sync/connectors/) talk to the ends; this module wires them to
+the database: the link table, the watermarks in UserObjectState, and the SyncRun row with its counts, API calls
+and record errors. What a result means for the object's state and schedule is decided in sync.outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from configurations.models import Direction
+from configurations.soql import DataSetError
+from sync import engine, outcome
+from sync.connections import (
+    Route,
+    describe_error,
+    mailbox_route,
+    open_mailbox,
+    required_permissions,
+    salesforce_client,
+)
+from sync.connectors.base import ConnectorError, NeedsAttention, TransientError
+from sync.connectors.protocols import MailboxEnd, SalesforceEnd
+from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteResult
+from sync.leases import SyncUnavailable, claim, lease_owner, release, renew
+from sync.linkstore import DjangoLinkStore, DjangoWatermarks
+from sync.models import RecordError, SyncRun
+from sync.options import engine_setting, object_options, scope_fingerprint
+from sync.outcome import RunResult
+from users.models import SyncState, SyncUser, UserObjectState
+from users.services import effective_configuration
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Clients:
+    """The two ends for one user; built per run (tokens are cached process-wide by the connector)."""
+
+    salesforce: SalesforceEnd
+    exchange: MailboxEnd
+
+
+def build_clients(user: SyncUser, route: Route | None = None) -> Clients:
+    """Salesforce as the user, and the user's mailbox on the Exchange connection that serves it (EWS or Graph)."""
+    return Clients(salesforce=salesforce_client(user.username), exchange=open_mailbox(user, route))
+
+
+def mark_failed(runs: QuerySet[SyncRun], code: str, message: str, now: datetime | None = None) -> int:
+    """End runs that could not finish by themselves (their worker died, or they never got the lease) as failed."""
+    return runs.update(state=SyncRun.State.FAILED, finished_at=now or timezone.now(), error_code=code,
+                       error_message=message)
+
+
+def give_up(run_id: int, exc: SyncUnavailable) -> None:
+    """A queued run that never got its object's lease: failed as `already_running`."""
+    mark_failed(SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED), "already_running", str(exc))
+
+
+def reset_links(user: SyncUser, objects: list[str]) -> None:
+    """Forget the user's links and watermarks for these objects, touching no record (DESIGN.md §5 reset)."""
+    with transaction.atomic():
+        for object_type in objects:
+            state, _ = UserObjectState.objects.select_for_update().get_or_create(user=user, object=object_type)
+            engine.reset_sync(DjangoLinkStore(user.pk, object_type), DjangoWatermarks(state))
+
+
+# ---- progress ----------------------------------------------------------------------------------------------------
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class Progress:
+    """Counts the writes a run has made; records them on the run and the state row, and renews the lease."""
+
+    def __init__(self, run: SyncRun, state: UserObjectState, owner: str, callback: ProgressCallback | None):
+        self.run, self.state, self.owner, self.callback = run, state, owner, callback
+        self.done, self.total = 0, 0
+
+    def planned(self, total: int) -> None:
+        self.total = total
+        self._save()
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        self._save()
+
+    def _save(self) -> None:
+        self.total = max(self.total, self.done)  # stamping Outlook items after Salesforce creates adds writes
+        SyncRun.objects.filter(pk=self.run.pk).update(progress_done=self.done, progress_total=self.total)
+        renew(self.state, self.owner)
+        UserObjectState.objects.filter(pk=self.state.pk).update(progress_done=self.done,
+                                                                progress_total=self.total)
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
+class TrackedSide:
+    """The engine's view of one side (`engine.SideConnector`), reporting each batch of writes to the progress.
+
+    It forwards exactly what the engine asks of a side; anything else (auto-relate) is asked of the side itself."""
+
+    def __init__(self, inner: engine.SideConnector, progress: Progress):
+        self._inner, self._progress = inner, progress
+        self.side = inner.side
+
+    def changes(self, watermark: str | None) -> engine.ChangeSet:
+        return self._inner.changes(watermark)
+
+    def fetch(self, record_ids) -> dict[str, engine.SideRecord]:
+        return self._inner.fetch(record_ids)
+
+    def lookup(self, request: LookupRequest) -> list[engine.SideRecord]:
+        return self._inner.lookup(request)
+
+    def create(self, requests: Sequence[CreateRequest]) -> list[WriteResult]:
+        return self._counted(self._inner.create(requests))
+
+    def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]:
+        return self._counted(self._inner.update(requests))
+
+    def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
+        return self._counted(self._inner.delete(record_ids))
+
+    def _counted(self, results: list[WriteResult]) -> list[WriteResult]:
+        self._progress.advance(len(results))
+        return results
+
+
+# ---- one run -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a run ended: its result, the error to show (code, sentence), and what the schedule needs."""
+
+    result: RunResult
+    error: tuple[str, str] | None = None
+    retry_after: float | None = None
+    interval_minutes: int | None = None
+
+
+@dataclass
+class _Job:
+    run: SyncRun
+    state: UserObjectState
+    progress: Progress
+    given: Clients | None  # ends supplied by the caller (tests, the sandbox), else built from the connections
+    clients: Clients | None = None  # the ends this run used, for its API-call counts
+
+
+def execute_run(
+    run_id: int,
+    *,
+    clients: Clients | None = None,
+    guards: engine.Guards | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SyncRun:
+    """Run a queued SyncRun to its end and record what happened; never raises for a failure of the ends.
+
+    Claim the object's lease, start, resolve the configuration and options, build the ends, let the engine sync,
+    classify the result, finish. Raises SyncUnavailable when another run holds the lease (the run stays queued)."""
+    run = SyncRun.objects.select_related("user").get(pk=run_id)
+    if run.state in SyncRun.TERMINAL_STATES:
+        return run  # a redelivered task: the run already ended
+    state, _ = UserObjectState.objects.get_or_create(user=run.user, object=run.object)
+    owner = lease_owner()
+    if not claim(state, owner):
+        running = SyncRun.objects.filter(user=run.user, object=run.object, state=SyncRun.State.RUNNING).first()
+        raise SyncUnavailable(f"{run.user} is already syncing {run.object}", running.pk if running else None)
+    try:
+        previous_state = _start(run, state)
+        job = _Job(run, state, Progress(run, state, owner, on_progress), given=clients)
+        try:
+            ending = _sync(job, guards, previous_state)
+        except (DataSetError, ConnectorError) as exc:
+            ending = _failure(exc)
+        return finish(run, state, ending.result, clients=job.clients, error=ending.error,
+                      retry_after=ending.retry_after, interval_minutes=ending.interval_minutes)
+    finally:
+        release(state, owner)
+
+
+def _start(run: SyncRun, state: UserObjectState) -> str:
+    """Mark the run running (and any other running run of the object lost); answer the object's previous state."""
+    now = timezone.now()
+    # We hold the lease: any other run still marked running lost its worker (killed mid-run).
+    mark_failed(
+        SyncRun.objects.filter(user=run.user, object=run.object, state=SyncRun.State.RUNNING).exclude(pk=run.pk),
+        "worker_lost", "The worker running this sync stopped before it finished; the next run took over.", now)
+    run.state, run.started_at = SyncRun.State.RUNNING, now
+    run.save(update_fields=["state", "started_at"])
+    state.refresh_from_db()
+    previous_state = state.state
+    # If this worker dies, the object is due again as soon as the lease runs out (the finish sets the real date).
+    UserObjectState.objects.filter(pk=state.pk).update(
+        state=SyncState.INITIAL_SYNC if run.full else SyncState.SYNCING, last_run_at=now,
+        next_due_at=now + timedelta(seconds=settings.SYNC_LEASE_SECONDS),
+    )
+    return previous_state
+
+
+def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Ending:
+    """Resolve what to sync, build the ends, run the engine and record its outcome; connector errors propagate."""
+    run, state, user = job.run, job.state, job.run.user
+    effective = effective_configuration(user)
+    if effective is None or not user.active:
+        reason = "no configuration is assigned" if user.active else "the user is inactive"
+        return Ending(RunResult.DISABLED, ("not_assigned", f"Nothing to sync: {reason}."))
+    configuration = effective.configuration
+    data_setting = configuration.data_settings.filter(object=run.object).first()
+    data_set = configuration.data_sets.filter(object=run.object).first()
+    if data_setting is None or data_setting.direction == Direction.NONE or data_set is None:
+        return Ending(RunResult.DISABLED, ("object_not_synced", f"{configuration.name} does not sync {run.object}."))
+
+    job.clients = job.given
+    route = mailbox_route(user)
+    options = object_options(data_setting, data_set, user, run.started_at, route)
+    fingerprint = scope_fingerprint(data_setting, options)
+    if not run.full and fingerprint != state.scope_fingerprint:
+        # The data setting, data set, window or mailbox route changed since the watermarks were taken (series
+        # synced as series or as occurrences among them): read everything.
+        run.full = True
+        run.save(update_fields=["full"])
+    run.exchange_protocol = route.protocol
+    run.save(update_fields=["exchange_protocol"])
+    job.clients = clients = job.clients or build_clients(user, route)
+    _follow_mailbox(run, state, route.protocol)
+    if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):
+        _check_permissions(clients, run.object, data_setting.direction)
+    salesforce_side = clients.salesforce.side(run.object, options)
+    exchange_side = clients.exchange.side(run.object, options)
+    synced = engine.run_sync(
+        run.object,
+        engine_setting(data_setting),
+        TrackedSide(salesforce_side, job.progress),
+        TrackedSide(exchange_side, job.progress),
+        DjangoLinkStore(user.pk, run.object),
+        DjangoWatermarks(state),
+        full=run.full,
+        guards=guards,
+        on_plan=lambda plan: job.progress.planned(len(plan.writes)),
+    )
+
+    if synced.watermarks_advanced:
+        UserObjectState.objects.filter(pk=state.pk).update(scope_fingerprint=fingerprint)
+    _record_outcome(run, synced)
+    if synced.refusal is not None:
+        return Ending(RunResult.NEEDS_ATTENTION, (f"guard_{synced.refusal.code}", synced.refusal.reason))
+    if data_setting.auto_relate and run.object == "events":
+        _auto_relate(run, synced, salesforce_side, exchange_side)
+    interval = configuration.sync_interval_minutes
+    if synced.failures:
+        message = f"{len(synced.failures)} record(s) could not be synced; they are retried at the next sync."
+        return Ending(RunResult.RECORD_ERRORS, ("record_errors", message), interval_minutes=interval)
+    return Ending(RunResult.SUCCEEDED, interval_minutes=interval)
+
+
+def _failure(exc: DataSetError | ConnectorError) -> Ending:
+    """Classify an error that stopped the run: a person must act, or it is retried with back-off."""
+    if isinstance(exc, DataSetError):
+        return Ending(RunResult.NEEDS_ATTENTION, ("data_set_invalid", f"The data set cannot be compiled: {exc}"))
+    if isinstance(exc, NeedsAttention):
+        return Ending(RunResult.NEEDS_ATTENTION, (exc.code, describe_error(exc)))
+    if isinstance(exc, TransientError):
+        return Ending(RunResult.TRANSIENT_FAILURE, (exc.code, exc.message), retry_after=exc.retry_after)
+    return Ending(RunResult.PERMANENT_FAILURE, (exc.code, exc.message))
+
+
+def _follow_mailbox(run: SyncRun, state: UserObjectState, protocol: str) -> None:
+    """A mailbox now served by the other Exchange protocol (moved to Exchange Online, or a routing change): the
+    links' Outlook ids and the Exchange watermark belong to the old one, so forget them like a reset does and
+    read both ends in full. Items stamped with their Salesforce id are linked again, never duplicated."""
+    synced_with = state.exchange_protocol or ("ews" if state.exchange_sync_state or state.last_success_at else "")
+    if synced_with and synced_with != protocol:
+        log.info("%s's %s moved from %s to %s: links forgotten, full matching sync", run.user, run.object,
+                 synced_with, protocol)
+        reset_links(run.user, [run.object])
+        state.refresh_from_db()
+        if not run.full:
+            run.full = True
+            run.save(update_fields=["full"])
+    if state.exchange_protocol != protocol:
+        UserObjectState.objects.filter(pk=state.pk).update(exchange_protocol=protocol)
+        state.exchange_protocol = protocol
+
+
+def _check_permissions(clients: Clients, object_type: str, direction: str) -> None:
+    permissions = clients.salesforce.permissions(object_type)
+    missing = [name for name in required_permissions(direction) if not getattr(permissions, name)]
+    if missing:
+        raise NeedsAttention(
+            "salesforce_permission_missing",
+            f"The user's Salesforce profile lacks the {', '.join(missing)} permission on {object_type}.",
+            f"Grant {', '.join(missing)} on {object_type} in the user's profile, or change the data setting's "
+            "direction.",
+        )
+
+
+def _auto_relate(run: SyncRun, synced: engine.SyncOutcome, salesforce_side, exchange_side) -> None:
+    """Relate the events this run wrote to Salesforce to the contacts (or one lead) among their Outlook attendees.
+
+    Best effort after the sync itself: a failure is recorded on the run and tried again when the event next
+    changes; it never fails the run.
+    """
+    written = {a.source_id for a in synced.plan.actions
+               if a.kind in (engine.ActionKind.CREATE, engine.ActionKind.UPDATE)
+               and a.side is engine.Side.SALESFORCE and a.source_id}
+    if not written:
+        return
+    links = DjangoLinkStore(run.user_id, run.object)
+    salesforce_of = {oid: link.salesforce_id for oid in written
+                     if (link := links.by_outlook_id(oid)) is not None and link.salesforce_id}
+    try:
+        attendees = exchange_side.attendee_addresses(list(salesforce_of))
+        related = salesforce_side.relate_to_people(
+            {salesforce_of[oid]: found for oid, found in attendees.items() if found})
+    except ConnectorError as exc:
+        RecordError.objects.create(run=run, side="salesforce", code="auto_relate_failed",
+                                   message=f"{exc.code}: {exc.message}", transient=isinstance(exc, TransientError))
+        return
+    run.counts = {**run.counts, "related": len(related)}
+
+
+def _record_outcome(run: SyncRun, synced: engine.SyncOutcome) -> None:
+    counts: dict = {"salesforce": {}, "outlook": {}, "links": 0, "conflicts": len(synced.plan.conflicts)}
+    for (side, kind), number in synced.applied.items():
+        if side in ("salesforce", "outlook"):
+            counts[side][kind] = counts[side].get(kind, 0) + number
+        else:
+            counts["links"] += number
+    run.counts = counts
+    RecordError.objects.bulk_create(
+        RecordError(
+            run=run,
+            side=str(issue.side),
+            record_id=issue.record_id or "",
+            code=issue.code[:100],
+            message=issue.message,
+            transient=issue.transient,
+        )
+        for issue in synced.issues
+    )
+
+
+# ---- the end of a run --------------------------------------------------------------------------------------------
+
+
+def _api_calls(clients: Clients | None) -> dict:
+    if clients is None:
+        return {"salesforce": 0, "exchange": 0}
+    return {"salesforce": clients.salesforce.calls.calls, "exchange": clients.exchange.calls.calls}
+
+
+def finish(
+    run: SyncRun,
+    state: UserObjectState,
+    result: RunResult,
+    *,
+    clients: Clients | None = None,
+    error: tuple[str, str] | None = None,
+    retry_after: float | None = None,
+    interval_minutes: int | None = None,
+    now: datetime | None = None,
+) -> SyncRun:
+    """Record how a run ended on the run and on its user's object; sync.outcome says what the result means."""
+    now = now or timezone.now()
+    run.state = outcome.run_state(result)
+    run.finished_at = now
+    run.api_calls = _api_calls(clients)
+    usage = clients.salesforce.api_usage() if clients is not None else None
+    if usage:
+        run.salesforce_api_used, run.salesforce_api_allocation = usage
+    run.error_code, run.error_message = error if error else ("", "")
+    run.save(update_fields=["state", "finished_at", "api_calls", "error_code", "error_message", "counts",
+                            "salesforce_api_used", "salesforce_api_allocation"])
+
+    failures = outcome.failures_after(result, state.consecutive_failures)
+    update: dict = {
+        "state": outcome.state_after(result), "progress_done": 0, "progress_total": None,
+        "consecutive_failures": failures,
+        "next_due_at": outcome.next_due(
+            result, now, consecutive_failures=failures, interval_minutes=interval_minutes, retry_after=retry_after,
+            backoff_base_seconds=settings.SYNC_BACKOFF_BASE_SECONDS,
+            backoff_cap_seconds=settings.SYNC_BACKOFF_CAP_SECONDS,
+        ),
+    }
+    if outcome.synced(result):
+        update["last_success_at"] = now
+    if result is RunResult.SUCCEEDED:
+        update.update(last_error_code="", last_error_message="")
+    elif error:
+        update.update(last_error_code=error[0][:100], last_error_message=error[1])
+    UserObjectState.objects.filter(pk=state.pk).update(**update)
+    log.info("sync run %s for %s/%s: %s %s", run.pk, run.user_id, run.object, run.state, run.error_code)
+    return run
