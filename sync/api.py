@@ -27,6 +27,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
     errors = RecordErrorSerializer(source="record_errors", many=True, read_only=True)
     error = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
+    # The contract's name for the run's actor (who asked for it; null for the scheduler).
+    requested_by = serializers.PrimaryKeyRelatedField(source="actor", read_only=True)
 
     class Meta:
         model = SyncRun

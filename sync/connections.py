@@ -14,7 +14,7 @@ from audit.models import AuditEntry
 from configurations.models import Direction
 from sync.connectors.base import (
     ConnectorError,
-    ExchangeSettings,
+    EwsSettings,
     GraphSettings,
     NeedsAttention,
     SalesforceSettings,
@@ -91,14 +91,14 @@ def salesforce_settings() -> SalesforceSettings:
     )
 
 
-def exchange_settings() -> ExchangeSettings:
+def ews_settings() -> EwsSettings:
     connection = _connection(Connection.Kind.EXCHANGE)
-    return ExchangeSettings(
+    return EwsSettings(
         ews_url=connection.url,
         username=connection.username,
         password=_secret(connection),
         auth_type=connection.auth_type,
-        version=connection.version or ExchangeSettings.version,
+        version=connection.version or EwsSettings.version,
         verify=_verify(connection),
     )
 
@@ -127,7 +127,7 @@ def mailbox_class(route: Route) -> type:
 def open_mailbox(user: SyncUser, route: Route | None = None):
     """The connector for the user's mailbox on the connection that serves it (EWS or Graph)."""
     route = route or mailbox_route(user)
-    settings_ = graph_settings() if route.protocol == ExchangeRoute.GRAPH else exchange_settings()
+    settings_ = graph_settings() if route.protocol == ExchangeRoute.GRAPH else ews_settings()
     return mailbox_class(route)(settings_, user.email)
 
 
@@ -279,7 +279,7 @@ def check_connection(kind: str) -> dict:
                 return {"ok": False, "detail": "No active synced user's mailbox is routed to Graph to test with."}
             check = GraphMailbox(settings_, user.email).check()
             return {"ok": True, "detail": f"The app obtained a token and reached {check['mailbox']}."}
-        settings_ = exchange_settings()
+        settings_ = ews_settings()
         user = user_routed_to(ExchangeRoute.EWS)
         if user is None:
             return {"ok": False, "detail": "No active synced user's mailbox is routed to EWS to test "

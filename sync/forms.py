@@ -114,7 +114,7 @@ class SalesforceConnectionForm(ConnectionForm):
     kind = Connection.Kind.SALESFORCE
 
 
-class ExchangeConnectionForm(ConnectionForm):
+class EwsConnectionForm(ConnectionForm):
     class Meta(ConnectionForm.Meta):
         fields = ["kind", "url", "username", "auth_type", "version", "verify_tls", "ca_certificate"]
         labels = {"url": "EWS URL", "username": "Service account", "auth_type": "Authentication",
@@ -151,7 +151,7 @@ class GraphConnectionForm(ConnectionForm):
 
 FORMS: dict[str, type[ConnectionForm]] = {
     Connection.Kind.SALESFORCE: SalesforceConnectionForm,
-    Connection.Kind.EXCHANGE: ExchangeConnectionForm,
+    Connection.Kind.EXCHANGE: EwsConnectionForm,
     Connection.Kind.GRAPH: GraphConnectionForm,
 }
 

@@ -212,7 +212,7 @@ class SyncRun(models.Model):
     user = models.ForeignKey("users.SyncUser", on_delete=models.CASCADE, related_name="runs")
     object = models.CharField(max_length=16, choices=SyncObject.choices)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
-    requested_by = models.ForeignKey(
+    actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     full = models.BooleanField(default=False, help_text="Read everything and match (first sync, reset).")

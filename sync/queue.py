@@ -18,7 +18,7 @@ SYNC_RUN_TASK = "sync.tasks.sync_run"
 
 
 def queue_run(
-    user: SyncUser, object_type: str, trigger: str, *, requested_by=None, full: bool | None = None
+    user: SyncUser, object_type: str, trigger: str, *, actor=None, full: bool | None = None
 ) -> SyncRun:
     """A SyncRun row in `queued`: a first sync (or a reset) reads everything and matches; others are incremental."""
     state, _ = UserObjectState.objects.get_or_create(user=user, object=object_type)
@@ -27,7 +27,7 @@ def queue_run(
             state.salesforce_watermark is None and not state.exchange_sync_state
         )
     return SyncRun.objects.create(
-        user=user, object=object_type, trigger=trigger, requested_by=requested_by, full=full
+        user=user, object=object_type, trigger=trigger, actor=actor, full=full
     )
 
 

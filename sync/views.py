@@ -51,7 +51,7 @@ def _counts_table(counts: dict) -> list[dict]:
 def run_list(request):
     """Sync runs, newest first, filtered by user, object, state and trigger."""
     runs, form = filter_runs(
-        SyncRun.objects.select_related("user", "requested_by").annotate(error_count=Count("record_errors")),
+        SyncRun.objects.select_related("user", "actor").annotate(error_count=Count("record_errors")),
         request.GET,
     )
     invalid = form.is_bound and not form.is_valid()
@@ -70,7 +70,7 @@ def run_list(request):
 @console_view
 def run_detail(request, pk: int):
     """One run: what triggered it, its timings, counts per side and action, API calls, error, record errors."""
-    run = get_object_or_404(SyncRun.objects.select_related("user", "requested_by"), pk=pk)
+    run = get_object_or_404(SyncRun.objects.select_related("user", "actor"), pk=pk)
     record_errors = run.record_errors.all()
     api_calls = run.api_calls or {}
     return render(request, "sync/run.html", {

@@ -16,7 +16,6 @@ from configurations.models import Direction
 from sync.connections import (
     describe_error,
     integration_username,
-    mailbox_route,
     open_mailbox,
     required_permissions,
     salesforce_client,
@@ -25,6 +24,7 @@ from sync.leases import SyncUnavailable, busy_runs
 from sync.models import SyncRun
 from sync.options import OBJECTS, synced_objects
 from sync.queue import enqueue_runs, queue_run
+from sync.routing import mailbox_route
 from sync.runner import reset_links
 from users.models import SyncState, SyncUser
 from users.services import effective_configuration, ensure_object_states
@@ -67,7 +67,7 @@ def _queue_runs(user: SyncUser, objects: list[str] | None, actor, *, reset: bool
     if reset:
         reset_links(user, wanted)
     trigger = SyncRun.Trigger.RESET if reset else SyncRun.Trigger.MANUAL
-    runs = [queue_run(user, name, trigger, requested_by=actor, full=True if reset else None) for name in wanted]
+    runs = [queue_run(user, name, trigger, actor=actor, full=True if reset else None) for name in wanted]
     what = "Reset" if reset else "Sync now"
     record(AuditEntry.Action.USER_RESET if reset else AuditEntry.Action.USER_SYNC_REQUESTED, actor,
            summary=f"{what} for {user.username}: {', '.join(wanted)}",

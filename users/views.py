@@ -103,7 +103,7 @@ def user_list(request):
 def _detail_context(request, user: SyncUser) -> dict:
     effective = services.effective_configuration(user)
     synced = synced_objects(effective.configuration) if effective else []
-    runs = list(SyncRun.objects.filter(user=user).select_related("requested_by")[:RECENT_RUNS])
+    runs = list(SyncRun.objects.filter(user=user).select_related("actor")[:RECENT_RUNS])
     active_runs = [run for run in runs if run.state not in SyncRun.TERMINAL_STATES]
     for run in active_runs:
         run.progress = progress_of(run)

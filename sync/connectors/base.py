@@ -25,7 +25,7 @@ class SalesforceSettings:
 
 
 @dataclass(frozen=True)
-class ExchangeSettings:
+class EwsSettings:
     """How to reach Exchange Web Services with a service account that impersonates each mailbox."""
 
     ews_url: str  # e.g. https://mail.example.com/EWS/Exchange.asmx

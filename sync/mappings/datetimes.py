@@ -6,6 +6,7 @@ Canonical instants are aware UTC datetimes to the whole second; canonical dates 
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,8 +26,9 @@ def to_utc(value: Any, *, whole_seconds: bool = True) -> datetime | None:
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         if whole_seconds:
-            # Through the timestamp: exchangelib's EWSDateTime refuses astimezone() to a non-EWSTimeZone.
-            return datetime.fromtimestamp(int(value.timestamp()), tz=UTC)
+            # Through the timestamp: exchangelib's EWSDateTime refuses astimezone() to a non-EWSTimeZone. Floored,
+            # not truncated, so an instant before 1970 keeps its second (as the engine's canonical form does).
+            return datetime.fromtimestamp(math.floor(value.timestamp()), tz=UTC)
         return value.astimezone(UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)

@@ -4,7 +4,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from sync.engine import canonical
 from sync.mappings.datetimes import iso_milliseconds, iso_utc, iso_wall, to_date, to_utc
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -39,3 +42,23 @@ def test_iso_formats():
     moment = dt.datetime(2026, 3, 2, 9, 30, tzinfo=PARIS)
     assert iso_utc(moment) == "2026-03-02T08:30:00Z"
     assert iso_wall(moment) == "2026-03-02T08:30:00"
+
+
+# The engine may import nothing outside itself, so its canonical form keeps its own normalisers; they must agree with
+# the mappings' coercions on every value, or a record written by a map would read as changed to the engine.
+_instants = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1),
+                         timezones=st.sampled_from([dt.UTC, PARIS, ZoneInfo("America/New_York")]))
+
+
+@given(_instants)
+@example(dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.UTC))  # before 1970: floored, not truncated
+def test_the_engine_compares_instants_as_the_maps_write_them(value):
+    assert canonical.DATETIME(value) == to_utc(value)
+    assert canonical.DATETIME(value.isoformat()) == to_utc(value.isoformat())
+    assert canonical.DATETIME(value.replace(tzinfo=None)) == to_utc(value.replace(tzinfo=None))
+
+
+@given(st.one_of(st.dates(), _instants))
+def test_the_engine_compares_dates_as_the_maps_write_them(value):
+    assert canonical.DATE(value) == to_date(value)
+    assert canonical.DATE(value.isoformat()) == to_date(value.isoformat())

@@ -121,7 +121,7 @@ def test_the_lists_query_count_does_not_grow_with_runs(support, ann, bob):
     RecordError.objects.create(run=run(ann, state="failed"), side="salesforce", code="X")
     few = count()
     for number in range(30):
-        made = run(bob if number % 2 else ann, state="failed", requested_by=None)
+        made = run(bob if number % 2 else ann, state="failed", actor=None)
         RecordError.objects.create(run=made, side="outlook", code="Y")
     assert count() == few
 
@@ -131,7 +131,7 @@ def test_the_lists_query_count_does_not_grow_with_runs(support, ann, bob):
 
 def test_the_run_page_shows_counts_api_calls_timings_and_errors(support, support_user, ann):
     created = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)
-    one = run(ann, state="failed", trigger="manual", full=True, requested_by=support_user,
+    one = run(ann, state="failed", trigger="manual", full=True, actor=support_user,
               counts={"salesforce": {"update": 4}, "outlook": {"create": 7, "delete": 1}, "links": 8,
                       "conflicts": 2},
               api_calls={"salesforce": 11, "exchange": 5}, error_code="INVALID_SESSION_ID",

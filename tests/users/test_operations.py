@@ -106,7 +106,7 @@ def test_a_busy_object_is_not_reset(user, enqueued):
 
 def test_operations_are_audited(user, enqueued, admin_user):
     (synced,) = sync_now(user, ["contacts"], actor=admin_user)
-    assert synced.requested_by == admin_user
+    assert synced.actor == admin_user
     SyncRun.objects.filter(pk=synced.pk).update(state="succeeded")
     (reset,) = reset_sync(user, ["tasks"], actor=admin_user)
     result = operations.test_connection(user, actor=admin_user)

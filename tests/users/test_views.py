@@ -248,7 +248,7 @@ def test_a_running_sync_shows_a_progress_bar_that_polls(support, ann):
 def test_sync_now_queues_the_synced_objects_and_says_so(support, support_user, ann):
     response = support.post(f"/users/{ann.pk}/sync-now/", follow=True)
     runs = list(SyncRun.objects.order_by("object"))
-    assert [(r.object, r.trigger, r.requested_by) for r in runs] == [
+    assert [(r.object, r.trigger, r.actor) for r in runs] == [
         ("contacts", "manual", support_user), ("tasks", "manual", support_user)]
     page = text(response)
     assert response.redirect_chain == [(f"/users/{ann.pk}/", 302)]

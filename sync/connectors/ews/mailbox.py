@@ -15,7 +15,7 @@ from exchangelib.folders.base import BaseFolder
 from exchangelib.properties import Mailbox
 from exchangelib.services import CreateFolder
 
-from sync.connectors.base import CallCounter, ExchangeSettings, ObjectOptions, PermanentError
+from sync.connectors.base import CallCounter, EwsSettings, ObjectOptions, PermanentError
 from sync.connectors.ews.errors import PASSTHROUGH, classify
 from sync.connectors.ews.properties import register_salesforce_id
 from sync.connectors.ews.side import EwsSide
@@ -31,7 +31,7 @@ class EwsMailbox:
     supports_series = True  # a recurring series can be read and written as one item
     reached_how = "by impersonation over EWS"
 
-    def __init__(self, settings: ExchangeSettings, mailbox: str, *, calls: CallCounter | None = None):
+    def __init__(self, settings: EwsSettings, mailbox: str, *, calls: CallCounter | None = None):
         register_salesforce_id()
         self.settings = settings
         self.mailbox = mailbox.strip().lower()

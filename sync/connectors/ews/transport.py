@@ -12,7 +12,7 @@ from exchangelib import BASIC, NTLM, Build, Configuration, Credentials, FaultTol
 from exchangelib.errors import UnauthorizedError
 from exchangelib.protocol import BaseProtocol
 
-from sync.connectors.base import ExchangeSettings, PermanentError
+from sync.connectors.base import EwsSettings, PermanentError
 from sync.connectors.exchange import current_counter
 
 # exchangelib builds its HTTP sessions itself and passes no `verify`; the only hook is the adapter class, which is
@@ -89,7 +89,7 @@ VERSIONS = {
 AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM}
 
 
-def build_configuration(settings: ExchangeSettings) -> Configuration:
+def build_configuration(settings: EwsSettings) -> Configuration:
     """The exchangelib Configuration for a connection: explicit endpoint, auth type and version, short retries."""
     try:
         version = VERSIONS[settings.version]

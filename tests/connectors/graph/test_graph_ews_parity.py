@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.connectors.base import ExchangeSettings, ObjectOptions
+from sync.connectors.base import EwsSettings, ObjectOptions
 from sync.connectors.ews import EwsMailbox, deregister_salesforce_id
 from sync.connectors.graph import GraphMailbox
 from sync.engine import CreateRequest, SyncObject
@@ -57,7 +57,7 @@ def _leave_exchangelib_as_found():
 def both(sandbox, settings):
     email = "parity@sandbox.test"
     sandbox.hub.create_user(username=email, email=email, first_name="Pari", last_name="Ty", profile="Standard User")
-    ews = EwsMailbox(ExchangeSettings(ews_url=sandbox.ews_endpoint, username="sync-service@sandbox.test",
+    ews = EwsMailbox(EwsSettings(ews_url=sandbox.ews_endpoint, username="sync-service@sandbox.test",
                                            password="sandbox", max_wait_seconds=2), email)
     graph = GraphMailbox(settings, email)
     for mailbox in (ews, graph):

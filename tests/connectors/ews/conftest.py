@@ -8,7 +8,7 @@ from exchangelib import IMPERSONATION, UTC, Account, Build, Configuration, Crede
 from exchangelib.transport import BASIC
 
 from sandbox.runner import start_sandbox
-from sync.connectors.base import ExchangeSettings
+from sync.connectors.base import EwsSettings
 from sync.connectors.ews import EwsMailbox, deregister_salesforce_id, register_salesforce_id
 
 SERVICE = ("sync-service@sandbox.test", "sandbox")
@@ -32,7 +32,7 @@ def sandbox(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def settings(sandbox):
-    return ExchangeSettings(ews_url=sandbox.ews_endpoint, username=SERVICE[0], password=SERVICE[1],
+    return EwsSettings(ews_url=sandbox.ews_endpoint, username=SERVICE[0], password=SERVICE[1],
                             max_wait_seconds=2, timeout_seconds=20)
 
 

@@ -15,7 +15,7 @@ from exchangelib.recurrence import (
 
 from sync.connectors.base import ObjectOptions
 from sync.engine import CreateRequest, SyncObject, UpdateRequest
-from tests.connectors.exchange.test_exchange_events import add_event, at
+from tests.connectors.ews.test_ews_events import add_event, at
 
 PARIS = EWSTimeZone("Europe/Paris")
 UTC = dt.UTC
