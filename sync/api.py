@@ -28,7 +28,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     # The contract's name for the run's actor (who asked for it; null for the scheduler).
-    requested_by = serializers.PrimaryKeyRelatedField(source="actor", read_only=True)
+    requested_by = serializers.PrimaryKeyRelatedField(source="actor", read_only=True, allow_null=True)
 
     class Meta:
         model = SyncRun

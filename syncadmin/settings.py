@@ -1,4 +1,4 @@
-"""Settings, read from the environment (see the README's configuration reference).
+"""Settings, read from the environment (every variable is listed in docs/operations.md, "Settings").
 
 With no variables set, everything runs embedded: SQLite and a Celery broker on the filesystem under ``var/``.
 ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.

@@ -4,7 +4,7 @@ may ask of a mailbox is the same whichever protocol serves it, and what the end 
 import pytest
 
 from sync.connectors.base import EwsSettings, GraphSettings
-from sync.connectors.ews import EwsMailbox
+from sync.connectors.ews import EwsMailbox, deregister_salesforce_id
 from sync.connectors.graph import GraphMailbox
 from sync.connectors.protocols import MailboxEnd, MailboxSideEnd
 from sync.engine import SyncObject
@@ -16,6 +16,13 @@ MAILBOXES = {
     "graph": lambda: GraphMailbox(GraphSettings(tenant_id="contoso.invalid", client_id="app", client_secret="x"),
                                   "Ann@Example.com"),
 }
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_stamp_property():
+    # An EWS mailbox registers the Salesforce-id property on exchangelib's item classes for the whole process.
+    yield
+    deregister_salesforce_id()
 
 
 @pytest.mark.parametrize("protocol", sorted(MAILBOXES))
