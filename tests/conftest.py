@@ -26,8 +26,10 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from configurations.services import create_configuration
 from syncadmin.roles import ADMIN, API, SUPPORT
 from syncadmin.services import create_account, issue_token
+from users.services import add_sync_user, assign_users
 
 PASSWORD = "correct horse battery staple"
 TESTS = Path(__file__).resolve().parent
@@ -153,3 +155,14 @@ def enqueued(monkeypatch) -> Enqueued:
 
     monkeypatch.setattr("sync.queue.send_run", send_run)
     return sent
+
+
+@pytest.fixture
+def contacts_user(db):
+    """Ben, a synced user whose configuration syncs contacts both ways."""
+    user = add_sync_user({"salesforce_id": "005000000000001", "username": "ben@example.com",
+                          "email": "ben@example.com"})
+    configuration = create_configuration({"name": "Sales", "data_settings": {
+        "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"}}})
+    assign_users(configuration, [user.username])
+    return user

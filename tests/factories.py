@@ -41,3 +41,15 @@ def make_user(username: str | None = None, profile: str = "Standard User", confi
     )
     ensure_object_states([user])
     return user
+
+
+# The API's callers, from no credentials to full rights, for role matrices (anonymous and wrong-role access always).
+API_ROLES = ["anonymous_client", "outsider_client_api", "support_client_api", "api_client", "admin_client_api"]
+
+
+def refused_status(role: str, allowed: bool) -> int | None:
+    """The status a caller in `role` gets when refused (401 without credentials, 403 without the right role), or
+    None when the role is allowed."""
+    if role == "anonymous_client":
+        return 401
+    return None if allowed else 403

@@ -9,6 +9,7 @@ without the other's library.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,8 @@ from typing import Any
 
 from sync.connectors.base import CallCounter, NeedsAttention, ObjectOptions
 from sync.mappings.datetimes import to_utc
+
+log = logging.getLogger(__name__)
 
 # ---- the Salesforce id on Exchange items ---------------------------------------------------------------------------
 
@@ -74,6 +77,39 @@ def event_kept_by_options(options: ObjectOptions, *, private: bool, categories: 
     if category and category.casefold() not in {c.casefold() for c in categories}:
         return False
     return not is_excluded(organizer, options.excluded_addresses)
+
+
+# ---- the contacts folder -------------------------------------------------------------------------------------------
+
+
+class ContactsFolders:
+    """The contacts folder's rule on both protocols: found by name under the mailbox's Contacts; created only where
+    the caller allows it (a first sync, a reset), otherwise its absence is `folder_missing` for a person to resolve.
+    A mailbox class provides the protocol's own `find_contacts_folder` and `create_contacts_folder`."""
+
+    mailbox: str
+
+    def find_contacts_folder(self, name: str) -> str | None:
+        raise NotImplementedError
+
+    def create_contacts_folder(self, name: str) -> str:
+        raise NotImplementedError
+
+    def contacts_folder_id(self, name: str, *, create: bool = False) -> str:
+        folder_id = self.find_contacts_folder(name)
+        if folder_id is None:
+            if not create:
+                raise folder_missing(name)
+            folder_id = self.create_contacts_folder(name)
+            log.info("created contacts folder %r in %s", name, self.mailbox)
+        return folder_id
+
+    def ensure_contacts_folder(self, name: str) -> bool:
+        """Create the contacts folder `name` unless it exists; True if it was created."""
+        if self.find_contacts_folder(name) is not None:
+            return False
+        self.create_contacts_folder(name)
+        return True
 
 
 # ---- shared answers and parsing ------------------------------------------------------------------------------------

@@ -5,36 +5,22 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from configurations.services import create_configuration
 from sync.models import RecordError, SyncRun
-from users.services import add_sync_user, assign_users
+from tests.factories import API_ROLES, refused_status
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["anonymous_client", "outsider_client_api", "support_client_api", "api_client", "admin_client_api"]
-
 
 @pytest.fixture
-def user():
-    user = add_sync_user({"salesforce_id": "005000000000001", "username": "ben@example.com",
-                          "email": "ben@example.com"})
-    configuration = create_configuration({"name": "Sales", "data_settings": {
-        "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"}}})
-    assign_users(configuration, [user.username])
-    return user
+def user(contacts_user):
+    return contacts_user
 
 
-def expected(role: str, allowed: bool) -> int | None:
-    if role == "anonymous_client":
-        return 401
-    return None if allowed else 403
-
-
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", API_ROLES)
 def test_sync_runs_roles(request, role, user):
     run = SyncRun.objects.create(user=user, object="contacts", trigger="schedule")
     client = request.getfixturevalue(role)
-    status = expected(role, role in ("support_client_api", "api_client", "admin_client_api"))
+    status = refused_status(role, role in ("support_client_api", "api_client", "admin_client_api"))
     for url in ("/api/v1/sync-runs/", f"/api/v1/sync-runs/{run.pk}/"):
         response = client.get(url)
         assert response.status_code == (status or 200)

@@ -3,22 +3,15 @@
 import pytest
 from celery import current_app
 
-from configurations.services import create_configuration
 from sync.models import SyncRun
 from sync.queue import SYNC_RUN_TASK, enqueue_runs, queue_run
-from users.services import add_sync_user, assign_users
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user():
-    user = add_sync_user({"salesforce_id": "005000000000001", "username": "ben@example.com",
-                          "email": "ben@example.com"})
-    configuration = create_configuration({"name": "Sales", "data_settings": {
-        "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"}}})
-    assign_users(configuration, [user.username])
-    return user
+def user(contacts_user):
+    return contacts_user
 
 
 def test_the_sync_task_is_registered_under_the_name_the_seam_sends():

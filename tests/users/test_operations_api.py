@@ -3,37 +3,23 @@
 
 import pytest
 
-from configurations.services import create_configuration
 from sync.models import SyncRun
-from users.services import add_sync_user, assign_users
+from tests.factories import API_ROLES, refused_status
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
-ROLES = ["anonymous_client", "outsider_client_api", "support_client_api", "api_client", "admin_client_api"]
-
 
 @pytest.fixture
-def user():
-    user = add_sync_user({"salesforce_id": "005000000000001", "username": "ben@example.com",
-                          "email": "ben@example.com"})
-    configuration = create_configuration({"name": "Sales", "data_settings": {
-        "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"}}})
-    assign_users(configuration, [user.username])
-    return user
+def user(contacts_user):
+    return contacts_user
 
 
-def expected(role: str, allowed: bool) -> int | None:
-    if role == "anonymous_client":
-        return 401
-    return None if allowed else 403
-
-
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", API_ROLES)
 @pytest.mark.parametrize("action", ["sync", "reset"])
 def test_sync_and_reset_roles(request, role, action, user):
     client = request.getfixturevalue(role)
     response = client.post(f"/api/v1/users/{user.pk}/{action}/", {}, format="json")
-    status = expected(role, role in ("support_client_api", "api_client", "admin_client_api"))
+    status = refused_status(role, role in ("support_client_api", "api_client", "admin_client_api"))
     if status:
         assert response.status_code == status
         assert not SyncRun.objects.exists()
@@ -44,10 +30,10 @@ def test_sync_and_reset_roles(request, role, action, user):
         assert (run.object, run.trigger) == ("contacts", "reset" if action == "reset" else "manual")
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", API_ROLES)
 def test_test_connection_roles(request, role, user):
     response = request.getfixturevalue(role).post(f"/api/v1/users/{user.pk}/test-connection/")
-    status = expected(role, role in ("support_client_api", "api_client", "admin_client_api"))
+    status = refused_status(role, role in ("support_client_api", "api_client", "admin_client_api"))
     if status:
         assert response.status_code == status
     else:
@@ -57,10 +43,10 @@ def test_test_connection_roles(request, role, user):
         assert body["exchange"]["ok"] is False and "No Exchange (EWS) connection" in body["exchange"]["detail"]
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", API_ROLES)
 def test_import_roles(request, role):
     response = request.getfixturevalue(role).post("/api/v1/users/import/")
-    status = expected(role, role in ("api_client", "admin_client_api"))
+    status = refused_status(role, role in ("api_client", "admin_client_api"))
     if status:
         assert response.status_code == status
     else:

@@ -20,11 +20,11 @@ from sync.connectors.ews.errors import PASSTHROUGH, classify
 from sync.connectors.ews.properties import register_salesforce_id
 from sync.connectors.ews.side import EwsSide
 from sync.connectors.ews.transport import build_configuration
-from sync.connectors.exchange import counting
+from sync.connectors.exchange import ContactsFolders, counting
 from sync.engine.records import SyncObject
 
 
-class EwsMailbox:
+class EwsMailbox(ContactsFolders):
     """One mailbox reached by impersonation; hands out the per-object side connectors and counts EWS calls."""
 
     protocol = "ews"
@@ -88,14 +88,7 @@ class EwsMailbox:
                 return folder.id
         return None
 
-    def ensure_contacts_folder(self, name: str) -> bool:
-        """Create the contacts subfolder `name` unless it exists; True if it was created."""
-        if self.find_contacts_folder(name) is not None:
-            return False
-        self._create_contacts_folder(name)
-        return True
-
-    def _create_contacts_folder(self, name: str) -> str:
+    def create_contacts_folder(self, name: str) -> str:
         parent = self.distinguished("contacts", Contacts)
         with self.ews():
             result = list(CreateFolder(account=self.account).call(

@@ -41,7 +41,7 @@ from sync.connectors.ews.properties import SALESFORCE_ID_FIELD
 from sync.connectors.ews.recurrence import SERIES_FIELDS
 from sync.connectors.ews.series import SeriesReads
 from sync.connectors.ews.watermark import Watermark
-from sync.connectors.exchange import event_in_window, event_kept_by_options, folder_missing, is_excluded, parse_instant
+from sync.connectors.exchange import event_in_window, event_kept_by_options, is_excluded, parse_instant
 from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
 from sync.mappings import exchange as mapping
@@ -101,13 +101,7 @@ class EwsSide(SeriesReads):
         if self.object_type is SyncObject.TASKS:
             return self.mailbox.distinguished("tasks", Tasks)
         if self._folder_id is None:
-            name = self.options.contacts_folder
-            folder_id = self.mailbox.find_contacts_folder(name)
-            if folder_id is None:
-                if not create:
-                    raise folder_missing(name)
-                folder_id = self.mailbox._create_contacts_folder(name)
-                log.info("created contacts folder %r in %s", name, self.mailbox.mailbox)
+            folder_id = self.mailbox.contacts_folder_id(self.options.contacts_folder, create=create)
             self._folder_id = folder_id
             self._home_id = folder_id
         return self.mailbox.folder_by_id(self._folder_id, Contacts)

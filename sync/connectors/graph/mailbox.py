@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sync.connectors.base import CallCounter, GraphSettings, NeedsAttention, ObjectOptions
+from sync.connectors.exchange import ContactsFolders
 from sync.connectors.graph.errors import NotFound
 from sync.connectors.graph.side import GraphSide
 from sync.connectors.graph.transport import GraphTransport
@@ -16,7 +17,7 @@ from sync.engine.records import SyncObject
 log = logging.getLogger(__name__)
 
 
-class GraphMailbox(GraphTransport):
+class GraphMailbox(ContactsFolders, GraphTransport):
     """One Exchange Online mailbox through Microsoft Graph; hands out side connectors and counts Graph requests."""
 
     protocol = "graph"
@@ -43,15 +44,12 @@ class GraphMailbox(GraphTransport):
     def ensure_contacts_folder(self, name: str) -> bool:
         """Create the contact folder `name` unless it exists; True if it was created."""
         try:
-            if self.find_contacts_folder(name) is not None:
-                return False
-            self._create_contacts_folder(name)
+            return super().ensure_contacts_folder(name)
         except NotFound as e:
             raise NeedsAttention("mailbox_not_found", str(e),
                                  "check the user's e-mail address and that the mailbox is in Exchange Online") from None
-        return True
 
-    def _create_contacts_folder(self, name: str) -> str:
+    def create_contacts_folder(self, name: str) -> str:
         answer = self.send("POST", f"{self.user_path}/contactFolders", "contactFolders", body={"displayName": name})
         log.info("created contact folder %r in %s", name, self.mailbox)
         return str(answer.body["id"])

@@ -14,7 +14,6 @@ from sync.connectors.exchange import (
     DEFAULT_WINDOW,
     event_in_window,
     event_kept_by_options,
-    folder_missing,
     is_excluded,
     parse_instant,
 )
@@ -78,13 +77,7 @@ class GraphSide(GraphWrites):
     # ---- where things are ------------------------------------------------------------------------------------------
     def _folder(self, *, create: bool = False) -> str:
         if self._folder_id is None:
-            name = self.options.contacts_folder
-            folder_id = self.mailbox.find_contacts_folder(name)
-            if folder_id is None:
-                if not create:
-                    raise folder_missing(name)
-                folder_id = self.mailbox._create_contacts_folder(name)
-            self._folder_id = folder_id
+            self._folder_id = self.mailbox.contacts_folder_id(self.options.contacts_folder, create=create)
         return self._folder_id
 
     def _task_list(self) -> str:
