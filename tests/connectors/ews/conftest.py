@@ -1,4 +1,5 @@
-"""One EWS sandbox for the connector tests, fresh mailboxes, the connector, plain exchangelib and the control API."""
+"""The EWS emulator of the connector tests' sandbox (tests/connectors/conftest.py): fresh mailboxes, the connector,
+plain exchangelib and the control API."""
 
 import itertools
 
@@ -7,7 +8,6 @@ import requests
 from exchangelib import IMPERSONATION, UTC, Account, Build, Configuration, Credentials, FailFast, Version
 from exchangelib.transport import BASIC
 
-from sandbox.runner import start_sandbox
 from sync.connectors.base import EwsSettings
 from sync.connectors.ews import EwsMailbox, deregister_salesforce_id, register_salesforce_id
 
@@ -21,13 +21,6 @@ def _salesforce_id_registered():
     register_salesforce_id()
     yield
     deregister_salesforce_id()
-
-
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory):
-    running = start_sandbox(tmp_path_factory.mktemp("ews-connector"), seed="empty")
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="session")

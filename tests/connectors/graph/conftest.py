@@ -1,5 +1,6 @@
-"""One Graph emulator for the connector tests, fresh mailboxes, the connector, a plain Graph client and the control
-API. The plain client gets its own token straight from the token endpoint and never goes through the connector."""
+"""The Graph emulator of the connector tests' sandbox (tests/connectors/conftest.py): fresh mailboxes, the
+connector, a plain Graph client and the control API. The plain client gets its own token straight from the token
+endpoint and never goes through the connector."""
 
 import dataclasses
 import itertools
@@ -10,7 +11,6 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from sandbox.runner import start_sandbox
 from sync.connectors.base import GraphSettings
 from sync.connectors.graph import GraphMailbox, forget_token_caches
 
@@ -23,18 +23,6 @@ class Registration:
     client_id: str
     client_secret: str
     certificate_pem: str
-
-
-@pytest.fixture(scope="session")
-def sandbox_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("graph-connector")
-
-
-@pytest.fixture(scope="session")
-def sandbox(sandbox_dir):
-    running = start_sandbox(sandbox_dir, seed="empty", graph_port=0)
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""Fixtures for the Salesforce connector: one running sandbox (empty seed), users made through its control API,
-connector settings read from its data dir, and a plain simple-salesforce client to arrange data "from outside"."""
+"""Fixtures for the Salesforce connector: the connector tests' sandbox (tests/connectors/conftest.py), users made
+through its control API, connector settings read from its data dir, and a plain simple-salesforce client to arrange
+data "from outside"."""
 
 import uuid
 from dataclasses import dataclass, replace
@@ -9,7 +10,6 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from sandbox.runner import start_sandbox
 from sync.connectors.base import ObjectOptions, SalesforceSettings
 from sync.connectors.salesforce import SalesforceClient, TokenCache, request_token
 
@@ -84,10 +84,8 @@ def owned_by(user: SandboxUser, extra: str = "") -> ObjectOptions:
 
 
 @pytest.fixture(scope="session")
-def org(tmp_path_factory):
-    running = start_sandbox(tmp_path_factory.mktemp("sf-connector"), seed="empty")
-    yield Org(running)
-    running.stop()
+def org(sandbox):
+    return Org(sandbox)
 
 
 @pytest.fixture(autouse=True)
