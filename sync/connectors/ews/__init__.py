@@ -5,7 +5,7 @@ explicit auth type and version: no autodiscover, no version probe); `mailbox.sid
 engine's `SideConnector` for contacts (the `Salesforce_Sync` subfolder of the contacts folder), events (the primary
 calendar) or tasks (the default tasks folder). Field conversions live in `sync.mappings.exchange`; the error
 classification of DESIGN.md §6 happens in `errors`, once; what EWS shares with the Graph connector is in
-`sync.connectors.exchange`. See docs/connector-exchange.md.
+`sync.connectors.exchange`. See docs/connector-ews.md.
 """
 
 from sync.connectors.ews.errors import classify
