@@ -3,10 +3,11 @@
 from django.contrib import admin
 
 from audit.models import AuditEntry
+from syncadmin.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor_name", "action", "configuration_name", "subject", "summary")
     list_filter = ("action",)
     search_fields = ("actor_name", "configuration_name", "subject", "summary")
@@ -14,12 +15,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     readonly_fields = ("at", "actor_name", "action", "configuration_id", "configuration_name", "subject",
                        "subject_user_id", "summary", "changes")
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from configurations import services
 from configurations.models import DataSet, DataSetting, OutlookConfiguration, ProfileAssignment
+from syncadmin.admin import ReadOnlyAdmin
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -35,21 +36,8 @@ class ProfileAssignmentInline(ReadOnlyInline):
     readonly_fields = ("created_at",)
 
 
-class ReadMostlyAdmin(admin.ModelAdmin):
-    """Changes go through the services (validation + audit), so the admin site only reads."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(OutlookConfiguration)
-class OutlookConfigurationAdmin(ReadMostlyAdmin):
+class OutlookConfigurationAdmin(ReadOnlyAdmin):
     list_display = ("name", "active", "sync_interval_minutes", "updated_at")
     list_filter = ("active",)
     search_fields = ("name", "description")
@@ -76,7 +64,7 @@ class OutlookConfigurationAdmin(ReadMostlyAdmin):
 
 
 @admin.register(ProfileAssignment)
-class ProfileAssignmentAdmin(ReadMostlyAdmin):
+class ProfileAssignmentAdmin(ReadOnlyAdmin):
     list_display = ("profile", "configuration", "created_at")
     search_fields = ("profile", "configuration__name")
     list_select_related = ("configuration",)

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from syncadmin.admin import ReadOnlyAdmin
 from users.models import SyncUser, UserObjectState
 
 
@@ -18,21 +19,12 @@ class UserObjectStateInline(admin.TabularInline):
 
 
 @admin.register(SyncUser)
-class SyncUserAdmin(admin.ModelAdmin):
+class SyncUserAdmin(ReadOnlyAdmin):
     list_display = ("username", "email", "name", "profile", "active", "configuration", "exchange_route")
     list_filter = ("active", "configuration", "profile", "exchange_route")
     search_fields = ("username", "email", "name", "salesforce_id")
     list_select_related = ("configuration",)
     inlines = (UserObjectStateInline,)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(UserObjectState)

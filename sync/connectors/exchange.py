@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync.connectors.base import CallCounter, NeedsAttention, ObjectOptions
+from sync.engine.records import Side, SyncObject
 from sync.mappings.datetimes import to_utc
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,27 @@ class ContactsFolders:
             return False
         self.create_contacts_folder(name)
         return True
+
+
+# ---- a mailbox's per-object side ------------------------------------------------------------------------------
+
+
+class MailboxSide:
+    """What a mailbox's side for one object starts with on either protocol: the mailbox, the object and its
+    options, the data set's window as instants, and the mailbox's call counter (the engine's `Side.OUTLOOK`)."""
+
+    side = Side.OUTLOOK
+
+    def __init__(self, mailbox: Any, object_type: SyncObject, options: ObjectOptions):
+        self.mailbox = mailbox
+        self.object_type = object_type
+        self.options = options
+        self.window_start = parse_instant(options.window_start)
+        self.window_end = parse_instant(options.window_end)
+
+    @property
+    def calls(self) -> CallCounter:
+        return self.mailbox.calls
 
 
 # ---- shared answers and parsing ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from exchangelib.items import AUTO_RESOLVE, HARD_DELETE, ID_ONLY, SAVE_ONLY, SEN
 from exchangelib.restriction import Restriction
 from exchangelib.services import FindItem, SyncFolderItems
 
-from sync.connectors.base import CallCounter, NeedsAttention, ObjectOptions, PermanentError, TransientError
+from sync.connectors.base import NeedsAttention, ObjectOptions, PermanentError, TransientError
 from sync.connectors.ews.convert import item_view, model_kwargs, required_after_save
 from sync.connectors.ews.errors import (
     GET_BATCH,
@@ -41,7 +41,7 @@ from sync.connectors.ews.properties import SALESFORCE_ID_FIELD
 from sync.connectors.ews.recurrence import SERIES_FIELDS
 from sync.connectors.ews.series import SeriesReads
 from sync.connectors.ews.watermark import Watermark
-from sync.connectors.exchange import event_in_window, event_kept_by_options, is_excluded, parse_instant
+from sync.connectors.exchange import MailboxSide, event_in_window, event_kept_by_options, is_excluded
 from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
 from sync.mappings import exchange as mapping
@@ -64,16 +64,14 @@ _SYNC_FIELDS: dict[SyncObject, tuple[str, ...]] = {
 }
 
 
-class EwsSide(SeriesReads):
+class EwsSide(SeriesReads, MailboxSide):
     """The engine's SideConnector for one mailbox and object (Side.OUTLOOK)."""
 
-    side = Side.OUTLOOK
     supports_series = True  # a recurring master can be read and written as one item (ObjectOptions.series_as_series)
+    mailbox: EwsMailbox
 
     def __init__(self, mailbox: EwsMailbox, object_type: SyncObject, options: ObjectOptions):
-        self.mailbox = mailbox
-        self.object_type = object_type
-        self.options = options
+        super().__init__(mailbox, object_type, options)
         self.model = MODELS[object_type]
         self._folder_id: str | None = None  # contacts: the subfolder's id
         self._home_id: str | None = None  # the real id of the folder items must be in to be in scope
@@ -83,12 +81,6 @@ class EwsSide(SeriesReads):
         # event is one record; the others are expanded into their occurrences as before.
         self.series_mode = options.series_as_series and object_type is SyncObject.EVENTS
         self._whole: set[str] = set()  # masters read in this run that are records themselves
-        self.window_start = parse_instant(options.window_start)
-        self.window_end = parse_instant(options.window_end)
-
-    @property
-    def calls(self) -> CallCounter:
-        return self.mailbox.calls
 
     @property
     def account(self) -> Account:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sync.connectors.base import CallCounter, NeedsAttention, ObjectOptions, TransientError
+from sync.connectors.base import NeedsAttention, ObjectOptions, TransientError
 from sync.connectors.exchange import (
     DEFAULT_WINDOW,
+    MailboxSide,
     event_in_window,
     event_kept_by_options,
     is_excluded,
@@ -45,16 +46,14 @@ LIST_PAGE = 1000  # $top of plain list reads (stamps of a full read)
 TASK_LIST_PAGE = 200
 
 
-class GraphSide(GraphWrites):
+class GraphSide(GraphWrites, MailboxSide):
     """The engine's SideConnector for one mailbox and object through Graph (Side.OUTLOOK)."""
 
-    side = Side.OUTLOOK
     supports_series = False  # a series is synced as its occurrences inside the window
+    mailbox: GraphMailbox
 
     def __init__(self, mailbox: GraphMailbox, object_type: SyncObject, options: ObjectOptions):
-        self.mailbox = mailbox
-        self.object_type = object_type
-        self.options = options
+        super().__init__(mailbox, object_type, options)
         self._folder_id: str | None = None
         self._list_id: str | None = None
         self._no_folder = False
@@ -63,12 +62,6 @@ class GraphSide(GraphWrites):
         self._attendees: dict[str, list[str]] = {}
         self._meetings: dict[str, bool] = {}  # events: organized by this mailbox, with attendees
         self._task_index: dict[str, list[str]] | None = None  # tasks: Salesforce id → task ids (lookup)
-        self.window_start = parse_instant(options.window_start)
-        self.window_end = parse_instant(options.window_end)
-
-    @property
-    def calls(self) -> CallCounter:
-        return self.mailbox.calls
 
     @property
     def user(self) -> str:
