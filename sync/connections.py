@@ -18,6 +18,7 @@ from sync.connectors.base import (
     GraphSettings,
     NeedsAttention,
     SalesforceSettings,
+    https_or_loopback,
 )
 from sync.connectors.ews import EwsMailbox
 from sync.connectors.graph import GraphMailbox
@@ -152,6 +153,35 @@ CONNECTION_FIELDS = ("url", "username", "client_id", "tenant_id", "authority_url
                      "mailbox_routing", "mailbox_domains", "verify_tls", "ca_certificate")
 
 
+# Where each kind's secret goes, in the forms' words: a change to any of these would send the stored secret to a
+# new place (an endpoint, an account or an app someone else controls), so it must bring the secret again.
+ENDPOINT_FIELDS = {
+    Connection.Kind.SALESFORCE: {"url": "login URL", "client_id": "consumer key"},
+    Connection.Kind.EXCHANGE: {"url": "EWS URL", "username": "service account"},
+    Connection.Kind.GRAPH: {"url": "Graph URL", "authority_url": "authority URL", "tenant_id": "tenant",
+                            "client_id": "application (client) id"},
+}
+_SECRET_NAMES = {Connection.Kind.SALESFORCE: "private key", Connection.Kind.EXCHANGE: "password",
+                 Connection.Kind.GRAPH: "client secret or certificate"}
+_URL_FIELDS = ("url", "authority_url")
+
+
+def _endpoint(connection: Connection) -> dict[str, str]:
+    """Where the connection's secret goes, as compared: stripped, without a trailing "/", a blank authority as
+    Graph's default (the one a blank means)."""
+    values = {}
+    for name in ENDPOINT_FIELDS.get(connection.kind, {}):
+        value = (getattr(connection, name) or "").strip().rstrip("/")
+        if name == "authority_url" and not value:
+            value = GraphSettings.authority_url
+        values[name] = value
+    return values
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def new_connection(kind: str) -> Connection:
     """An unsaved connection of one kind with its defaults: the kind's first authentication, Graph's public URL."""
     connection = Connection(kind=kind)
@@ -167,10 +197,14 @@ def validate_connection(connection: Connection, *, secret: str | None = None, **
     """Apply a change to an unsaved `connection` and check every rule: the model's (its fields and ``clean``), then
     what each kind needs to connect at all. Raises ValidationError naming the fields; the new `secret` (None or
     blank: keep the stored one) is set only when all is well. Writes nothing: `save_connection` saves, and the
-    console's and the admin's forms check their input here before they call it."""
+    console's and the admin's forms check their input here before they call it.
+
+    A stored secret never follows the connection elsewhere: changing where it points (``ENDPOINT_FIELDS``) is
+    refused, on `secret`, unless the secret comes again. URLs are https, or plain http to this machine only."""
     unknown = sorted(set(fields) - set(CONNECTION_FIELDS))
     if unknown:
         raise TypeError(f"not a connection setting: {', '.join(unknown)}")
+    stored_endpoint = _endpoint(connection) if connection.has_secret else None
     for name, value in fields.items():
         setattr(connection, name, value)
     if not connection.auth_type:  # left blank: the kind's first way to authenticate
@@ -182,6 +216,20 @@ def validate_connection(connection: Connection, *, secret: str | None = None, **
         errors = exc.message_dict
     if not secret and not connection.has_secret:
         errors.setdefault("secret", []).append("Enter the secret: there is none stored yet.")
+    if not secret and stored_endpoint is not None:
+        endpoint = _endpoint(connection)
+        moved = [label for name, label in ENDPOINT_FIELDS[connection.kind].items()
+                 if endpoint[name] != stored_endpoint[name]]
+        if moved:
+            errors.setdefault("secret", []).append(
+                f"Changing the {_listed(moved)} needs the {_SECRET_NAMES[connection.kind]} entered again: a stored "
+                "secret is never sent to a new endpoint.")
+    for name in _URL_FIELDS:
+        url = getattr(connection, name)
+        if url and name not in errors and not https_or_loopback(url):
+            errors.setdefault(name, []).append(
+                "Use an https URL: plain http is allowed only to this machine (localhost, 127.0.0.1, ::1), since "
+                "it would carry the secret readable over the network.")
     if connection.kind == Connection.Kind.SALESFORCE and not connection.client_id.strip():
         errors.setdefault("client_id", []).append("Enter the connected app's consumer key.")
     if connection.kind == Connection.Kind.EXCHANGE and not connection.username.strip():

@@ -32,7 +32,8 @@ class ConnectionForm(forms.ModelForm):
         required=False, widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text="Salesforce: the connected app's private key (PEM). Exchange: the service account's password. "
         "Graph: the client secret, or the certificate's private key and certificate (PEM). "
-        "Leave blank to keep the stored secret.",
+        "Leave blank to keep the stored secret, unless you change where the connection points (URL, account, "
+        "tenant or app): a stored secret is never sent to a new endpoint.",
     )
 
     secret_label = "Secret"  # noqa: S105 - a label

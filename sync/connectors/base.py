@@ -9,7 +9,9 @@ failure means: retry later (``TransientError``), stop and tell a person (``Needs
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,26 @@ class GraphSettings:
     verify: bool | str = True  # True (system CAs), or the path of a CA bundle (the sandbox's ca.pem)
     timeout_seconds: float = 30.0
     max_wait_seconds: int = 10  # longest Retry-After honoured in-process; longer waits go back to Celery
+
+
+def https_or_loopback(url: str) -> bool:
+    """May a secret be sent to this URL? Over https, yes; over plain http only to this machine (127.0.0.0/8, ::1,
+    localhost: the sandbox's EWS emulator), where it crosses no network; anything else, no."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        return False
+    if parts.scheme.lower() == "https":
+        return True
+    if parts.scheme.lower() != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address: only "localhost" is taken to be this machine
+        return False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ per-user mailbox route on /api/v1/users/{id}/."""
 
 import pytest
 
+from sync.connections import save_connection
 from sync.models import Connection
 from tests.factories import make_user
 
@@ -97,3 +98,103 @@ def test_a_salesforce_connection_needs_its_consumer_key_here_too(admin_client_ap
                                                           "secret": "-----BEGIN PRIVATE KEY-----"}, format="json")
     assert response.status_code == 400
     assert response.json() == {"client_id": ["Enter the connected app's consumer key."]}
+
+
+# ---- a stored secret never follows a changed endpoint; plain http only to this machine ---------------------------
+
+STORED = {
+    "salesforce": {"url": "https://login.salesforce.com", "client_id": "3MVG9key", "username": "int@example.com"},
+    "exchange": {"url": "https://mail.example.com/EWS/Exchange.asmx", "username": "svc@example.com",
+                 "auth_type": "basic"},
+    "graph": {"url": "https://graph.microsoft.com", "tenant_id": "contoso.onmicrosoft.com", "client_id": "app-id",
+              "authority_url": "", "mailbox_routing": "all"},
+}
+SECRETS = {"salesforce": "-----BEGIN PRIVATE KEY-----\nstored\n-----END PRIVATE KEY-----",
+           "exchange": "stored-password", "graph": "stored-client-secret"}
+ELSEWHERE = [
+    ("salesforce", "url", "https://login.attacker.example", "login URL"),
+    ("salesforce", "client_id", "3MVG9other", "consumer key"),
+    ("exchange", "url", "https://attacker.example/EWS/Exchange.asmx", "EWS URL"),
+    ("exchange", "username", "someone-else@example.com", "service account"),
+    ("graph", "url", "https://graph.attacker.example", "Graph URL"),
+    ("graph", "authority_url", "https://login.attacker.example", "authority URL"),
+    ("graph", "tenant_id", "fabrikam.onmicrosoft.com", "tenant"),
+    ("graph", "client_id", "other-app-id", "application (client) id"),
+]
+
+
+@pytest.fixture
+def stored(db):
+    """Each kind saved with a secret, as an earlier admin left it."""
+    for kind, fields in STORED.items():
+        save_connection(kind, secret=SECRETS[kind], **fields)
+    return {c.kind: c for c in Connection.objects.all()}
+
+
+@pytest.mark.parametrize(("kind", "field", "value", "label"), ELSEWHERE)
+def test_pointing_a_connection_elsewhere_needs_the_secret_again(admin_client_api, stored, kind, field, value, label):
+    refused = admin_client_api.patch(f"{URL}{kind}/", {field: value}, format="json")
+    assert refused.status_code == 400, refused.content
+    errors = refused.json()
+    assert list(errors) == ["secret"] and label in errors["secret"][0] and "again" in errors["secret"][0]
+    connection = Connection.objects.get(kind=kind)
+    assert getattr(connection, field) == STORED[kind][field] and connection.secret == SECRETS[kind]
+    assert connection.updated_at == stored[kind].updated_at  # nothing half-written
+
+    saved = admin_client_api.patch(f"{URL}{kind}/", {field: value, "secret": "entered-again"}, format="json")
+    assert saved.status_code == 200, saved.content
+    connection.refresh_from_db()
+    assert getattr(connection, field) == value and connection.secret == "entered-again"
+
+
+def test_changing_two_endpoint_fields_names_both(admin_client_api, stored):
+    refused = admin_client_api.patch(f"{URL}graph/", {"tenant_id": "fabrikam", "authority_url": "https://a.example"},
+                                     format="json")
+    assert refused.status_code == 400
+    message = refused.json()["secret"][0]
+    assert "tenant" in message and "authority URL" in message
+
+
+def test_saving_the_same_endpoint_again_keeps_the_secret(admin_client_api, stored):
+    same = {"salesforce": {"url": " https://login.salesforce.com/ ", "client_id": "3MVG9key"},
+            "exchange": {"url": "https://mail.example.com/EWS/Exchange.asmx/", "username": "svc@example.com"},
+            "graph": {"url": "https://graph.microsoft.com/", "tenant_id": "contoso.onmicrosoft.com",
+                      "client_id": "app-id", "authority_url": "https://login.microsoftonline.com"}}
+    for kind, fields in same.items():
+        response = admin_client_api.put(f"{URL}{kind}/", {**fields, "version": ""}, format="json")
+        assert response.status_code == 200, (kind, response.content)
+        assert Connection.objects.get(kind=kind).secret == SECRETS[kind]
+    # Settings that do not say where the secret goes change without it.
+    assert admin_client_api.patch(f"{URL}exchange/", {"auth_type": "ntlm"}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize(("kind", "field", "url"), [
+    ("exchange", "url", "http://mail.example.com/EWS/Exchange.asmx"),
+    ("exchange", "url", "http://10.0.0.5/EWS/Exchange.asmx"),
+    ("salesforce", "url", "http://login.salesforce.com"),
+    ("graph", "url", "http://graph.example.com"),
+    ("graph", "authority_url", "http://login.example.com"),
+])
+def test_plain_http_is_refused_beyond_this_machine(admin_client_api, stored, kind, field, url):
+    response = admin_client_api.patch(f"{URL}{kind}/", {field: url, "secret": "new-secret"}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field] and "https" in response.json()[field][0]
+    connection = Connection.objects.get(kind=kind)
+    assert getattr(connection, field) == STORED[kind][field] and connection.secret == SECRETS[kind]
+
+
+def test_plain_http_is_refused_for_ntlm_too(admin_client_api):
+    response = admin_client_api.put(f"{URL}exchange/", {"url": "http://mail.example.com/EWS/Exchange.asmx",
+                                                        "username": "svc", "auth_type": "ntlm", "secret": "pw"},
+                                    format="json")
+    assert response.status_code == 400 and list(response.json()) == ["url"]
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8444/EWS/Exchange.asmx", "http://127.9.9.9/EWS/Exchange.asmx",
+                                 "http://localhost:8444/EWS/Exchange.asmx", "http://[::1]:8444/EWS/Exchange.asmx"])
+def test_plain_http_to_this_machine_is_accepted(admin_client_api, url):
+    response = admin_client_api.put(f"{URL}exchange/", {"url": url, "username": "svc", "secret": "pw"},
+                                    format="json")
+    assert response.status_code == 200, response.content
+    assert Connection.objects.get(kind="exchange").url == url

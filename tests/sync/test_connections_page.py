@@ -121,13 +121,13 @@ def test_the_admin_saves_through_the_service(client, admin_user):
     change = client.get(f"/admin/sync/connection/{connection.pk}/change/")
     assert change.status_code == 200 and "pw" not in change.context_data["adminform"].form.initial.values()
     response = client.post(f"/admin/sync/connection/{connection.pk}/change/", {
-        "url": "https://mail.example.com/EWS/Exchange.asmx", "username": "other@example.com", "secret": "",
-        "auth_type": "ntlm", "mailbox_routing": "all", "verify_tls": "on"})
+        "url": "https://mail.example.com/EWS/Exchange.asmx", "username": "svc@example.com", "secret": "",
+        "auth_type": "ntlm", "version": "Exchange2019", "mailbox_routing": "all", "verify_tls": "on"})
     assert response.status_code == 302
     connection.refresh_from_db()
-    assert connection.username == "other@example.com" and connection.secret == "pw" and connection.kind == "exchange"
+    assert connection.version == "Exchange2019" and connection.secret == "pw" and connection.kind == "exchange"
     assert AuditEntry.objects.get(action=AuditEntry.Action.CONNECTION_UPDATED).changes == {
-        "before": {"username": "svc@example.com"}, "after": {"username": "other@example.com"}}
+        "before": {"version": ""}, "after": {"version": "Exchange2019"}}
 
 
 def test_support_may_test_but_not_change(client, support_user):
@@ -238,3 +238,70 @@ def test_hybrid_test_buttons_against_the_sandbox(client, admin_user, tmp_path):
         assert result["detail"].endswith("Check the app registration's client secret or certificate."), result
     finally:
         running.stop()
+
+
+def ews_form(**overrides) -> dict:
+    data = {"kind": "exchange", "exchange-kind": "exchange", "exchange-url": "https://mail.example.com/EWS/Exchange.asmx",
+            "exchange-username": "svc@example.com", "exchange-secret": "", "exchange-auth_type": "basic",
+            "exchange-version": "", "exchange-verify_tls": "on", "exchange-ca_certificate": ""}
+    data.update(overrides)
+    return data
+
+
+def test_pointing_elsewhere_without_the_secret_is_refused_on_the_console_and_the_admin(client, admin_user):
+    """A stored password is never sent to a new endpoint: the change is refused on the secret, nothing is saved."""
+    stored = save_connection("exchange", url="https://mail.example.com/EWS/Exchange.asmx",
+                             username="svc@example.com", secret="stored-password")
+    client.force_login(admin_user)
+    page = client.post(URL, ews_form(**{"exchange-url": "https://attacker.example/EWS/Exchange.asmx"}))
+    errors = page.context["cards"][1]["form"].errors
+    assert list(errors) == ["secret"] and "EWS URL" in errors["secret"][0]
+    assert "Changing the EWS URL needs the password entered again" in page.content.decode()
+    admin_page = client.post(f"/admin/sync/connection/{stored.pk}/change/", {
+        "url": "https://mail.example.com/EWS/Exchange.asmx", "username": "attacker@example.com", "secret": "",
+        "auth_type": "basic", "mailbox_routing": "all", "verify_tls": "on"})
+    admin_errors = admin_page.context_data["adminform"].form.errors
+    assert list(admin_errors) == ["secret"] and "service account" in admin_errors["secret"][0]
+    connection = Connection.objects.get()
+    assert (connection.url, connection.username, connection.secret) == (
+        "https://mail.example.com/EWS/Exchange.asmx", "svc@example.com", "stored-password")
+    assert connection.updated_at == stored.updated_at
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.CONNECTION_UPDATED).exists()
+
+    # The same URL again (a trailing slash is no change) keeps the secret; the new URL with the password is saved.
+    response = client.post(URL, ews_form(**{"exchange-url": "https://mail.example.com/EWS/Exchange.asmx/",
+                                            "exchange-version": "Exchange2019"}), follow=True)
+    assert "Exchange (EWS) connection saved" in response.content.decode()
+    client.post(URL, ews_form(**{"exchange-url": "https://new.example.com/EWS/Exchange.asmx",
+                                 "exchange-secret": "entered-again"}))
+    connection.refresh_from_db()
+    assert (connection.url, connection.secret) == ("https://new.example.com/EWS/Exchange.asmx", "entered-again")
+
+
+def test_plain_http_beyond_this_machine_is_refused_on_the_console_and_the_admin(client, admin_user):
+    client.force_login(admin_user)
+    page = client.post(URL, ews_form(**{"exchange-url": "http://mail.example.com/EWS/Exchange.asmx",
+                                        "exchange-secret": "pw"}))
+    errors = page.context["cards"][1]["form"].errors
+    assert list(errors) == ["url"] and "https" in errors["url"][0]
+    admin_page = client.post("/admin/sync/connection/add/", {
+        "kind": "graph", "url": "https://graph.microsoft.com", "authority_url": "http://login.example.com",
+        "tenant_id": "contoso", "client_id": "app", "auth_type": "client_secret", "secret": "s3cret",
+        "mailbox_routing": "all", "verify_tls": "on"})
+    assert list(admin_page.context_data["adminform"].form.errors) == ["authority_url"]
+    assert not Connection.objects.exists()
+
+    response = client.post(URL, ews_form(**{"exchange-url": "http://127.0.0.1:8444/EWS/Exchange.asmx",
+                                            "exchange-secret": "pw"}), follow=True)
+    assert "Exchange (EWS) connection saved" in response.content.decode()
+
+
+def test_a_connection_saved_over_plain_http_before_is_not_used(db):
+    """A row written before the https rule: the connector refuses it before anything is sent."""
+    connection = Connection(kind="exchange", url="http://mail.invalid/EWS/Exchange.asmx", username="svc",
+                            auth_type="basic")
+    connection.set_secret("stored-password")
+    connection.save()
+    add_sync_user({"salesforce_id": "005000000000009", "username": "ann@example.com", "email": "ann@example.com"})
+    result = check_connection("exchange")
+    assert result["ok"] is False and "https" in result["detail"], result

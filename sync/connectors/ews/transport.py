@@ -1,5 +1,6 @@
 """How the EWS connector reaches Exchange: TLS trust per endpoint, one count per request, the retry policy, the
-service account's credentials and the exchangelib Configuration (no autodiscover, no version probe)."""
+service account's credentials and the exchangelib Configuration (no autodiscover, no version probe, no plain http
+beyond this machine)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from exchangelib import BASIC, NTLM, Build, Configuration, Credentials, FaultTol
 from exchangelib.errors import UnauthorizedError
 from exchangelib.protocol import BaseProtocol
 
-from sync.connectors.base import EwsSettings, PermanentError
+from sync.connectors.base import EwsSettings, NeedsAttention, PermanentError, https_or_loopback
 from sync.connectors.exchange import current_counter
 
 # exchangelib builds its HTTP sessions itself and passes no `verify`; the only hook is the adapter class, which is
@@ -97,6 +98,12 @@ def build_configuration(settings: EwsSettings) -> Configuration:
     except KeyError as e:
         raise PermanentError("invalid_settings", f"unsupported Exchange setting {e.args[0]!r}") from None
     endpoint = settings.ews_url
+    if not https_or_loopback(endpoint):
+        # The save rule refuses such a URL; this stops a connection saved before that rule, so that the service
+        # account's password (a Basic header, or an NTLM exchange one can crack) never crosses a network readable.
+        raise NeedsAttention("insecure_url", "The EWS URL uses plain http to another machine: the service "
+                             "account's password would cross the network readable.",
+                             "Change the EWS URL to https on the Connections page (and enter the password again).")
     with _TRUST_LOCK:
         if settings.verify is True:
             _TRUST.pop(endpoint, None)

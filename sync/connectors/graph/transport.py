@@ -20,7 +20,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from sync.connectors.base import CallCounter, GraphSettings, NeedsAttention, TransientError
+from sync.connectors.base import CallCounter, GraphSettings, NeedsAttention, TransientError, https_or_loopback
 from sync.connectors.exchange import counting, current_counter
 from sync.connectors.graph.errors import (
     GONE_CODES,
@@ -99,6 +99,12 @@ def _credential(settings: GraphSettings) -> str | dict[str, str]:
 
 
 def _app_for(settings: GraphSettings) -> _App:
+    if not (https_or_loopback(settings.authority_url) and https_or_loopback(settings.graph_url)):
+        # The save rule refuses such URLs; this stops a connection saved before it: the client secret (or an
+        # assertion signed with the certificate) and the tokens never cross a network readable.
+        raise NeedsAttention("insecure_url", "The Graph or authority URL uses plain http to another machine: the "
+                             "app's credentials would cross the network readable.",
+                             "Change both URLs to https on the Connections page (and enter the secret again).")
     authority = f"{settings.authority_url.rstrip('/')}/{settings.tenant_id}"
     credential = _credential(settings)
     fingerprint = hashlib.sha256(json.dumps(credential, sort_keys=True).encode()).hexdigest()

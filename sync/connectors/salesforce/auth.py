@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 
-from sync.connectors.base import NeedsAttention, SalesforceSettings, TransientError
+from sync.connectors.base import NeedsAttention, SalesforceSettings, TransientError, https_or_loopback
 from sync.connectors.salesforce.errors import network_error, oauth_error
 from sync.connectors.salesforce.transport import retry_after
 
@@ -101,6 +101,12 @@ def build_assertion(settings: SalesforceSettings, username: str, now: float | No
 
 def request_token(settings: SalesforceSettings, username: str, session: requests.Session) -> AccessToken:
     """Exchange a signed JWT for an access token at ``<login_url>/services/oauth2/token``."""
+    if not https_or_loopback(settings.login_url):
+        # The save rule refuses such a URL; this stops a connection saved before it: a JWT signed with the org's key
+        # is a credential, and never crosses a network readable.
+        raise NeedsAttention("insecure_url", "The Salesforce login URL uses plain http to another machine: the "
+                             "signed token request would cross the network readable.",
+                             "Change the login URL to https on the Connections page (and enter the key again).")
     url = f"{settings.login_url.rstrip('/')}/services/oauth2/token"
     data = {"grant_type": JWT_GRANT, "assertion": build_assertion(settings, username)}
     try:

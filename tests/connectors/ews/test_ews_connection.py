@@ -7,7 +7,7 @@ from exchangelib import Contact, Task
 from exchangelib.indexed_properties import EmailAddress
 
 from sandbox.runner import start_sandbox
-from sync.connectors.base import NeedsAttention, ObjectOptions, TransientError
+from sync.connectors.base import EwsSettings, NeedsAttention, ObjectOptions, TransientError
 from sync.connectors.ews import EwsMailbox, build_configuration
 from sync.engine import CreateRequest, SyncObject, UpdateRequest
 
@@ -120,3 +120,22 @@ def test_iis_error_page_is_transient(mailbox, control):
     control.fault(operation="SyncFolderItems", status=500, count=3)
     with pytest.raises(TransientError):
         mailbox.side(SyncObject.TASKS).changes(mark)
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.com/EWS/Exchange.asmx", "http://10.1.2.3/EWS/Exchange.asmx",
+                                 "http://127.0.0.1.attacker.example/EWS/Exchange.asmx"])
+def test_plain_http_beyond_this_machine_is_refused_before_any_request(url):
+    """The last line of defence for a connection saved before the https rule: the password never goes out."""
+    settings = EwsSettings(ews_url=url, username="svc@example.com", password="secret")
+    with pytest.raises(NeedsAttention) as caught:
+        build_configuration(settings)
+    assert caught.value.code == "insecure_url" and "https" in caught.value.action
+    with pytest.raises(NeedsAttention):
+        EwsMailbox(settings, "ann@example.com").check()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8444/EWS/Exchange.asmx", "http://localhost/EWS/Exchange.asmx",
+                                 "http://[::1]:8444/EWS/Exchange.asmx", "https://mail.example.com/EWS/Exchange.asmx"])
+def test_https_or_this_machine_is_accepted(url):
+    settings = EwsSettings(ews_url=url, username="svc@example.com", password="secret")
+    assert build_configuration(settings).service_endpoint == url

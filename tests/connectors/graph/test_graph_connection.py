@@ -184,3 +184,14 @@ def test_an_untrusted_certificate_needs_attention(settings, email):
     with pytest.raises(NeedsAttention) as caught:
         GraphMailbox(untrusted, email).check()
     assert caught.value.code == "tls_error" and "CA bundle" in caught.value.action
+
+
+@pytest.mark.parametrize("field", ["authority_url", "graph_url"])
+def test_plain_http_beyond_this_machine_is_refused_before_any_request(settings, field):
+    """The last line of defence for a connection saved before the https rule: the app's credentials never go out."""
+    insecure = dataclasses.replace(settings, **{field: "http://login.example.com"})
+    mailbox = GraphMailbox(insecure, "ann@example.com")
+    with pytest.raises(NeedsAttention) as caught:
+        mailbox.check()
+    assert caught.value.code == "insecure_url" and "https" in caught.value.action
+    assert mailbox.calls.calls == 0

@@ -16,6 +16,7 @@ from sync.connectors.salesforce import (
     TokenCache,
     build_assertion,
     jwt_audience,
+    request_token,
 )
 from sync.engine import CreateRequest, SyncObject
 from tests.connectors.salesforce.conftest import owned_by
@@ -151,3 +152,11 @@ def test_session_expired_during_a_write_is_renewed_and_nothing_is_written_twice(
     assert client.calls.by_operation["token"] == 2
     assert client.calls.by_operation["POST composite/sobjects"] == 2
     assert len(side.changes(None).records) == 3
+
+
+def test_plain_http_beyond_this_machine_is_refused_before_any_request(org, user):
+    """The last line of defence for a connection saved before the https rule: no signed assertion goes out."""
+    insecure = replace(org.settings, login_url="http://login.example.com")
+    with pytest.raises(NeedsAttention) as caught:
+        request_token(insecure, user.username, org.http())
+    assert caught.value.code == "insecure_url" and "https" in caught.value.action
