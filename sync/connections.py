@@ -155,11 +155,14 @@ CONNECTION_FIELDS = ("url", "username", "client_id", "tenant_id", "authority_url
 
 # Where each kind's secret goes, in the forms' words: a change to any of these would send the stored secret to a
 # new place (an endpoint, an account or an app someone else controls), so it must bring the secret again.
+# Who receives the secret: the address and the identity it is sent for, and which server is trusted to be that
+# address (a certificate check switched off, or another CA, lets another server answer in its place).
+_TRUST_FIELDS = {"verify_tls": "TLS verification", "ca_certificate": "trusted CA certificate"}
 ENDPOINT_FIELDS = {
-    Connection.Kind.SALESFORCE: {"url": "login URL", "client_id": "consumer key"},
-    Connection.Kind.EXCHANGE: {"url": "EWS URL", "username": "service account"},
+    Connection.Kind.SALESFORCE: {"url": "login URL", "client_id": "consumer key", **_TRUST_FIELDS},
+    Connection.Kind.EXCHANGE: {"url": "EWS URL", "username": "service account", **_TRUST_FIELDS},
     Connection.Kind.GRAPH: {"url": "Graph URL", "authority_url": "authority URL", "tenant_id": "tenant",
-                            "client_id": "application (client) id"},
+                            "client_id": "application (client) id", **_TRUST_FIELDS},
 }
 _SECRET_NAMES = {Connection.Kind.SALESFORCE: "private key", Connection.Kind.EXCHANGE: "password",
                  Connection.Kind.GRAPH: "client secret or certificate"}
@@ -171,7 +174,7 @@ def _endpoint(connection: Connection) -> dict[str, str]:
     Graph's default (the one a blank means)."""
     values = {}
     for name in ENDPOINT_FIELDS.get(connection.kind, {}):
-        value = (getattr(connection, name) or "").strip().rstrip("/")
+        value = str(getattr(connection, name) or "").strip().rstrip("/")
         if name == "authority_url" and not value:
             value = GraphSettings.authority_url
         values[name] = value

@@ -147,6 +147,17 @@ def test_pointing_a_connection_elsewhere_needs_the_secret_again(admin_client_api
     assert getattr(connection, field) == value and connection.secret == "entered-again"
 
 
+@pytest.mark.parametrize("kind", ["salesforce", "exchange", "graph"])
+def test_trusting_another_server_needs_the_secret_again(admin_client_api, stored, kind):
+    # With certificate checks off, any server that answers for the address would receive the secret.
+    refused = admin_client_api.patch(f"{URL}{kind}/", {"verify_tls": False}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "TLS verification" in refused.json()["secret"][0]
+    assert Connection.objects.get(kind=kind).verify_tls is True
+    saved = admin_client_api.patch(f"{URL}{kind}/", {"verify_tls": False, "secret": "entered-again"}, format="json")
+    assert saved.status_code == 200, saved.content
+
+
 def test_changing_two_endpoint_fields_names_both(admin_client_api, stored):
     refused = admin_client_api.patch(f"{URL}graph/", {"tenant_id": "fabrikam", "authority_url": "https://a.example"},
                                      format="json")
