@@ -22,6 +22,7 @@ def _to_link(row: RecordLink) -> Link:
         gone=Side(row.gone) if row.gone else None,
         gone_out_of_scope=row.gone_out_of_scope,
         needs_retry=row.needs_retry,
+        outlook_unseen=row.outlook_unseen,
         link_id=row.pk,
     )
 
@@ -40,6 +41,7 @@ def _to_row(link: Link, user_id: int, object_type: str) -> RecordLink:
         gone=link.gone.value if link.gone else "",
         gone_out_of_scope=link.gone_out_of_scope,
         needs_retry=link.needs_retry,
+        outlook_unseen=link.outlook_unseen,
     )
 
 

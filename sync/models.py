@@ -174,6 +174,10 @@ class RecordLink(models.Model):
     gone = models.CharField(max_length=12, choices=SideChoice.choices, blank=True, default="")
     gone_out_of_scope = models.BooleanField(default=False)
     needs_retry = models.BooleanField(default=False)
+    # The Outlook item was linked (created by the sync, or matched by a run that died) after the last stored Exchange
+    # feed read: the next run checks it still exists, as the feed never reports an item created and deleted between
+    # two reads.
+    outlook_unseen = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,7 +2,7 @@
 
 - `records`: the vocabulary (objects, directions, conflict behaviours, link states, records, change sets);
 - `canonical`: canonical fields per object, normalisation and the content hash;
-- `links`: the `Link` (RecordLink) and the `LinkStore` / `WatermarkStore` interfaces;
+- `links`: the `Link` (RecordLink), the `LinkStore` / `WatermarkStore` interfaces and the run's `MarkingLinkStore`;
 - `matching`: pairing unlinked records on first syncs and resets;
 - `reconcile`: the §5 table as a pure function returning a `Plan`, with the guards;
 - `apply`: the shell (`run_sync`, `apply_plan`, `reset_sync`) and the `SideConnector` interface;

@@ -15,6 +15,12 @@ three. Guarantees of `run_sync`:
 - After a Salesforce create from an Outlook item, the item is stamped with the new Salesforce id (only where the
   direction writes Outlook); a failed stamp is reported and never undoes the link.
 - A refused plan (guards) writes nothing and advances nothing.
+- Exchange's feeds never report an item created and deleted between two reads, and a run reads its feed before
+  making its own creates: every Outlook item linked after the last stored feed read (the run's creates; items
+  matched by a run that then died before storing its watermark) is marked on its link (`Link.outlook_unseen`),
+  the next incremental run fetches the marked items its feed does not mention in one call (a missing one is a
+  deletion, decided by the usual rules) and clears the marks once its watermarks have advanced. A full run needs no
+  check (it lists everything) but clears them too.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sync.engine.canonical import Schema, schema_for
-from sync.engine.links import Link, LinkStore, WatermarkStore
+from sync.engine.links import Link, LinkStore, MarkingLinkStore, WatermarkStore
 from sync.engine.matching import match_keys
 from sync.engine.plan import Action, ActionKind, Guards, Plan, RecordIssue, Refusal
 from sync.engine.reconcile import reconcile
@@ -178,9 +184,13 @@ def run_sync(
     if setting.direction is Direction.NONE:
         return SyncOutcome(Plan())
     connectors = {SF: salesforce, OL: outlook}
+    first_read = watermarks.get(OL) is None  # a run that dies leaves it so: the next run reads everything again
     changes = {side: connectors[side].changes(None if full else watermarks.get(side)) for side in (SF, OL)}
+    fed = set(changes[OL].records)  # what this run's Exchange feed read itself reported
+    links = MarkingLinkStore(links, fed if first_read and changes[OL].full else ())
     revisit = links.revisit()
-    _complete_change_sets(changes, connectors, links, revisit)
+    unseen = [link.outlook_id for link in links if link.outlook_unseen and link.outlook_id]
+    _complete_change_sets(changes, connectors, links, revisit, unseen)
     _fetch_stamped(changes, salesforce, links)
     _fetch_match_candidates(object_type, schema, changes, connectors, links)
     held, issues = _resolve_pending(object_type, schema, changes, connectors, links, revisit)
@@ -197,17 +207,20 @@ def run_sync(
     for side in (SF, OL):
         watermarks.set(side, changes[side].watermark)
     outcome.watermarks_advanced = True
+    _mark_seen(links, [*unseen, *fed])
     return outcome
 
 
 def _complete_change_sets(
     changes: dict[Side, ChangeSet], connectors: Mapping[Side, SideConnector], links: LinkStore,
-    revisit: list[Link],
+    revisit: list[Link], unseen: list[str],
 ) -> None:
     """Add the records reconcile must see that the change sets may not hold.
 
     Pending and failed links are fetched on both sides. For a full change set, linked records missing from it are
-    fetched too, so that a record that left the scope is not taken for a deleted one.
+    fetched too, so that a record that left the scope is not taken for a deleted one. For an incremental Outlook
+    change set, the items the sync created after the previous feed read (`unseen`) are fetched too: the feed does
+    not report one the user deleted before this run's read.
     """
     for side in (SF, OL):
         change_set = changes[side]
@@ -215,6 +228,8 @@ def _complete_change_sets(
         if change_set.full:
             wanted.update(link.id_on(side) for link in links
                           if not (link.gone is side and not link.gone_out_of_scope))
+        elif side is OL:
+            wanted.update(unseen)
         # A reshaped record (a series now presented as occurrences, or the reverse) still exists but is no record.
         wanted = {i for i in wanted if i is not None and i not in change_set.records and i not in change_set.reshaped}
         if not wanted:
@@ -227,6 +242,18 @@ def _complete_change_sets(
             else:
                 change_set.records[record_id] = record
                 change_set.deleted.discard(record_id)
+
+
+def _mark_seen(links: LinkStore, outlook_ids: list[str]) -> None:
+    """Clear the marks of the items this run's stored feed read has seen: those marked when the run started (their
+    deletion, if any, was found by `_complete_change_sets`) and those the feed reported.
+
+    Links are looked up again because the run may have changed or removed them; an item the run created or found
+    outside its feed keeps its mark for the next run."""
+    seen = {link.link_id: link.replace(outlook_unseen=False) for link in map(links.by_outlook_id, outlook_ids)
+            if link is not None and link.outlook_unseen}
+    if seen:
+        links.commit(list(seen.values()), [])
 
 
 def _fetch_stamped(changes: dict[Side, ChangeSet], salesforce: SideConnector, links: LinkStore) -> None:
@@ -415,6 +442,7 @@ def _apply_batch(
                 link = pending[id(action)]
                 if result.ok:
                     outcome.applied[(side.value, "create")] += 1
+                    # An Outlook create gets its `outlook_unseen` mark from the run's MarkingLinkStore.
                     final = link.replace(state=LinkState.LINKED, needs_retry=False)
                     final = final.with_side(side, result.record_id, result.version)
                     puts[id(action)] = final

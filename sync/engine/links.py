@@ -1,6 +1,6 @@
 """Links: what the engine remembers about a synced pair, and the store interface that keeps them.
 
-A `Link` mirrors one RecordLink row. Beyond the fields of DESIGN.md §4 it carries three more the Django model
+A `Link` mirrors one RecordLink row. Beyond the fields of DESIGN.md §4 it carries four more the Django model
 must store too:
 
 - `gone` (a side or None) and `gone_out_of_scope`: a *tombstone*. The copy on that side was deleted (or left the
@@ -11,6 +11,10 @@ must store too:
   re-created beside itself. The gone side's id is kept so a record that comes back into scope relinks.
 - `needs_retry`: a write for this pair failed; the next run fetches both records again even when the change sets
   are incremental, so the failed record is retried without holding back the watermark.
+- `outlook_unseen`: the Outlook item was linked (created by the sync, or matched) after the last Exchange feed read
+  whose watermark was stored. Exchange's feeds (EWS SyncFolderItems, Graph delta) report the deletion of an item
+  only if it existed at the stored watermark, so the next incremental run fetches these items to learn whether the
+  user deleted them in between, then clears the mark (its own feed read has seen them). `MarkingLinkStore` sets it.
 
 `link_id` is the store's key (the RecordLink primary key), None until the store first saves the link.
 """
@@ -18,7 +22,7 @@ must store too:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +42,7 @@ class Link:
     gone: Side | None = None
     gone_out_of_scope: bool = False
     needs_retry: bool = False
+    outlook_unseen: bool = False
     link_id: int | None = None
 
     def id_on(self, side: Side) -> str | None:
@@ -99,6 +104,50 @@ class WatermarkStore(Protocol):
     def get(self, side: Side) -> str | None: ...
 
     def set(self, side: Side, value: str | None) -> None: ...
+
+
+class MarkingLinkStore:
+    """A link store, seen through a run: every link committed with an Outlook id it did not hold before is marked
+    `outlook_unseen`, except the ids in `seen` (those the run's own feed read reported, when a crash would make the
+    next run read everything again anyway).
+
+    Marking at commit time, not at the end of the run, matters: a run that dies after committing links leaves the
+    watermark where it was, and the next run's feed, read from there, never reports an item created and deleted
+    since, although the dead run linked it.
+    """
+
+    def __init__(self, links: LinkStore, seen: Collection[str] = ()) -> None:
+        self.links = links
+        self.seen = seen
+
+    def by_salesforce_id(self, salesforce_id: str) -> Link | None:
+        return self.links.by_salesforce_id(salesforce_id)
+
+    def by_outlook_id(self, outlook_id: str) -> Link | None:
+        return self.links.by_outlook_id(outlook_id)
+
+    def __iter__(self) -> Iterator[Link]:
+        return iter(self.links)
+
+    def __len__(self) -> int:
+        return len(self.links)
+
+    def revisit(self) -> list[Link]:
+        return self.links.revisit()
+
+    def clear(self) -> None:
+        self.links.clear()
+
+    def commit(self, puts: Sequence[Link], removals: Sequence[Link]) -> list[Link]:
+        return self.links.commit([self._marked(link) for link in puts], removals)
+
+    def _marked(self, link: Link) -> Link:
+        if link.outlook_unseen or link.outlook_id is None or link.outlook_id in self.seen:
+            return link
+        known = self.links.by_outlook_id(link.outlook_id)
+        if known is not None and known.link_id == link.link_id:
+            return link
+        return link.replace(outlook_unseen=True)
 
 
 def link_for_pair(

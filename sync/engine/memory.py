@@ -2,7 +2,9 @@
 
 They behave like the real ends where the engine can tell: every write bumps the record's version token, our own
 writes show up in the next incremental change set like anyone else's, deletions are reported incrementally,
-full change sets hold in-scope records only, Exchange-side items keep the stamped Salesforce id. Tests inject
+full change sets hold in-scope records only, Exchange-side items keep the stamped Salesforce id. Like Exchange's
+feeds (EWS SyncFolderItems, Graph delta), the Outlook side's incremental change set says nothing of an item
+created and deleted since the watermark (`feed_hides_short_lived`). Tests inject
 faults: `fail_next` (per-record write errors) and `crash_after_next_write` (the write happens, then the process
 "dies" with `SimulatedCrash` before the links are committed). The link store enforces RecordLink's uniqueness.
 """
@@ -39,12 +41,17 @@ class MemorySide:
     """One side's records for one user and object, with a change log for incremental change sets."""
 
     def __init__(self, side: Side, object_type: SyncObject | str = SyncObject.CONTACTS,
-                 schema: Schema | None = None) -> None:
+                 schema: Schema | None = None, *, feed_hides_short_lived: bool | None = None) -> None:
         self.side = side
+        # Exchange's feeds report a deletion only for an item that existed at the watermark; Salesforce's queryAll
+        # reports every deletion since it.
+        self.feed_hides_short_lived = side is Side.OUTLOOK if feed_hides_short_lived is None \
+            else feed_hides_short_lived
         self.object_type = SyncObject(object_type)
         self.schema = schema or schema_for(self.object_type)
         self.items: dict[str, _Item] = {}
         self._deleted_at: dict[str, int] = {}
+        self._created_at: dict[str, int] = {}  # of every record ever added, deleted ones included
         self._reshaped_at: dict[str, int] = {}
         self._clock = itertools.count(1)
         self._now = 0
@@ -68,6 +75,7 @@ class MemorySide:
         record_id = record_id or self._new_id()
         now = self._tick()
         self.items[record_id] = _Item(dict(fields), now, in_scope, salesforce_id, now)
+        self._created_at[record_id] = now
         return record_id
 
     def edit(self, record_id: str, **changes: Any) -> None:
@@ -128,7 +136,8 @@ class MemorySide:
             return full
         since = int(watermark)
         records = [self.record(i) for i, it in self.items.items() if it.changed_at > since]
-        deleted = {i for i, at in self._deleted_at.items() if at > since and i not in self.items}
+        deleted = {i for i, at in self._deleted_at.items() if at > since and i not in self.items
+                   and not (self.feed_hides_short_lived and self._created_at.get(i, 0) > since)}
         change_set = ChangeSet.of(self.side, records, deleted=deleted, watermark=mark)
         change_set.reshaped = {i for i, at in self._reshaped_at.items() if at > since and i not in self.items}
         return change_set

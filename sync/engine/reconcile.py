@@ -163,6 +163,8 @@ class _Reconciler:
             outlook_id=source.id if source_side is OL else None,
             state=LinkState.pending_create(target),
             content_hash=self._hash(source_side, source),
+            # An Outlook source the feed has not seen yet stays to be checked (see `Link.outlook_unseen`).
+            outlook_unseen=source_side is OL and stored is not None and stored.outlook_unseen,
             link_id=stored.link_id if stored else None,
         ).with_version(source_side, source.version)
         self._emit(Action(

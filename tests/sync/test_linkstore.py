@@ -75,6 +75,35 @@ def test_tombstones_round_trip(user):
     assert again == link
 
 
+def test_unseen_outlook_creates_round_trip(user):
+    store = DjangoLinkStore(user.pk, "contacts")
+    (link,) = store.commit([Link("003A", "OL-A", outlook_unseen=True)], [])
+    (again,) = DjangoLinkStore(user.pk, "contacts")
+    assert again == link and RecordLink.objects.get().outlook_unseen
+
+
+def test_an_outlook_copy_deleted_before_the_next_feed_read_is_deleted_in_salesforce(user):
+    """Issue 20: the copy the sync created is deleted before the next run; the Django store keeps the mark between
+    runs, so the next run checks the item and propagates the deletion, then clears the mark."""
+    sf, ol = MemorySide(Side.SALESFORCE, "contacts"), MemorySide(Side.OUTLOOK, "contacts")
+    sf_id = sf.add({"first_name": "Ada", "last_name": "Lovelace"})
+    setting, marks = DataSetting(Direction.BOTH), MemoryWatermarks()
+    run_sync(SyncObject.CONTACTS, setting, sf, ol, DjangoLinkStore(user.pk, "contacts"), marks, full=True)
+    assert RecordLink.objects.get().outlook_unseen
+
+    run_sync(SyncObject.CONTACTS, setting, sf, ol, DjangoLinkStore(user.pk, "contacts"), marks)
+    assert not RecordLink.objects.get().outlook_unseen  # seen: a later delete is reported by the feed
+
+    sf.add({"first_name": "Grace", "last_name": "Hopper"})
+    run_sync(SyncObject.CONTACTS, setting, sf, ol, DjangoLinkStore(user.pk, "contacts"), marks)
+    grace = RecordLink.objects.get(outlook_unseen=True)
+    ol.remove(grace.outlook_id)
+    outcome = run_sync(SyncObject.CONTACTS, setting, sf, ol, DjangoLinkStore(user.pk, "contacts"), marks)
+    assert outcome.applied[("salesforce", "delete")] == 1
+    assert list(sf.live()) == [sf_id]
+    assert list(RecordLink.objects.values_list("salesforce_id", "outlook_unseen")) == [(sf_id, False)]
+
+
 def test_watermarks_are_kept_in_the_state_row(user):
     state = UserObjectState.objects.get(user=user, object="contacts")
     marks = DjangoWatermarks(state)
