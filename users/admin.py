@@ -28,17 +28,8 @@ class SyncUserAdmin(ReadOnlyAdmin):
 
 
 @admin.register(UserObjectState)
-class UserObjectStateAdmin(admin.ModelAdmin):
+class UserObjectStateAdmin(ReadOnlyAdmin):
     list_display = ("user", "object", "state", "next_due_at", "consecutive_failures", "last_error_code")
     list_filter = ("object", "state")
     search_fields = ("user__username", "user__email")
     list_select_related = ("user",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

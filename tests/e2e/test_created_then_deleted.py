@@ -10,20 +10,12 @@ Each scenario runs with the mailbox on EWS and on Graph, for contacts, events an
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from sync.models import RecordLink, SyncRun
+from tests.e2e.test_sync_user import sync
 
 pytestmark = pytest.mark.e2e
-
-
-def sync(person, *args: str) -> int:
-    try:
-        call_command("sync_user", person.username, *args)
-    except SystemExit as exc:
-        return exc.code
-    return 0
 
 
 ALL_RECORDS = {"contacts": "SELECT Id FROM Contact", "events": "SELECT Id FROM Event", "tasks": "SELECT Id FROM Task"}
