@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
 from audit.models import AuditEntry
@@ -37,12 +37,12 @@ def filter_entries(queryset, params):
 ACTION_PARAMETER = OpenApiParameter("action", OpenApiTypes.STR, enum=AuditEntry.Action.values)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("configuration", OpenApiTypes.INT, description="Entries about this configuration."),
-        ACTION_PARAMETER,
-    ]
-)
+@extend_schema_view(list=extend_schema(parameters=[
+    # The list reads its filters as a form does: an empty value filters nothing (x-allow-empty, see syncadmin.openapi).
+    OpenApiParameter("configuration", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                     description="Entries about this configuration.", extensions={"x-allow-empty": True}),
+    OpenApiParameter("action", OpenApiTypes.STR, enum=AuditEntry.Action.values, extensions={"x-allow-empty": True}),
+]))
 class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The audit trail: who changed which configuration, assignment, synced user or connection, when, and what
     changed."""

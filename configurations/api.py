@@ -20,6 +20,7 @@ from configurations.models import (
     OutlookConfiguration,
 )
 from configurations.validation import MAX_DAYS, MAX_RECORD_LIMIT, ConfigurationInvalid
+from syncadmin.api_fields import BooleanField, CharField, NameField, TextField
 from syncadmin.permissions import permission_required
 from users import services as user_services
 from users.api import SEARCH_PARAMETER, STATE_PARAMETER, SyncUserSerializer, filter_users_or_400, synced_users
@@ -27,6 +28,8 @@ from users.api import SEARCH_PARAMETER, STATE_PARAMETER, SyncUserSerializer, fil
 
 class StrictSerializer(serializers.Serializer):
     """Unknown keys are errors, not silently dropped (a typo in an option must not look saved)."""
+
+    refuses_unknown_fields = True  # the schema says so: additionalProperties false (syncadmin.openapi)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -46,7 +49,7 @@ def _conflict():
 
 def _excluded():
     return serializers.ListField(
-        child=serializers.CharField(max_length=254), required=False, max_length=1000,
+        child=CharField(max_length=254), required=False, max_length=1000,
         help_text="E-mail addresses and domains that never sync.",
     )
 
@@ -54,26 +57,26 @@ def _excluded():
 class ContactsSettingSerializer(StrictSerializer):
     direction = _direction()
     conflict_behavior = _conflict()
-    folder = serializers.CharField(max_length=255, allow_blank=True, required=False, trim_whitespace=False)
-    propagate_deletions = serializers.BooleanField(required=False)
+    folder = CharField(max_length=255, allow_blank=True, required=False, trim_whitespace=False)
+    propagate_deletions = BooleanField(required=False)
     excluded_addresses = _excluded()
 
 
 class EventsSettingSerializer(StrictSerializer):
     direction = _direction()
     conflict_behavior = _conflict()
-    sync_private_events = serializers.BooleanField(required=False)
+    sync_private_events = BooleanField(required=False)
     event_scope = serializers.ChoiceField(choices=EventScope.choices, required=False)
-    event_category = serializers.CharField(max_length=255, allow_blank=True, required=False)
-    propagate_deletions = serializers.BooleanField(required=False)
-    auto_relate = serializers.BooleanField(required=False)
+    event_category = NameField(what="category", max_length=255, allow_blank=True, required=False)
+    propagate_deletions = BooleanField(required=False)
+    auto_relate = BooleanField(required=False)
     excluded_addresses = _excluded()
 
 
 class TasksSettingSerializer(StrictSerializer):
     direction = _direction()
     conflict_behavior = _conflict()
-    propagate_deletions = serializers.BooleanField(required=False)
+    propagate_deletions = BooleanField(required=False)
 
 
 class DataSettingsSerializer(StrictSerializer):
@@ -98,7 +101,7 @@ class FilterValueField(serializers.JSONField):
 
 
 class FilterSerializer(StrictSerializer):
-    field = serializers.CharField(
+    field = CharField(
         max_length=100,
         help_text="A field of the object's allow-list: "
         + "; ".join(f"{o}: {', '.join(sorted(fields))}" for o, fields in soql.ALLOWED_FIELDS.items()),
@@ -146,11 +149,12 @@ class DataSetsSerializer(StrictSerializer):
 
 class ConfigurationSerializer(StrictSerializer):
     id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=120)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=10000)
-    active = serializers.BooleanField(required=False)
+    name = NameField(max_length=120)
+    description = TextField(what="description", allow_blank=True, required=False, max_length=10000)
+    active = BooleanField(required=False)
     sync_interval_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
-    profiles = serializers.ListField(child=serializers.CharField(max_length=255), required=False, max_length=1000)
+    profiles = serializers.ListField(child=NameField(what="profile name", max_length=255), required=False,
+                                     max_length=1000)
     data_settings = DataSettingsSerializer(required=False)
     data_sets = DataSetsSerializer(required=False)
     created_at = serializers.DateTimeField(read_only=True)
@@ -183,11 +187,13 @@ class UserIdentifierField(serializers.Field):
         return value
 
 
-extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 254}]})(UserIdentifierField)
+extend_schema_field({"oneOf": [
+    {"type": "integer"}, {"type": "string", "minLength": 1, "maxLength": 254, "pattern": "^[^\\u0000]*$"},
+]})(UserIdentifierField)
 
 
 class UserListSerializer(serializers.Serializer):
-    users = serializers.ListField(child=UserIdentifierField(), allow_empty=False, max_length=50_000)
+    users = serializers.ListField(child=UserIdentifierField(), min_length=1, max_length=50_000)
 
 
 _identifiers = serializers.ListField(child=UserIdentifierField())

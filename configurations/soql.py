@@ -86,6 +86,13 @@ _COMPARISON = {"equals": "=", "not_equals": "!=", "greater_than": ">", "less_tha
 MAX_FILTERS = 20
 MAX_IN_VALUES = 200
 MAX_VALUE_LENGTH = 255
+# Salesforce's range for date and dateTime values: a literal outside it makes the whole query fail at Salesforce, so
+# a data set is refused here instead (which also keeps every literal four digits of year, never year 1 or 9999
+# shifted past the calendar's edge by an offset).
+EARLIEST = datetime(1700, 1, 1, tzinfo=UTC)
+LATEST = datetime(4000, 12, 31, tzinfo=UTC)
+_OUT_OF_RANGE = ("That {what} is outside the range Salesforce accepts; enter one between "
+                 f"{EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}.")
 
 _ID = re.compile(r"^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?\Z")
 _INTEGER = re.compile(r"^-?\d{1,18}\Z", re.ASCII)
@@ -121,9 +128,14 @@ def quote(value: str, like_prefix: str = "", like_suffix: str = "") -> str:
 
 
 def datetime_literal(moment: datetime) -> str:
+    """The SOQL dateTime literal of ``moment`` in UTC (naive means UTC), its year always four digits: ``strftime``
+    writes year 1 as ``1`` on Linux, which SOQL does not read. Raises OverflowError when the moment in UTC falls
+    outside the calendar (year 1 with a positive offset, year 9999 with a negative one)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment.astimezone(UTC)
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+            f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
 
 
 def _literal(field_type: FieldType, value: Any) -> str:
@@ -165,18 +177,30 @@ def _literal(field_type: FieldType, value: Any) -> str:
     if field_type is D:
         if isinstance(value, str) and _DATE.match(value):
             try:
-                return date.fromisoformat(value).isoformat()
+                day = date.fromisoformat(value)
             except ValueError:
                 pass
+            else:
+                if not EARLIEST.date() <= day <= LATEST.date():
+                    raise _ValueError(_OUT_OF_RANGE.format(what="date"))
+                return day.isoformat()
         raise _ValueError("Enter a date as YYYY-MM-DD.")
     if field_type is DT:
         if isinstance(value, str) and len(value) <= 40:
             try:
                 if _DATE.match(value):
-                    return datetime_literal(datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC))
-                return datetime_literal(datetime.fromisoformat(value.replace("Z", "+00:00")))
+                    moment = datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+                else:
+                    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
             except ValueError:
                 pass
+            except OverflowError:  # the offset moves the moment off the calendar (year 0 or 10000)
+                raise _ValueError(_OUT_OF_RANGE.format(what="date and time")) from None
+            else:
+                if not EARLIEST <= moment <= LATEST:
+                    raise _ValueError(_OUT_OF_RANGE.format(what="date and time"))
+                return datetime_literal(moment)
         raise _ValueError("Enter a date and time as YYYY-MM-DDTHH:MM:SSZ.")
     raise _ValueError("Unsupported field type.")  # pragma: no cover
 

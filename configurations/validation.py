@@ -48,6 +48,29 @@ MAX_EXCLUDED_ADDRESSES = 1000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+# Names people read (a configuration's, a profile's, a folder's, a category's, a synced user's) hold no control
+# characters and no bidirectional-text controls (embeddings, overrides, isolates and the implicit marks, which make
+# text display differently from what it is), and at least one character that shows: whitespace and invisible
+# formatting characters (zero-width spaces and joiners, soft hyphen, variation selectors, Hangul and Braille blanks)
+# alone do not make a name. Free text (a description) may also hold line breaks and tabs. The classes read alike in
+# Python and in the ECMA-262 patterns of the OpenAPI schema, which publishes exactly the rule enforced here.
+_CONTROL_CLASS = r"\u0000-\u001f\u007f-\u009f"
+# The same, less tab, line feed and carriage return.
+_TEXT_CONTROL_CLASS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+_BIDI_CLASS = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_INVISIBLE_CLASS = (
+    r"\u0009-\u000d\u0020\u00a0\u00ad\u034f\u115f\u1160\u1680\u180b-\u180e\u2000-\u200d\u2028\u2029\u202f"
+    r"\u205f-\u2064\u206a-\u206f\u2800\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+)
+_BIDI = re.compile(f"[{_BIDI_CLASS}]")
+_NAME_CONTROLS = re.compile(f"[{_CONTROL_CLASS}]")
+_TEXT_CONTROLS = re.compile(f"[{_TEXT_CONTROL_CLASS}]")
+_VISIBLE = re.compile(f"[^{_CONTROL_CLASS}{_BIDI_CLASS}{_INVISIBLE_CLASS}]")
+NAME_PATTERN = (f"^[^{_CONTROL_CLASS}{_BIDI_CLASS}]*[^{_CONTROL_CLASS}{_BIDI_CLASS}{_INVISIBLE_CLASS}]"
+                f"[^{_CONTROL_CLASS}{_BIDI_CLASS}]*$")
+# Non-empty: the schema offers the empty string beside it for fields that may be blank.
+TEXT_PATTERN = f"^[^{_TEXT_CONTROL_CLASS}{_BIDI_CLASS}]+$"
+
 
 class ConfigurationInvalid(Exception):
     """A configuration change broke a rule; ``errors`` is in the API's shape."""
@@ -59,6 +82,22 @@ class ConfigurationInvalid(Exception):
 
 def _add(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
+
+
+def text_errors(value: str, what: str = "name", multiline: bool = False) -> list[str]:
+    """What is wrong with ``value`` as a name people read (``what`` says which, in the messages), or as free text
+    when ``multiline``: control characters, bidirectional-text controls, nothing visible. Empty when it is fine."""
+    errors = []
+    if (_TEXT_CONTROLS if multiline else _NAME_CONTROLS).search(value):
+        allowed = " (line breaks and tabs are fine)" if multiline else ""
+        errors.append(f"The {what} contains control characters; remove them{allowed}.")
+    if _BIDI.search(value):
+        errors.append(f"The {what} contains bidirectional-text control characters (such as U+202E), which make it "
+                      "display differently from what it is; remove them.")
+    if not multiline and not _VISIBLE.search(value):
+        errors.append(f"The {what} has no visible character once spaces and invisible characters are left out; "
+                      f"enter a {what} people can read.")
+    return errors
 
 
 def default_conflict_behavior(direction: str) -> str:
@@ -98,6 +137,9 @@ def validate_data_setting(sync_object: str, values: dict) -> Errors:
         elif len(folder) > 255 or _CONTROL.search(folder) or folder != folder.strip() or "\\" in folder:
             _add(errors, "folder", "Enter a folder name of at most 255 characters, without backslashes, "
                                    "control characters or surrounding spaces.")
+        elif folder:
+            for message in text_errors(folder, "folder name"):
+                _add(errors, "folder", message)
     if sync_object == SyncObject.EVENTS:
         scope = values.get("event_scope", EventScope.ALL)
         category = values.get("event_category", "")
@@ -109,6 +151,9 @@ def validate_data_setting(sync_object: str, values: dict) -> Errors:
             _add(errors, "event_category", "A category only applies when the event scope is category.")
         if isinstance(category, str) and (len(category) > 255 or _CONTROL.search(category)):
             _add(errors, "event_category", "Enter a category name of at most 255 characters.")
+        elif isinstance(category, str) and category:
+            for message in text_errors(category, "category"):
+                _add(errors, "event_category", message)
     for flag in ("sync_private_events", "propagate_deletions", "auto_relate"):
         if flag in values and not isinstance(values[flag], bool):
             _add(errors, flag, "Enter true or false.")
@@ -173,12 +218,17 @@ def validate_configuration_fields(values: dict, instance: OutlookConfiguration |
             _add(errors, "name", "Enter a name.")
         elif len(name) > 120:
             _add(errors, "name", "Enter at most 120 characters.")
+        elif problems := text_errors(name, "name"):
+            errors.setdefault("name", []).extend(problems)
         else:
             others = OutlookConfiguration.objects.filter(name__iexact=name.strip())
             if instance is not None and instance.pk:
                 others = others.exclude(pk=instance.pk)
             if others.exists():
                 _add(errors, "name", "A configuration with this name already exists.")
+    description = values.get("description")
+    if isinstance(description, str) and (problems := text_errors(description, "description", multiline=True)):
+        errors.setdefault("description", []).extend(problems)
     if "sync_interval_minutes" in values and not _whole_number_between(
         values["sync_interval_minutes"], 1, MAX_SYNC_INTERVAL_MINUTES
     ):
@@ -187,6 +237,8 @@ def validate_configuration_fields(values: dict, instance: OutlookConfiguration |
         profiles = values["profiles"]
         if not isinstance(profiles, list) or not all(isinstance(p, str) and p.strip() for p in profiles):
             _add(errors, "profiles", "Enter a list of profile names.")
+        elif problems := [f"{p[:80]!r}: {message}" for p in profiles for message in text_errors(p, "profile name")]:
+            errors.setdefault("profiles", []).extend(problems)
         else:
             taken = ProfileAssignment.objects.filter(profile__in=[p.strip() for p in profiles]).select_related(
                 "configuration"

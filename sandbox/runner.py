@@ -1,6 +1,8 @@
 """Start the emulators (Salesforce, EWS, Graph) on threaded HTTP servers, in the foreground (the command) or for
 tests."""
 
+import ipaddress
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +11,18 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.ca import ensure_certificates, server_ssl_context
 from sandbox.hub import Sandbox
+
+logger = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 @dataclass
@@ -49,6 +63,13 @@ def start_sandbox(
     graph_port: int = 0,
 ) -> RunningSandbox:
     """Serve the emulators on background threads; port 0 picks a free port. Call ``stop()`` when done."""
+    if not is_loopback(host):
+        logger.warning(
+            "The sandbox listens on %s, beyond this machine: anyone who can reach it can use its control API "
+            "(/_sandbox/: add users, inject faults, wipe its data) and every account's password is 'sandbox'. "
+            "Bind it to 127.0.0.1 (the default) unless other machines must reach it, and then only on a "
+            "network you trust.", host,
+        )
     data_dir = Path(data_dir)
     ca_path = ensure_certificates(data_dir)
     hub = Sandbox(data_dir, seed=seed)

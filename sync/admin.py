@@ -6,6 +6,7 @@ from django.db import models
 
 from sync.forms import ConnectionForm
 from sync.models import Connection, RecordError, RecordLink, SyncRun
+from syncadmin.admin import ReadOnlyAdmin
 
 
 @admin.register(Connection)
@@ -36,7 +37,7 @@ class RecordErrorInline(admin.TabularInline):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin):
     list_display = ("pk", "user", "object", "trigger", "state", "created_at", "finished_at")
     list_filter = ("state", "object", "trigger")
     search_fields = ("user__username", "user__email")
@@ -46,7 +47,7 @@ class SyncRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecordLink)
-class RecordLinkAdmin(admin.ModelAdmin):
+class RecordLinkAdmin(ReadOnlyAdmin):
     list_display = ("user", "object", "salesforce_id", "state", "updated_at")
     list_filter = ("object", "state")
     search_fields = ("salesforce_id", "outlook_id", "user__username")

@@ -4,7 +4,14 @@ import) are in users.api."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.db import models
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,6 +21,7 @@ from sync import connections
 from sync.filters import filter_runs
 from sync.models import Connection, RecordError, SyncRun
 from sync.routing import routing_summary
+from syncadmin.api_fields import BooleanField, CharField, URLField
 from syncadmin.permissions import permission_required
 
 
@@ -53,11 +61,13 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = SyncRunSerializer
     queryset = SyncRun.objects.prefetch_related("record_errors").order_by("-created_at", "-pk")
 
+    # The runs filter reads its parameters as the console's form does: an empty value filters nothing.
     @extend_schema(parameters=[
-        OpenApiParameter("user", str, description="id, username or e-mail address"),
-        OpenApiParameter("object", str, enum=SyncObject.values),
-        OpenApiParameter("state", str, enum=SyncRun.State.values), OpenApiParameter("trigger", str,
-                                                                                   enum=SyncRun.Trigger.values),
+        OpenApiParameter("user", {"type": "string", "maxLength": 254}, extensions={"x-allow-empty": True},
+                         description="id, username or e-mail address of a synced user (400 if none matches)"),
+        OpenApiParameter("object", str, enum=SyncObject.values, extensions={"x-allow-empty": True}),
+        OpenApiParameter("state", str, enum=SyncRun.State.values, extensions={"x-allow-empty": True}),
+        OpenApiParameter("trigger", str, enum=SyncRun.Trigger.values, extensions={"x-allow-empty": True}),
     ])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
@@ -73,6 +83,8 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
 
 # One check's answer: a connection's test here, and each end of a user's connection test (users.api).
 Check = inline_serializer("ConnectionCheck", {"ok": serializers.BooleanField(), "detail": serializers.CharField()})
+# The answer while the same test is already under way (409).
+TestBusy = inline_serializer("ConnectionTestBusy", {"detail": serializers.CharField()})
 
 
 # ---- connections --------------------------------------------------------------------------------------------------
@@ -81,8 +93,15 @@ Check = inline_serializer("ConnectionCheck", {"ok": serializers.BooleanField(), 
 class ConnectionSerializer(serializers.ModelSerializer):
     """A connection's settings; the secret is write-only (`has_secret` says whether one is stored)."""
 
+    # Booleans are true or false only and text is strings only, as the schema says (DRF's own fields take 1,
+    # "yes", "on" for true, and numbers for text).
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping, models.BooleanField: BooleanField,
+        models.CharField: CharField, models.TextField: CharField, models.URLField: URLField,
+    }
+
     label = serializers.CharField(source="get_kind_display", read_only=True)
-    secret = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+    secret = CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
                                    help_text="Private key, password, client secret or certificate; never returned.")
     has_secret = serializers.BooleanField(read_only=True)
 
@@ -95,6 +114,41 @@ class ConnectionSerializer(serializers.ModelSerializer):
         extra_kwargs = {name: {"required": False} for name in ("url", "auth_type", "mailbox_routing")}
 
 
+class ConnectionStateSerializer(ConnectionSerializer):
+    """A connection as the API shows it: its settings and `configured: true`, or only `kind`, `label` and
+    `configured: false` when none of that kind is stored (documentation; the view writes the data)."""
+
+    configured = serializers.BooleanField()
+    label = serializers.CharField()
+    has_secret = serializers.BooleanField(required=False)
+    updated_at = serializers.DateTimeField(required=False)
+
+    class Meta(ConnectionSerializer.Meta):
+        fields = [*ConnectionSerializer.Meta.fields, "configured"]
+        read_only_fields = []
+
+
+RoutingSerializer = inline_serializer("MailboxRouting", {
+    "rule": serializers.CharField(), "ews": serializers.IntegerField(), "graph": serializers.IntegerField(),
+    "overridden": serializers.IntegerField(), "hybrid": serializers.BooleanField(),
+})
+
+
+@extend_schema_serializer(many=False)
+class ConnectionListSerializer(serializers.Serializer):
+    """Every kind of connection, configured or not (one page, always), and how mailboxes are routed."""
+
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = ConnectionStateSerializer(many=True)
+    routing = RoutingSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(responses=ConnectionListSerializer, parameters=[OpenApiParameter("page", exclude=True)]),
+    retrieve=extend_schema(responses=ConnectionStateSerializer),
+)
 class ConnectionViewSet(viewsets.GenericViewSet):
     """The connections to Salesforce, Exchange (EWS) and Exchange Online (Graph), by kind: read by every role,
     changed by admins, tested by those who may test connections."""
@@ -120,7 +174,7 @@ class ConnectionViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, kind: str):
         return Response(self._data(kind, Connection.objects.filter(kind=kind).first()))
 
-    @extend_schema(request=ConnectionSerializer, responses={200: ConnectionSerializer})
+    @extend_schema(request=ConnectionSerializer, responses={200: ConnectionStateSerializer})
     def update(self, request, kind: str):
         """Create or change the connection of this kind (PUT and PATCH alike: fields left out keep their value)."""
         serializer = ConnectionSerializer(data=request.data, partial=True)
@@ -135,12 +189,16 @@ class ConnectionViewSet(viewsets.GenericViewSet):
 
     partial_update = update
 
-    @extend_schema(request=None, responses={200: Check})
+    @extend_schema(request=None, responses={200: Check, 409: TestBusy})
     @action(detail=True, methods=["post"])
     def test(self, request, kind: str):
         """Does it work? Salesforce: a token for the integration user; EWS: impersonation of a mailbox routed to
-        it; Graph: a token for the app and a mailbox routed to it."""
-        return Response(connections.check_connection(kind))
+        it; Graph: a token for the app and a mailbox routed to it. Answers within 10 seconds; 409 while another
+        test of the same connection is under way."""
+        try:
+            return Response(connections.check_connection(kind))
+        except connections.ConnectionTestBusy as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
     def _data(self, kind: str, connection: Connection | None) -> dict:
         if connection is None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -12,21 +18,30 @@ from django.db import transaction
 from audit import services as audit
 from audit.models import AuditEntry
 from configurations.models import Direction
+from sync.connectors import credentials
 from sync.connectors.base import (
+    INTERACTIVE_SECONDS,
     ConnectorError,
+    Deadline,
     EwsSettings,
     GraphSettings,
     NeedsAttention,
+    PermanentError,
     SalesforceSettings,
+    TransientError,
+    destination_problem,
     https_or_loopback,
+    interactive,
 )
 from sync.connectors.ews import EwsMailbox
-from sync.connectors.graph import GraphMailbox
-from sync.connectors.salesforce import SalesforceClient
+from sync.connectors.graph import GraphMailbox, forget_token_caches
+from sync.connectors.salesforce import TOKENS, SalesforceClient
 from sync.models import Connection
 from sync.routing import Route, mailbox_route, user_routed_to
 from syncadmin.crypto import SecretUnreadable
 from users.models import ExchangeRoute, SyncUser
+
+log = logging.getLogger(__name__)
 
 
 def required_permissions(direction: str) -> tuple[str, ...]:
@@ -50,6 +65,7 @@ def _connection(kind: str) -> Connection:
             f"{kind}_connection_missing",
             f"No {_NAMES.get(kind, kind)} connection is configured.",
             "Enter it on the Connections page (for the sandbox: python manage.py connect_sandbox).",
+            own_words=True,
         )
     return connection
 
@@ -74,10 +90,10 @@ def _secret(connection: Connection) -> str:
         secret = connection.secret
     except SecretUnreadable as exc:
         raise NeedsAttention(f"{connection.kind}_secret_unreadable", str(exc),
-                             "Enter the secret again on the Connections page.") from exc
+                             "Enter the secret again on the Connections page.", own_words=True) from exc
     if not secret:
         raise NeedsAttention(f"{connection.kind}_secret_missing", f"The {connection.kind} connection has no secret.",
-                             "Enter it on the Connections page.")
+                             "Enter it on the Connections page.", own_words=True)
     return secret
 
 
@@ -143,7 +159,8 @@ def integration_username() -> str:
     if not connection.username:
         raise NeedsAttention("salesforce_integration_user_missing",
                              "The Salesforce connection names no integration user to list users with.",
-                             "Set the connection's username to a user pre-authorised for the connected app.")
+                             "Set the connection's username to a user pre-authorised for the connected app.",
+                             own_words=True)
     return connection.username
 
 
@@ -196,6 +213,46 @@ def new_connection(kind: str) -> Connection:
     return connection
 
 
+# The settings each kind has (the Connections page's fields): another kind's setting is refused, unless blank.
+KIND_FIELDS = {
+    Connection.Kind.SALESFORCE: ("url", "client_id", "username", "version", "verify_tls", "ca_certificate"),
+    Connection.Kind.EXCHANGE: ("url", "username", "auth_type", "version", "verify_tls", "ca_certificate"),
+    Connection.Kind.GRAPH: ("url", "tenant_id", "client_id", "auth_type", "authority_url", "mailbox_routing",
+                            "mailbox_domains", "verify_tls", "ca_certificate"),
+}
+_BLANK = {"mailbox_routing": ("", Connection.MailboxRouting.ALL), "auth_type": ("", Connection.AuthType.BASIC)}
+_FIELD_NAMES = {"url": "URL", "username": "user name", "client_id": "client id", "tenant_id": "tenant",
+                "authority_url": "authority URL", "auth_type": "authentication", "version": "version",
+                "mailbox_routing": "mailbox routing", "mailbox_domains": "mailbox domains"}
+_VERSION_RULES = {Connection.Kind.SALESFORCE: credentials.salesforce_version_problem,
+                  Connection.Kind.EXCHANGE: credentials.ews_version_problem}
+
+
+def _foreign_fields(connection: Connection, fields: dict) -> dict[str, list[str]]:
+    """Settings given for a kind that has no such setting (e.g. an authority URL for EWS), unless blank or as
+    stored."""
+    errors: dict[str, list[str]] = {}
+    label = Connection.Kind(connection.kind).label
+    for name, value in fields.items():
+        if name in KIND_FIELDS[connection.kind] or name not in _FIELD_NAMES:
+            continue
+        if value in _BLANK.get(name, ("",)) or value is None or value == getattr(connection, name):
+            continue
+        errors[name] = [f"The {label} connection has no {_FIELD_NAMES[name]}: leave this field out."]
+    return errors
+
+
+def _url_problem(url: str) -> str | None:
+    if not https_or_loopback(url):
+        return ("Use an https URL: plain http is allowed only to this machine (localhost, 127.0.0.1, ::1), since "
+                "it would carry the secret readable over the network.")
+    problem = destination_problem(url)
+    if problem:
+        return (f"{problem[0].upper()}{problem[1:]}: a connection may not point at link-local, cloud metadata, "
+                "unspecified or multicast addresses (private addresses such as 10.0.0.5 are fine).")
+    return None
+
+
 def validate_connection(connection: Connection, *, secret: str | None = None, **fields) -> None:
     """Apply a change to an unsaved `connection` and check every rule: the model's (its fields and ``clean``), then
     what each kind needs to connect at all. Raises ValidationError naming the fields; the new `secret` (None or
@@ -203,13 +260,18 @@ def validate_connection(connection: Connection, *, secret: str | None = None, **
     console's and the admin's forms check their input here before they call it.
 
     A stored secret never follows the connection elsewhere: changing where it points (``ENDPOINT_FIELDS``) is
-    refused, on `secret`, unless the secret comes again. URLs are https, or plain http to this machine only."""
+    refused, on `secret`, unless the secret comes again. URLs are https, or plain http to this machine only, and
+    never name (or resolve to) a link-local, metadata, unspecified or multicast address. Another kind's settings,
+    a Salesforce API version that is not NN.0, an EWS version we do not know, a key or certificate that does not
+    parse are refused, each on its field."""
     unknown = sorted(set(fields) - set(CONNECTION_FIELDS))
     if unknown:
         raise TypeError(f"not a connection setting: {', '.join(unknown)}")
+    foreign = _foreign_fields(connection, fields)
     stored_endpoint = _endpoint(connection) if connection.has_secret else None
     for name, value in fields.items():
-        setattr(connection, name, value)
+        if name not in foreign:
+            setattr(connection, name, value)
     if not connection.auth_type:  # left blank: the kind's first way to authenticate
         connection.auth_type = (Connection.AUTH_TYPES.get(connection.kind) or (Connection.AuthType.BASIC,))[0]
     errors: dict[str, list[str]] = {}
@@ -217,6 +279,8 @@ def validate_connection(connection: Connection, *, secret: str | None = None, **
         connection.full_clean()
     except ValidationError as exc:
         errors = exc.message_dict
+    for name, messages in foreign.items():
+        errors.setdefault(name, []).extend(messages)
     if not secret and not connection.has_secret:
         errors.setdefault("secret", []).append("Enter the secret: there is none stored yet.")
     if not secret and stored_endpoint is not None:
@@ -229,18 +293,27 @@ def validate_connection(connection: Connection, *, secret: str | None = None, **
                 "secret is never sent to a new endpoint.")
     for name in _URL_FIELDS:
         url = getattr(connection, name)
-        if url and name not in errors and not https_or_loopback(url):
-            errors.setdefault(name, []).append(
-                "Use an https URL: plain http is allowed only to this machine (localhost, 127.0.0.1, ::1), since "
-                "it would carry the secret readable over the network.")
+        problem = _url_problem(url) if url and name not in errors else None
+        if problem:
+            errors.setdefault(name, []).append(problem)
+    version_rule = _VERSION_RULES.get(connection.kind)
+    checks = {"version": version_rule(connection.version or "") if version_rule else None,
+              "ca_certificate": credentials.ca_problem(connection.ca_certificate or "")}
+    for name, problem in checks.items():
+        if problem and name not in errors:
+            errors[name] = [problem]
     if connection.kind == Connection.Kind.SALESFORCE and not connection.client_id.strip():
         errors.setdefault("client_id", []).append("Enter the connected app's consumer key.")
     if connection.kind == Connection.Kind.EXCHANGE and not connection.username.strip():
         errors.setdefault("username", []).append("Enter the service account's user name.")
-    certificate = connection.kind == Connection.Kind.GRAPH and connection.auth_type == Connection.AuthType.CERTIFICATE
-    if certificate and secret and ("PRIVATE KEY" not in secret or "CERTIFICATE" not in secret):
-        errors.setdefault("secret", []).append(
-            "Paste the private key and the certificate, both PEM, one after the other.")
+    if secret:
+        problem = None
+        if connection.kind == Connection.Kind.SALESFORCE:
+            problem = credentials.salesforce_key_problem(secret)
+        elif connection.kind == Connection.Kind.GRAPH and connection.auth_type == Connection.AuthType.CERTIFICATE:
+            problem = credentials.graph_certificate_problem(secret)
+        if problem:
+            errors.setdefault("secret", []).append(problem)
     if errors:
         raise ValidationError(errors)
     if secret:
@@ -284,7 +357,18 @@ def save_connection(kind: str, *, secret: str | None = None, actor=None, **field
     if secret_changed:
         changes["secret"] = "changed"  # noqa: S105 - a marker that it changed, never the secret itself
     audit.record(action, actor, summary=summary, changes=changes, subject=label)
+    transaction.on_commit(lambda: forget_tokens(kind))
     return connection
+
+
+def forget_tokens(kind: str) -> None:
+    """Drop this process's cached tokens of a connection that changed: its next use (a test, a run) signs in with
+    the saved settings. Other processes never reuse a token for changed credentials either: their caches are keyed
+    on the credentials."""
+    if kind == Connection.Kind.SALESFORCE:
+        TOKENS.clear()
+    elif kind == Connection.Kind.GRAPH:
+        forget_token_caches()
 
 
 # ---- errors in words, connection checks ------------------------------------------------------------------------
@@ -298,44 +382,149 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", ")")) else f"{text}."
 
 
+# Needs-attention codes whose message is our own sentence wherever they are raised (no end chooses these codes for
+# a needs-attention error: the one path where an end does, Salesforce's token refusal, says its text is the end's).
+_OWN_MESSAGE_CODES = frozenset({"contacts_folder_missing", "task_list_missing", "missing_credential",
+                                "MISSING_PERMISSION", "salesforce_permission_missing", "insecure_url",
+                                "forbidden_address"})
+# What the codes mean, in our words, for the errors whose message is the end's (or a library's) text.
+_CODE_SENTENCES = {
+    **dict.fromkeys(("tls_error", "sslerror"), "The TLS connection failed: the server's certificate is not trusted, "
+                                              "or is not for this name."),
+    **dict.fromkeys(("timeout", "readtimeout", "connecttimeout", "errortimeoutexpired"),
+                    "The server did not answer in time."),
+    **dict.fromkeys(("connection_error", "connectionerror", "login_unreachable", "transporterror"),
+                    "The server could not be reached."),
+    **dict.fromkeys(("invalid_grant", "invalid_client_id", "invalid_client", "unauthorized_client", "invalid_scope",
+                     "invalid_request"), "The sign-in was refused."),
+    **dict.fromkeys(("unauthorized", "invalid_session_id"), "The server refused the credentials."),
+    **dict.fromkeys(("access_denied", "insufficient_access", "insufficient_access_or_readonly", "invalid_type"),
+                    "Access was refused."),
+    "impersonation_denied": "The service account may not impersonate this mailbox.",
+    "mailbox_not_found": "The mailbox was not found.",
+    "tenant_not_found": "The tenant's sign-in settings could not be read.",
+    "invalid_private_key": "The private key cannot sign a token.",
+    "invalid_certificate": "The certificate cannot be read.",
+    "invalid_field": "A field the sync uses cannot be read.",
+    "invalid_settings": "The connection's settings are not supported.",
+    "errorserverbusy": "The server is busy.",
+    "request_limit_exceeded": "The org's daily API request limit is used up.",
+    **dict.fromkeys(("api_disabled_for_org", "api_currently_disabled", "functionality_not_enabled"),
+                    "The API is not enabled for this org or user."),
+}
+_CLASS_SENTENCES = {NeedsAttention: "The request was refused.",
+                    TransientError: "The server could not answer now: try again in a few minutes.",
+                    PermanentError: "The request was refused."}
+
+
+def _code(code: str) -> str:
+    """An end's error code as shown: letters, digits and a few separators only, so it can carry no sentence."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "", code)[:64]
+
+
 def describe_error(exc: Exception) -> str:
-    """A connector error in plain sentences: what failed, then what to do."""
+    """A connector error in plain sentences of ours: what failed, then what to do. The end's own error code is kept
+    (e.g. ``invalid_grant``, ``INVALID_FIELD``); the end's text (a response body, a library's message) is not shown,
+    it goes to the log."""
+    if not isinstance(exc, ConnectorError):
+        log.warning("unexpected error in a connection check", exc_info=exc)
+        return f"The check failed unexpectedly ({type(exc).__name__}): the server's log has the details."
+    ours = exc.own_words or (exc.own_words is None and isinstance(exc, NeedsAttention)
+                             and exc.code in _OWN_MESSAGE_CODES)
+    if ours:
+        text = _sentence(exc.message)
+    else:
+        log.info("%s %s: %s", type(exc).__name__, exc.code, exc.message)
+        sentence = _CODE_SENTENCES.get(exc.code.lower()) or next(
+            (words for cls, words in _CLASS_SENTENCES.items() if isinstance(exc, cls)), "The request failed.")
+        code = _code(exc.code)
+        text = f"{sentence[:-1]} (code {code})." if code else sentence
     if isinstance(exc, NeedsAttention) and exc.action:
-        return f"{_sentence(exc.message)} {_sentence(exc.action)}"
-    if isinstance(exc, ConnectorError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
+        text = f"{text} {_sentence(exc.action)}"
+    return text
+
+
+def timed_out(deadline: Deadline) -> str:
+    return (f"No answer in time (a test waits at most {deadline.seconds:g} seconds): check that the URL is right "
+            "and that this server can reach it, then test again.")
+
+
+def _waited_in_vain(exc: BaseException | None) -> bool:
+    """Did a request time out somewhere down the chain of causes (a socket's, a TLS handshake's, the deadline)?"""
+    for _ in range(12):
+        if exc is None:
+            return False
+        if isinstance(exc, TimeoutError) or (isinstance(exc, TransientError) and exc.code == "TIMEOUT"):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def check_failure(exc: Exception, deadline: Deadline) -> str:
+    """What an interactive check that failed answers: our sentence for the error, or that no answer came in time."""
+    return timed_out(deadline) if deadline.expired or _waited_in_vain(exc) else describe_error(exc)
+
+
+class ConnectionTestBusy(Exception):
+    """The same test is already under way (in any process of this machine): the API answers 409 with the message."""
+
+
+@contextlib.contextmanager
+def one_test_at_a_time(name: str, busy: str) -> Iterator[None]:
+    """Hold the lock of one test (e.g. ``connection-salesforce``, ``user-12``) or raise `ConnectionTestBusy(busy)`.
+
+    A file lock in the var folder: every web process of the machine sees it, and the system releases it when the
+    process holding it ends, so a crash never leaves a test locked."""
+    folder = Path(settings.VAR_DIR) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder / f"test-{name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConnectionTestBusy(busy) from None
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def check_connection(kind: str) -> dict:
     """Does the connection work? Salesforce: a token for the integration user. Exchange (EWS): the service account
     reaches a synced user's mailbox by impersonation. Graph: the app obtains a token and reaches a mailbox routed
-    to it. Answers {"ok": bool, "detail": "..."}."""
-    try:
-        if kind == Connection.Kind.SALESFORCE:
-            connection = _connection(kind)
-            if not connection.username:
-                return {"ok": False, "detail": "Name an integration user (the connection's username) to test with."}
-            client = SalesforceClient(salesforce_settings(), connection.username)
-            who = client.user_info()
-            usage = client.api_usage()
-            detail = f"Token obtained for {who.username}."
-            if usage:
-                detail += f" The org has used {usage[0]} of its {usage[1]} daily API requests."
-            return {"ok": True, "detail": detail}
-        if kind == Connection.Kind.GRAPH:
-            settings_ = graph_settings()
-            user = user_routed_to(ExchangeRoute.GRAPH)
-            if user is None:
-                return {"ok": False, "detail": "No active synced user's mailbox is routed to Graph to test with."}
-            check = GraphMailbox(settings_, user.email).check()
-            return {"ok": True, "detail": f"The app obtained a token and reached {check['mailbox']}."}
-        settings_ = ews_settings()
-        user = user_routed_to(ExchangeRoute.EWS)
+    to it. Answers {"ok": bool, "detail": "..."} within ``INTERACTIVE_SECONDS``; raises `ConnectionTestBusy` while
+    another test of the same connection is under way."""
+    label = Connection.Kind(kind).label
+    busy = f"A test of the {label} connection is already under way: wait for its answer, then test again."
+    with one_test_at_a_time(f"connection-{kind}", busy), interactive(INTERACTIVE_SECONDS) as deadline:
+        try:
+            return _check(kind)
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
+            return {"ok": False, "detail": check_failure(exc, deadline)}
+
+
+def _check(kind: str) -> dict:
+    if kind == Connection.Kind.SALESFORCE:
+        connection = _connection(kind)
+        if not connection.username:
+            return {"ok": False, "detail": "Name an integration user (the connection's username) to test with."}
+        client = SalesforceClient(salesforce_settings(), connection.username)
+        who = client.user_info()
+        usage = client.api_usage()
+        detail = f"Token obtained for {who.username}."
+        if usage:
+            detail += f" The org has used {usage[0]} of its {usage[1]} daily API requests."
+        return {"ok": True, "detail": detail}
+    if kind == Connection.Kind.GRAPH:
+        settings_ = graph_settings()
+        user = user_routed_to(ExchangeRoute.GRAPH)
         if user is None:
-            return {"ok": False, "detail": "No active synced user's mailbox is routed to EWS to test "
-                                           "impersonation with (import users first)."}
-        check = EwsMailbox(settings_, user.email).check()
-        return {"ok": True, "detail": f"The service account reached {check['mailbox']} by impersonation."}
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
-        return {"ok": False, "detail": describe_error(exc)}
+            return {"ok": False, "detail": "No active synced user's mailbox is routed to Graph to test with."}
+        check = GraphMailbox(settings_, user.email).check()
+        return {"ok": True, "detail": f"The app obtained a token and reached {check['mailbox']}."}
+    settings_ = ews_settings()
+    user = user_routed_to(ExchangeRoute.EWS)
+    if user is None:
+        return {"ok": False, "detail": "No active synced user's mailbox is routed to EWS to test "
+                                       "impersonation with (import users first)."}
+    check = EwsMailbox(settings_, user.email).check()
+    return {"ok": True, "detail": f"The service account reached {check['mailbox']} by impersonation."}

@@ -7,7 +7,8 @@ A configuration or assignment change therefore takes effect at the next dispatch
 
 One statement whatever the number of users: an INSERT … SELECT of the due states (the due users, their effective
 configuration and its data settings are subqueries). Tasks are sent through the queue seam after the transaction
-commits, each delayed by a random share of SYNC_DISPATCH_JITTER_SECONDS.
+commits, for immediate delivery: the load is spread by each object's due time, which the runner sets with a random
+share of SYNC_DISPATCH_JITTER_SECONDS (sync.outcome.next_due), never by delayed messages the broker may lose.
 """
 
 from __future__ import annotations
@@ -86,8 +87,7 @@ def dispatch_due(limit: int | None = None, now=None) -> Dispatched:
         .values_list("user_id", "object", "first")
     )
     runs = _insert_runs(states, now)
-    jitter = settings.SYNC_DISPATCH_JITTER_SECONDS
-    transaction.on_commit(lambda: enqueue_runs(runs, jitter=jitter))
+    transaction.on_commit(lambda: enqueue_runs(runs))
     return Dispatched(runs)
 
 
@@ -106,6 +106,8 @@ def _insert_runs(states, now) -> list[SyncRun]:
         "exchange_protocol": ("%s", ""),
         "error_message": ("%s", ""),
         "progress_done": ("%s", 0),
+        "sends": ("%s", 0),
+        "attempts": (json_empty, "[]"),
     }
     columns = ["user_id", "object", "full", *constants]
     sql = (

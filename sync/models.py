@@ -236,6 +236,15 @@ class SyncRun(models.Model):
     error_message = models.TextField(blank=True, default="")
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
+    # The queue's own bookkeeping (sync.queue): when the run's task message was last published and how often, and
+    # until when a run that found its object busy waits before it is sent again. No delay is ever left to the
+    # broker: a delayed message dies with a broker restart, a row does not.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sends = models.PositiveSmallIntegerField(default=0)
+    deferred_until = models.DateTimeField(null=True, blank=True)
+    # The earlier starts of a run whose worker died mid-run and whose message came again:
+    # [{"started_at": iso, "ended": "worker_lost"}]; started_at is the current attempt's.
+    attempts = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

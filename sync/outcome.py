@@ -72,13 +72,16 @@ def next_due(
     retry_after: float | None = None,
     backoff_base_seconds: int,
     backoff_cap_seconds: int,
+    spread_seconds: float = 0,
 ) -> datetime | None:
     """When the object is due again. After a failure: base·2^(n−1) seconds capped, n the failure streak including
     this run, and never before the end's own `retry_after`. None when a person must act (or nothing syncs): not
-    retried until something changes. Otherwise the configuration's interval (ten minutes if none)."""
+    retried until something changes. Otherwise the configuration's interval (ten minutes if none) plus
+    `spread_seconds` (the caller's random share of the dispatch jitter, so that users who synced together drift
+    apart instead of reaching the ends in one burst every interval)."""
     if result in _BACKS_OFF:
         delay = min(backoff_base_seconds * 2 ** (consecutive_failures - 1), backoff_cap_seconds)
         return now + timedelta(seconds=max(delay, retry_after or 0))
     if result in _WAITS_FOR_A_PERSON:
         return None
-    return now + timedelta(minutes=interval_minutes or DEFAULT_INTERVAL_MINUTES)
+    return now + timedelta(minutes=interval_minutes or DEFAULT_INTERVAL_MINUTES, seconds=spread_seconds)

@@ -9,12 +9,14 @@ and record errors. What a result means for the object's state and schedule is de
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -41,6 +43,9 @@ from users.models import SyncState, SyncUser, UserObjectState
 from users.services import effective_configuration
 
 log = logging.getLogger(__name__)
+
+# The errors that mean "the database is unreachable", as opposed to a statement it refused.
+DATABASE_OUTAGE = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -188,8 +193,33 @@ def execute_run(
             ending = _failure(exc)
         return finish(run, state, ending.result, clients=job.clients, error=ending.error,
                       retry_after=ending.retry_after, interval_minutes=ending.interval_minutes)
+    except DATABASE_OUTAGE as exc:
+        raise RunInterrupted(run.pk, owner) from exc
     finally:
-        release(state, owner)
+        with suppress(*DATABASE_OUTAGE):  # the lease expires by itself; RunInterrupted releases it when it can
+            release(state, owner)
+
+
+class RunInterrupted(Exception):
+    """The database became unreachable while a run held its object: the run and its lease wait to be closed."""
+
+    def __init__(self, run_id: int, owner: str):
+        super().__init__(f"sync run {run_id} was interrupted by a database outage")
+        self.run_id, self.owner = run_id, owner
+
+
+def close_interrupted(interrupted: RunInterrupted) -> None:
+    """Once the database answers again: end the interrupted run as failed with the real reason (not as a lost
+    worker), schedule its object's retry with back-off, and release its lease. Raises while the database is down."""
+    run = SyncRun.objects.select_related("user").get(pk=interrupted.run_id)
+    state = UserObjectState.objects.get(user=run.user, object=run.object)
+    if run.state == SyncRun.State.RUNNING:
+        finish(run, state, RunResult.TRANSIENT_FAILURE, error=(
+            "database_unavailable",
+            "The product's database became unreachable during this run, so it stopped before it finished. What it "
+            "had saved is kept and the next run carries on from there; nothing needs doing unless it happens again.",
+        ))
+    release(state, interrupted.owner)
 
 
 def _start(run: SyncRun, state: UserObjectState) -> str:
@@ -199,8 +229,11 @@ def _start(run: SyncRun, state: UserObjectState) -> str:
     mark_failed(
         SyncRun.objects.filter(user=run.user, object=run.object, state=SyncRun.State.RUNNING).exclude(pk=run.pk),
         "worker_lost", "The worker running this sync stopped before it finished; the next run took over.", now)
-    run.state, run.started_at = SyncRun.State.RUNNING, now
-    run.save(update_fields=["state", "started_at"])
+    if run.started_at is not None:
+        # Started before: its worker died (the message came again). Keep that attempt's timing.
+        run.attempts = [*run.attempts, {"started_at": run.started_at.isoformat(), "ended": "worker_lost"}]
+    run.state, run.started_at, run.deferred_until = SyncRun.State.RUNNING, now, None
+    run.save(update_fields=["state", "started_at", "deferred_until", "attempts"])
     state.refresh_from_db()
     previous_state = state.state
     # If this worker dies, the object is due again as soon as the lease runs out (the finish sets the real date).
@@ -394,6 +427,7 @@ def finish(
             result, now, consecutive_failures=failures, interval_minutes=interval_minutes, retry_after=retry_after,
             backoff_base_seconds=settings.SYNC_BACKOFF_BASE_SECONDS,
             backoff_cap_seconds=settings.SYNC_BACKOFF_CAP_SECONDS,
+            spread_seconds=random.uniform(0, settings.SYNC_DISPATCH_JITTER_SECONDS),
         ),
     }
     if outcome.synced(result):

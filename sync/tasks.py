@@ -1,37 +1,65 @@
-"""Celery tasks: thin, idempotent, passed ids; the work is in sync.runner and sync.dispatch.
+"""Celery tasks: thin, idempotent, passed ids; the work is in sync.runner, sync.dispatch and sync.recovery.
 
-Runs are sent by name through sync.queue, so nothing below this module imports it."""
+Runs are sent by name through sync.queue, so nothing below this module imports it. No task here ever asks the
+broker to hold a message for later (no `retry(countdown=…)`): a run that must wait waits as a row
+(sync.recovery.defer_run), and recovery sends it again."""
 
 import logging
+import time
 
 from celery import shared_task
+from django.db import close_old_connections
 
 from sync.dispatch import dispatch_due
 from sync.leases import SyncUnavailable
 from sync.models import SyncRun
-from sync.runner import execute_run, give_up
+from sync.recovery import defer_run, recover_queue
+from sync.runner import DATABASE_OUTAGE, RunInterrupted, close_interrupted, execute_run
 
 log = logging.getLogger(__name__)
 
-BUSY_RETRY_SECONDS = 30
-BUSY_MAX_RETRIES = 20
+# After a database outage cut a run short: how long the worker keeps trying to say so on the run.
+DATABASE_RETRY_DELAYS = (1, 2, 4, 8, 15)
 
 
 @shared_task(ignore_result=True)
 def dispatch_due_syncs() -> int:
-    """Beat, every ~30 s: queue a run for every due user and object."""
+    """Beat, every ~30 s: send again the runs that wait or were lost, then queue a run for every due object."""
+    recovered = recover_queue()
+    if recovered.sent or recovered.closed:
+        log.info("recovery sent %d run(s) again (%d deferred, %d never sent, %d lost) and closed %d",
+                 recovered.sent, len(recovered.deferred), len(recovered.unsent), len(recovered.lost),
+                 recovered.closed)
     return dispatch_due().count
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=BUSY_MAX_RETRIES)
-def sync_run(self, run_id: int) -> None:
-    """Run one queued SyncRun. Exits quietly if the run is gone or already ended (a redelivered message)."""
+@shared_task(ignore_result=True)
+def sync_run(run_id: int) -> None:
+    """Run one queued SyncRun. Exits quietly if the run is gone or already ended (a message sent twice)."""
     try:
         execute_run(run_id)
     except SyncRun.DoesNotExist:
         log.info("sync run %s no longer exists", run_id)
     except SyncUnavailable as exc:
         # Another run of the same user and object holds the lease (or a killed worker's lease has not expired).
-        if self.request.retries < self.max_retries:
-            raise self.retry(countdown=BUSY_RETRY_SECONDS) from exc
-        give_up(run_id, exc)
+        defer_run(run_id, exc)
+    except RunInterrupted as interrupted:
+        # The database went away mid-run: say so on the run once it answers, rather than let the run pass later
+        # for one whose worker was lost.
+        log.warning("%s; closing it once the database answers", interrupted)
+        _close_when_possible(interrupted)
+    except DATABASE_OUTAGE as exc:
+        # Before the run started: it stays queued and recovery sends it again once the database is back.
+        log.warning("sync run %s could not start: the database is unreachable (%s)", run_id, exc)
+
+
+def _close_when_possible(interrupted: RunInterrupted) -> None:
+    for delay in DATABASE_RETRY_DELAYS:
+        time.sleep(delay)
+        close_old_connections()
+        try:
+            close_interrupted(interrupted)
+            return
+        except DATABASE_OUTAGE:
+            continue
+    log.error("%s and the database stayed unreachable; the next run of the object will close it", interrupted)

@@ -11,7 +11,7 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from sync.connections import check_connection
+from sync.connections import ConnectionTestBusy, check_connection
 from sync.filters import filter_runs
 from sync.forms import connection_form
 from sync.models import Connection, SyncRun
@@ -117,7 +117,7 @@ def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = 
 def connections(request):
     """The Salesforce org and the Exchange endpoint: shown to the console roles, changed by admins, tested by
     those who may test connections. Secrets are write-only."""
-    forms_by_kind, results = {}, {}
+    forms_by_kind, results, status = {}, {}, 200
     if request.method == "POST":
         kind = request.POST.get("kind")
         if kind not in Connection.Kind.values:
@@ -125,7 +125,10 @@ def connections(request):
         if "test" in request.POST:
             if not request.user.has_perm("users.test_connection"):
                 raise PermissionDenied("Your role may not test connections.")
-            results[kind] = check_connection(kind)
+            try:
+                results[kind] = check_connection(kind)
+            except ConnectionTestBusy as exc:
+                results[kind], status = {"ok": False, "busy": True, "detail": str(exc)}, 409
         else:
             if not request.user.has_perm("sync.change_connection"):
                 raise PermissionDenied("Only admins change connections.")
@@ -141,4 +144,4 @@ def connections(request):
         "routing": routing_summary(),
         "may_change": request.user.has_perm("sync.change_connection"),
         "may_test": request.user.has_perm("users.test_connection"),
-    })
+    }, status=status)

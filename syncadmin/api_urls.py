@@ -1,15 +1,27 @@
 """The REST API under /api/v1/: each app registers its viewsets on this router."""
 
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from audit.api import AuditEntryViewSet
 from configurations.api import ConfigurationViewSet
 from sync import api as sync_api
 from syncadmin import views
+from syncadmin.permissions import HasRole
 from users import api as users_api
 
+
+class ApiRoot(APIRootView):
+    """The list of the API's endpoints, for the API's roles (DRF's own root view lets anyone read it)."""
+
+    permission_classes = [HasRole]
+
+
+# No ".json" suffix routes: every path ends with a slash (the contract), and the suffixed variants of the custom
+# actions answered 500 (their views take no `format`).
 router = DefaultRouter()
+router.include_format_suffixes = False
+router.APIRootView = ApiRoot
 router.register("configurations", ConfigurationViewSet, basename="configuration")
 router.register("users", users_api.SyncUserViewSet, basename="syncuser")
 router.register("audit", AuditEntryViewSet, basename="audit")

@@ -9,6 +9,7 @@ NAVIGATION = (
     ("Users", "users:list"),
     ("Sync runs", "sync:runs"),
     ("Connections", "sync:connections"),
+    ("Audit trail", "audit:list"),
 )
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from sync.models import SyncRun
 from syncadmin.celery import app as celery_app
 from syncadmin.models import Heartbeat
 
@@ -28,8 +29,19 @@ def check_broker() -> tuple[bool, str]:
     return True, str(transport)
 
 
-def worker_last_seen() -> dict:
+def worker_status() -> dict:
+    """Whether a worker ran the heartbeat task (sent by beat) within the heartbeat window: {ok, reason, seen_at}.
+    `reason` is "" when fresh, `no_worker` when none has answered in the window, `no_heartbeat_yet` when none ever
+    has (a fresh install before its first beat tick, or beat and the workers never started)."""
     beat = Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
     if beat is None:
-        return {"seen_at": None, "fresh": False}
-    return {"seen_at": beat.isoformat(), "fresh": timezone.now() - beat < settings.CELERY_HEARTBEAT_STALE_AFTER}
+        return {"ok": False, "reason": "no_heartbeat_yet", "seen_at": None}
+    fresh = timezone.now() - beat < settings.CELERY_HEARTBEAT_STALE_AFTER
+    return {"ok": fresh, "reason": "" if fresh else "no_worker", "seen_at": beat}
+
+
+def waiting_for_a_worker() -> dict:
+    """Runs queued and not started, and since when the oldest has waited (for the dashboard)."""
+    waiting = SyncRun.objects.filter(state=SyncRun.State.QUEUED)
+    oldest = waiting.order_by("created_at").values_list("created_at", flat=True).first()
+    return {"count": waiting.count(), "since": oldest}

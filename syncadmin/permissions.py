@@ -2,6 +2,8 @@
 
 from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
 
+from syncadmin.roles import role_of
+
 
 class ModelPermissions(DjangoModelPermissions):
     """Django model permissions, with reading requiring the ``view`` permission too (no role, no data)."""
@@ -23,3 +25,11 @@ def permission_required(*perms: str) -> type:
 
     HasPermissions.__name__ = f"Requires({', '.join(perms)})"
     return HasPermissions
+
+
+class HasRole(IsAuthenticated):
+    """Any of the roles (admin, support, api): for what every API user may read, such as the API's schema and docs;
+    an account without a role is refused (403), a request without credentials too (401)."""
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and role_of(request.user) is not None

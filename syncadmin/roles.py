@@ -23,8 +23,10 @@ SUPPORT_ACTIONS = ("users.sync_now", "users.reset_sync", "users.test_connection"
 
 def _permissions_for(role: str) -> list[Permission]:
     domain = Permission.objects.filter(content_type__app_label__in=DOMAIN_APPS)
-    if role in (ADMIN, API):
-        return list(domain) + list(Permission.objects.filter(content_type__app_label="authtoken"))
+    if role == ADMIN:
+        return list(domain) + list(Permission.objects.filter(content_type__app_label="apitokens"))
+    if role == API:
+        return list(domain)
     wanted = [action.split(".", 1) for action in SUPPORT_ACTIONS]
     actions = [p for p in domain if [p.content_type.app_label, p.codename] in wanted]
     return list(domain.filter(codename__startswith="view_")) + actions

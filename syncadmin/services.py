@@ -1,12 +1,16 @@
-"""Operations on the console's own accounts: roles and API tokens."""
+"""Operations on the console's own accounts (roles and API tokens), and on the key of the stored secrets."""
 
 import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
+from apitokens import services as apitokens
+from audit import services as audit
+from audit.models import AuditEntry
+from sync.models import Connection
+from syncadmin import crypto
 from syncadmin.roles import ADMIN, API, ROLES, ensure_roles
 
 User = get_user_model()
@@ -38,13 +42,13 @@ def create_account(username: str, role: str, password: str | None = None, email:
     return user
 
 
-def issue_token(user, rotate: bool = False) -> str:
-    """The account's API token, created on first use; ``rotate`` replaces it (the old one stops working)."""
+def issue_token(user, rotate: bool = False, *, name: str = "createtoken", expires_at=None, actor=None) -> str:
+    """A new API token for the account, as its key (shown once: only its hash is kept); ``rotate`` first revokes
+    the account's other tokens."""
     with transaction.atomic():
         if rotate:
-            Token.objects.filter(user=user).delete()
-        token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+            apitokens.revoke_user_tokens(user, actor=actor)
+        return apitokens.issue_token(user, name, expires_at=expires_at, actor=actor).key
 
 
 @transaction.atomic
@@ -59,3 +63,32 @@ def ensure_initial_admin(username: str = "admin") -> tuple[object, str | None]:
     user = User.objects.create_superuser(username=username, email="", password=password)
     set_role(user, ADMIN)
     return user, password
+
+
+@transaction.atomic
+def rotate_stored_secrets(actor=None) -> int:
+    """Re-encrypt every stored secret with the first key of ``SECRETS_KEY``; answers how many were re-encrypted.
+
+    All or nothing: a secret that no configured key decrypts raises ``crypto.SecretUnreadable`` naming its
+    connection, and nothing is changed. Each connection gets an audit entry (the secret "re-encrypted", never its
+    value); the settings, and so ``updated_at``, stay as they were. Connections are the only stored secrets today
+    (tests/syncadmin/test_secrets_key.py fails when a model gains another encrypted field).
+    """
+    rotated = 0
+    for connection in Connection.objects.select_for_update().exclude(secret_encrypted="").order_by("kind"):
+        label = f"{connection.get_kind_display()} connection"
+        try:
+            connection.secret_encrypted = crypto.rotate(connection.secret_encrypted)
+        except crypto.SecretUnreadable as exc:
+            raise crypto.SecretUnreadable(
+                f"The {label}'s secret cannot be decrypted with any key in SECRETS_KEY: put the key it was saved "
+                "with back in the list (after the new one), or enter the secret again; nothing was re-encrypted."
+            ) from exc
+        Connection.objects.filter(pk=connection.pk).update(secret_encrypted=connection.secret_encrypted)
+        audit.record(
+            AuditEntry.Action.CONNECTION_UPDATED, actor, subject=label,
+            summary=f"Re-encrypted the secret of the {label} with the newest SECRETS_KEY",
+            changes={"secret": "re-encrypted"},
+        )
+        rotated += 1
+    return rotated

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from syncadmin import views
+from syncadmin.api_views import DocsView, SchemaView
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -14,7 +14,13 @@ urlpatterns = [
     path("configurations/", include("configurations.urls")),
     path("users/", include("users.urls")),
     path("sync/", include("sync.urls")),
+    path("audit/", include("audit.urls")),
+    path("api-tokens/", include("apitokens.urls")),
     path("api/v1/", include(("syncadmin.api_urls", "api"), namespace="api")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The schema and its docs page need a role that may use the API (anonymous: 401, or the login page for the docs).
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# Unknown paths under /api/ answer JSON like the rest of the API (only with DEBUG off: DEBUG shows Django's page).
+handler404 = "syncadmin.api_views.not_found"

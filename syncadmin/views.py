@@ -19,17 +19,21 @@ from users.models import SyncState
 @require_GET
 @never_cache
 def healthz(request):
-    """200 when the database and the broker answer, 503 otherwise; the body says which failed."""
-    database_ok, database = health.check_database()
-    broker_ok, broker = health.check_broker()
-    body = {
-        "status": "ok" if database_ok and broker_ok else "unavailable",
-        "database": {"ok": database_ok, "detail": database},
-        "broker": {"ok": broker_ok, "detail": broker},
+    """Up or down, with a reason code per part and nothing else (no versions, hosts or error text: it is public).
+
+    200 when the database and the broker answer and a worker ran the heartbeat within the window; 503 otherwise.
+    `?scope=web` leaves the workers out: what the web process itself needs (for a web container's own probe)."""
+    database_ok, _ = health.check_database()
+    broker_ok, _ = health.check_broker()
+    parts = {
+        "database": {"ok": database_ok, "reason": "" if database_ok else "unreachable"},
+        "broker": {"ok": broker_ok, "reason": "" if broker_ok else "unreachable"},
     }
-    if database_ok:
-        body["worker"] = health.worker_last_seen()
-    return JsonResponse(body, status=200 if database_ok and broker_ok else 503)
+    if request.GET.get("scope") != "web":
+        worker = health.worker_status() if database_ok else {"ok": False, "reason": "unknown", "seen_at": None}
+        parts["worker"] = {**worker, "seen_at": worker["seen_at"] and worker["seen_at"].isoformat()}
+    healthy = all(part["ok"] for part in parts.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **parts}, status=200 if healthy else 503)
 
 
 def console_view(view):
@@ -58,7 +62,8 @@ def dashboard(request):
                 ("Database", database_ok, database),
                 ("Task broker", broker_ok, broker),
             ],
-            "worker": health.worker_last_seen(),
+            "worker": health.worker_status(),
+            "waiting": health.waiting_for_a_worker(),
             "overview": overview(),
             "states": [(state, label) for state, label in SyncState.choices],
         },

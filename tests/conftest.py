@@ -23,12 +23,14 @@ import hypothesis
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.test import override_settings
+from django.http import HttpRequest
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from configurations.services import create_configuration
 from syncadmin.roles import ADMIN, API, SUPPORT
-from syncadmin.services import create_account, issue_token
+from syncadmin.services import create_account
+from tests.factories import make_token
 from users.services import add_sync_user, assign_users
 
 PASSWORD = "correct horse battery staple"
@@ -83,6 +85,27 @@ def _fast_password_hashing(django_test_environment):
         yield
 
 
+@pytest.fixture(autouse=True)
+def _test_client_logins_are_counted(monkeypatch):
+    """Login throttling (django-axes) stays on in tests, with its real limit.
+
+    Django's test client authenticates without a request, which axes refuses (a login it cannot attribute is one it
+    cannot count), so `client.login(...)` here carries one from the test client's address, as a browser's login
+    does. Axes keeps its counts in the database, so every test starts with none: pytest-django rolls each test back
+    (or flushes the database after a transactional one). tests/syncadmin/test_logins.py holds the lockout itself.
+    """
+    original = Client.login
+
+    def login(self, **credentials):
+        if "request" not in credentials:
+            request = HttpRequest()
+            request.META["REMOTE_ADDR"] = "127.0.0.1"
+            credentials["request"] = request
+        return original(self, **credentials)
+
+    monkeypatch.setattr(Client, "login", login)
+
+
 @pytest.fixture
 def admin_user(db):
     return create_account("ada.admin", ADMIN, password=PASSWORD)
@@ -105,7 +128,7 @@ def outsider(db):
 
 def _token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_token(user)}")
     return client
 
 
@@ -135,12 +158,11 @@ def outsider_client_api(outsider):
 
 
 class Enqueued(list):
-    """The runs sent through the queue seam, in order; `queues` and `countdowns` say how each was sent."""
+    """The runs sent through the queue seam, in order; `queues` says where each was sent."""
 
     def __init__(self):
         super().__init__()
         self.queues: list[str] = []
-        self.countdowns: list[float] = []
 
 
 @pytest.fixture
@@ -148,10 +170,9 @@ def enqueued(monkeypatch) -> Enqueued:
     """The queue seam without a broker: records what `sync.queue.enqueue_runs` sends instead of publishing it."""
     sent = Enqueued()
 
-    def send_run(run, *, queue: str, countdown: float = 0) -> None:
+    def send_run(run, *, queue: str) -> None:
         sent.append(run)
         sent.queues.append(queue)
-        sent.countdowns.append(countdown)
 
     monkeypatch.setattr("sync.queue.send_run", send_run)
     return sent

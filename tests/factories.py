@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 
+from apitokens.keys import hash_key, new_key, prefix_of
+from apitokens.models import ApiToken
 from configurations import services
 from users.models import SyncUser, salesforce_id_checksum
 from users.services import ensure_object_states
@@ -41,6 +43,14 @@ def make_user(username: str | None = None, profile: str = "Standard User", confi
     )
     ensure_object_states([user])
     return user
+
+
+def make_token(user, name: str = "test client", **values) -> str:
+    """An API token for ``user``, as its key: a row written directly, so a test's audit trail holds only what the
+    test itself did (``apitokens.services.issue_token`` is tested in tests/apitokens)."""
+    key = new_key()
+    ApiToken.objects.create(user=user, name=name, prefix=prefix_of(key), key_hash=hash_key(key), **values)
+    return key
 
 
 # The API's callers, from no credentials to full rights, for role matrices (anonymous and wrong-role access always).

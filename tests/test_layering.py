@@ -20,19 +20,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("syncadmin", "configurations", "users", "sync", "audit", "sandbox")
+PRODUCT = ("syncadmin", "configurations", "users", "sync", "audit", "apitokens", "sandbox")
 
 # Low to high. A name stands for that module and everything under it; the longest matching name wins.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("syncadmin.env", "syncadmin.crypto", "syncadmin.roles", "syncadmin.permissions", "sync.engine",
-     "sync.mappings"),
+     "sync.mappings", "apitokens.keys"),
     ("sync.connectors",),
     ("configurations.models", "configurations.validation", "configurations.soql", "audit.models",
-     "syncadmin.models"),
+     "syncadmin.models", "apitokens.models"),
     ("users.models", "sync.models", "sync.linkstore"),
-    ("audit.services", "configurations.services", "users.services", "users.filters", "sync.routing"),
+    ("audit.services", "configurations.services", "users.services", "users.filters", "sync.routing",
+     "apitokens.services"),
     ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.runner",
-     "sync.dispatch", "sync.reports"),
+     "sync.dispatch", "sync.recovery", "sync.reports"),
     ("users.operations",),
 )
 TOP = len(LAYERS)  # views, api, forms, admin, tasks, urls, commands, sandbox.services, the rest of syncadmin

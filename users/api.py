@@ -6,19 +6,28 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.response import Response
 
 from configurations.models import SyncObject
-from sync.api import Check
+from sync.api import Check, TestBusy
+from sync.connections import ConnectionTestBusy
 from sync.connectors.base import ConnectorError, TransientError
 from sync.leases import SyncUnavailable
+from sync.queue import QueueUnavailable
 from sync.routing import exchange_connections, mailbox_route
+from syncadmin.api_fields import BooleanField, CharField, EmailField, NameField
 from syncadmin.permissions import permission_required
 from users import operations, services
-from users.filters import FILTERS, filter_users
+from users.filters import FILTERS, MAX_SEARCH, filter_users
 from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState
 
 
@@ -140,19 +149,27 @@ class SyncUserSerializer(serializers.ModelSerializer):
 
 
 class SyncUserUpdateSerializer(serializers.Serializer):
+    refuses_unknown_fields = True  # partial_update answers 400 for any other field (syncadmin.openapi)
+
     exchange_route = serializers.ChoiceField(
         choices=ExchangeRoute.choices, allow_blank=True,
         help_text="Force the mailbox to EWS (`ews`) or Graph (`graph`); blank follows the connections' routing.",
     )
 
 
+# The shape of a Salesforce user id (the service checks the 18-character form's checksum and that it is new).
+@extend_schema_field({"type": "string", "pattern": "^005[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$"})
+class SalesforceUserIdField(CharField):
+    pass
+
+
 class SyncUserCreateSerializer(serializers.Serializer):
-    salesforce_id = serializers.CharField(max_length=18, help_text="15- or 18-character id starting with 005.")
-    username = serializers.CharField(max_length=255)
-    email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(max_length=255, allow_blank=True, required=False)
-    profile = serializers.CharField(max_length=255, allow_blank=True, required=False)
-    active = serializers.BooleanField(required=False, default=True)
+    salesforce_id = SalesforceUserIdField(max_length=18, help_text="15- or 18-character id starting with 005.")
+    username = NameField(what="username", max_length=255)
+    email = EmailField(max_length=254)
+    name = NameField(max_length=255, allow_blank=True, required=False)
+    profile = NameField(what="profile name", max_length=255, allow_blank=True, required=False)
+    active = BooleanField(required=False, default=True)
 
 
 def filter_users_or_400(queryset, params, fields=FILTERS):
@@ -164,7 +181,8 @@ def filter_users_or_400(queryset, params, fields=FILTERS):
 
 
 SEARCH_PARAMETER = OpenApiParameter(
-    "search", OpenApiTypes.STR, description="Part of the username, e-mail, name or Salesforce id."
+    "search", {"type": "string", "maxLength": MAX_SEARCH},
+    description="Part of the username, e-mail, name or Salesforce id.",
 )
 EXCHANGE_PARAMETER = OpenApiParameter(
     "exchange", OpenApiTypes.STR, enum=["ews", "graph"], description="Users whose mailbox this protocol serves."
@@ -172,17 +190,15 @@ EXCHANGE_PARAMETER = OpenApiParameter(
 STATE_PARAMETER = OpenApiParameter(
     "state", OpenApiTypes.STR, enum=SyncState.values, description="Users with any object in this state."
 )
+# What users.filters accepts, less what it forgives (surrounding spaces, leading zeros): 'none', or an id.
+CONFIGURATION_PARAMETER = OpenApiParameter(
+    "configuration", {"type": "string", "pattern": "^(none|[1-9][0-9]{0,17})$"},
+    description="Effective configuration id, or 'none' for unassigned.",
+)
 
 
-@extend_schema(
-    parameters=[
-        SEARCH_PARAMETER,
-        OpenApiParameter(
-            "configuration", OpenApiTypes.STR, description="Effective configuration id, or 'none' for unassigned."
-        ),
-        STATE_PARAMETER,
-        EXCHANGE_PARAMETER,
-    ]
+@extend_schema_view(
+    list=extend_schema(parameters=[SEARCH_PARAMETER, CONFIGURATION_PARAMETER, STATE_PARAMETER, EXCHANGE_PARAMETER]),
 )
 class SyncUserViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
@@ -245,6 +261,7 @@ class ObjectsSerializer(serializers.Serializer):
 
 
 RunsResponse = inline_serializer("QueuedRuns", {"runs": serializers.ListField(child=serializers.IntegerField())})
+QueueDownResponse = inline_serializer("QueueUnavailable", {"detail": serializers.CharField()})
 BusyResponse = inline_serializer("SyncBusy", {"detail": serializers.CharField(),
                                               "running_run": serializers.IntegerField(allow_null=True)})
 
@@ -259,11 +276,14 @@ def _queue(request, pk: int, operation) -> Response:
         if exc.running_run_id is None:  # nothing to sync: not a conflict but a request that cannot be met
             return Response({"objects": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"detail": str(exc), "running_run": exc.running_run_id}, status=status.HTTP_409_CONFLICT)
+    except QueueUnavailable as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": "60"})
     return Response({"runs": [run.pk for run in runs]}, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
-               tags=["users"])
+@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse,
+                                                    503: QueueDownResponse}, tags=["users"])
 @api_view(["POST"])
 @permission_classes([permission_required("users.sync_now")])
 def sync_now(request, pk: int):
@@ -271,8 +291,8 @@ def sync_now(request, pk: int):
     return _queue(request, pk, operations.sync_now)
 
 
-@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse},
-               tags=["users"])
+@extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse,
+                                                    503: QueueDownResponse}, tags=["users"])
 @api_view(["POST"])
 @permission_classes([permission_required("users.reset_sync")])
 def reset(request, pk: int):
@@ -281,14 +301,19 @@ def reset(request, pk: int):
 
 
 @extend_schema(request=None, responses={200: inline_serializer("ConnectionTest", {"salesforce": Check,
-                                                                                  "exchange": Check})},
+                                                                                  "exchange": Check}),
+                                        409: TestBusy},
                tags=["users"])
 @api_view(["POST"])
 @permission_classes([permission_required("users.test_connection")])
 def test_connection(request, pk: int):
-    """Check the user's Salesforce token and object permissions, and their mailbox and contacts folder."""
+    """Check the user's Salesforce token and object permissions, and their mailbox and contacts folder (within 10
+    seconds). 409 while another test of this user's connections is under way."""
     user = get_object_or_404(SyncUser, pk=pk)
-    return Response(operations.test_connection(user, actor=request.user))
+    try:
+        return Response(operations.test_connection(user, actor=request.user))
+    except ConnectionTestBusy as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
 
 ImportResponse = inline_serializer("ImportedUsers", {

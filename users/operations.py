@@ -14,16 +14,18 @@ from audit.models import AuditEntry
 from audit.services import record
 from configurations.models import Direction
 from sync.connections import (
-    describe_error,
+    check_failure,
     integration_username,
+    one_test_at_a_time,
     open_mailbox,
     required_permissions,
     salesforce_client,
 )
+from sync.connectors.base import INTERACTIVE_SECONDS, interactive
 from sync.leases import SyncUnavailable, busy_runs
 from sync.models import SyncRun
 from sync.options import OBJECTS, synced_objects
-from sync.queue import enqueue_runs, queue_run
+from sync.queue import enqueue_runs, queue_run, require_broker
 from sync.routing import mailbox_route
 from sync.runner import reset_links
 from users.models import SyncState, SyncUser
@@ -34,7 +36,8 @@ def sync_now(user: SyncUser, objects: list[str] | None = None, actor=None) -> li
     """Sync now some or all of the user's synced objects: a queued run each, sent to the workers after commit.
 
     Raises SyncUnavailable when the user has nothing to sync, or when one of the objects already has a run
-    queued or running (its id is in the exception, for the API's 409); ValueError for an unknown object."""
+    queued or running (its id is in the exception, for the API's 409); ValueError for an unknown object;
+    QueueUnavailable when the task broker does not answer (then nothing is saved)."""
     return _queue_runs(user, objects, actor, reset=False)
 
 
@@ -49,6 +52,11 @@ def reset_sync(user: SyncUser, objects: list[str] | None = None, actor=None, *, 
 
 @transaction.atomic
 def _queue_runs(user: SyncUser, objects: list[str] | None, actor, *, reset: bool, send: bool = True) -> list[SyncRun]:
+    if send:
+        # Checked before anything is saved, so that an unreachable broker leaves no run (and no reset) behind. If
+        # the broker fails between this check and the send after commit, the run keeps no `sent_at` and
+        # sync.recovery sends it once the broker is back.
+        require_broker()
     user = SyncUser.objects.select_for_update().get(pk=user.pk)
     effective = effective_configuration(user)
     if effective is None or not user.active:
@@ -81,54 +89,70 @@ def test_connection(user: SyncUser, actor=None) -> dict:
     """Salesforce: a token as the user, and the object permissions the configuration needs. Exchange: the mailbox
     is reachable (by impersonation over EWS, or by the app over Graph, whichever serves it) and the contacts folder
     is there (when contacts sync). Answers {"salesforce": {"ok", "detail"}, "exchange": {"ok", "detail",
-    "protocol"}}."""
+    "protocol"}}, within ``INTERACTIVE_SECONDS`` (half for each end), in our words with the ends' codes.
+
+    Raises `ConnectionTestBusy` while another test of this user's connections is under way (the API's 409)."""
+    busy = (f"A connection test for {user.username} is already under way: wait for its answer (at most "
+            f"{INTERACTIVE_SECONDS:g} seconds), then test again.")
+    with one_test_at_a_time(f"user-{user.pk}", busy):
+        synced, folder = _synced_directions(user)
+        result = {"salesforce": _test_salesforce(user, synced), "exchange": _test_exchange(user, synced, folder)}
+    with transaction.atomic():
+        verdict = ", ".join(f"{end} {'ok' if check['ok'] else 'failed'}" for end, check in result.items())
+        record(AuditEntry.Action.USER_CONNECTION_TESTED, actor,
+               summary=f"Tested {user.username}'s connections: {verdict}", changes=result, subject_user=user)
+    return result
+
+
+def _synced_directions(user: SyncUser) -> tuple[dict[str, str], str]:
+    """The objects the user's configuration syncs, with their directions, and its contacts folder."""
     effective = effective_configuration(user)
     directions = dict(effective.configuration.data_settings.values_list("object", "direction")) if effective else {}
     synced = {name: d for name, d in directions.items() if d != Direction.NONE}
     folder = "Salesforce_Sync"
     if effective and "contacts" in synced:
         folder = effective.configuration.data_settings.get(object="contacts").folder or folder
+    return synced, folder
 
-    result = {}
-    try:
-        client = salesforce_client(user.username)
-        who = client.user_info()
-        details, missing = [f"Token obtained as {who.username}."], []
-        for name, direction in synced.items():
-            permissions = client.permissions(name)
-            lacking = [p for p in required_permissions(direction) if not getattr(permissions, p)]
-            missing += [f"{p} on {name}" for p in lacking]
-        if missing:
-            details.append(f"Missing permissions: {', '.join(missing)}.")
-        elif synced:
-            details.append(f"Permissions are sufficient for {', '.join(sorted(synced))}.")
-        result["salesforce"] = {"ok": not missing, "detail": " ".join(details)}
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
-        result["salesforce"] = {"ok": False, "detail": describe_error(exc)}
 
+def _test_salesforce(user: SyncUser, synced: dict[str, str]) -> dict:
+    with interactive(INTERACTIVE_SECONDS / 2) as deadline:
+        try:
+            client = salesforce_client(user.username)
+            who = client.user_info()
+            details, missing = [f"Token obtained as {who.username}."], []
+            for name, direction in synced.items():
+                permissions = client.permissions(name)
+                lacking = [p for p in required_permissions(direction) if not getattr(permissions, p)]
+                missing += [f"{p} on {name}" for p in lacking]
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
+            return {"ok": False, "detail": check_failure(exc, deadline)}
+    if missing:
+        details.append(f"Missing permissions: {', '.join(missing)}.")
+    elif synced:
+        details.append(f"Permissions are sufficient for {', '.join(sorted(synced))}.")
+    return {"ok": not missing, "detail": " ".join(details)}
+
+
+def _test_exchange(user: SyncUser, synced: dict[str, str], folder: str) -> dict:
     route = mailbox_route(user)
-    try:
-        mailbox = open_mailbox(user, route)
-        check = mailbox.check(folder)
-        detail = f"Mailbox {check['mailbox']} reachable {mailbox.reached_how} ({route.detail})."
-        ok = True
-        if "contacts" in synced:
-            if check["contacts_folder_present"]:
-                detail += f" Contacts folder {folder!r} present."
-            elif user.object_states.filter(object="contacts").exclude(state=SyncState.NOT_STARTED).exists():
-                ok = False
-                detail += f" Contacts folder {folder!r} is missing: recreate it or reset the contacts sync."
-            else:
-                detail += f" Contacts folder {folder!r} will be created by the first sync."
-        result["exchange"] = {"ok": ok, "detail": detail, "protocol": route.protocol}
-    except Exception as exc:  # noqa: BLE001
-        result["exchange"] = {"ok": False, "detail": describe_error(exc), "protocol": route.protocol}
-
-    with transaction.atomic():
-        verdict = ", ".join(f"{end} {'ok' if check['ok'] else 'failed'}" for end, check in result.items())
-        record(AuditEntry.Action.USER_CONNECTION_TESTED, actor,
-               summary=f"Tested {user.username}'s connections: {verdict}", changes=result, subject_user=user)
-    return result
+    with interactive(INTERACTIVE_SECONDS / 2) as deadline:
+        try:
+            mailbox = open_mailbox(user, route)
+            check = mailbox.check(folder)
+        except Exception as exc:  # noqa: BLE001
+            return {"ok": False, "detail": check_failure(exc, deadline), "protocol": route.protocol}
+    detail = f"Mailbox {check['mailbox']} reachable {mailbox.reached_how} ({route.detail})."
+    ok = True
+    if "contacts" in synced:
+        if check["contacts_folder_present"]:
+            detail += f" Contacts folder {folder!r} present."
+        elif user.object_states.filter(object="contacts").exclude(state=SyncState.NOT_STARTED).exists():
+            ok = False
+            detail += f" Contacts folder {folder!r} is missing: recreate it or reset the contacts sync."
+        else:
+            detail += f" Contacts folder {folder!r} will be created by the first sync."
+    return {"ok": ok, "detail": detail, "protocol": route.protocol}
 
 
 @dataclass

@@ -261,6 +261,7 @@ def add_sync_user(values: dict, actor=None) -> SyncUser:
         None,
         summary=f"Added synced user {user.username}",
         changes={"before": None, "after": {"id": user.pk, **{k: getattr(user, k) for k in allowed}}},
+        subject_user=user,
     )
     return user
 
@@ -281,7 +282,7 @@ def set_exchange_route(user: SyncUser, route: str, actor=None) -> SyncUser:
         audit.record(
             AuditEntry.Action.USER_ROUTED, actor, None,
             summary=f"Routed {user.username}'s mailbox: {ExchangeRoute(route).label}",
-            changes={"before": {"exchange_route": before}, "after": {"exchange_route": route}},
+            changes={"before": {"exchange_route": before}, "after": {"exchange_route": route}}, subject_user=user,
         )
     return user
 

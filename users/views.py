@@ -13,9 +13,11 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
 from configurations.models import OutlookConfiguration, SyncObject
+from sync.connections import ConnectionTestBusy
 from sync.leases import SyncUnavailable
 from sync.models import RecordError, SyncRun
 from sync.options import synced_objects
+from sync.queue import QueueUnavailable
 from sync.routing import mailbox_route
 from sync.views import progress_of
 from syncadmin.views import console_view
@@ -109,8 +111,10 @@ def _detail_context(request, user: SyncUser) -> dict:
         run.progress = progress_of(run)
     record_errors = RecordError.objects.filter(run__in=[run.pk for run in runs]).select_related("run")
     states = object_states(user)
+    waiting = {run.object: run for run in active_runs if run.state == SyncRun.State.QUEUED}
     for entry in states:
         entry["synced"] = entry["object"] in synced
+        entry["waiting"] = waiting.get(entry["object"])
     return {
         "sync_user": user,
         "route": mailbox_route(user),
@@ -163,6 +167,8 @@ def user_sync_now(request, pk: int):
         runs = operations.sync_now(user, objects, actor=request.user)
     except SyncUnavailable as exc:
         messages.error(request, _busy_message(exc))
+    except QueueUnavailable as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, _queued_message(runs, "Sync"))
     return redirect("users:detail", pk=user.pk)
@@ -174,11 +180,15 @@ def user_test_connection(request, pk: int):
     """Check both ends for this user; htmx gets the results alone, a plain POST the whole page with them."""
     _require(request, "users.test_connection")
     user = get_object_or_404(synced_users(), pk=pk)
-    result = operations.test_connection(user, actor=request.user)
-    checks = [("Salesforce", result["salesforce"]), ("Exchange", result["exchange"])]
+    status = 200
+    try:
+        result = operations.test_connection(user, actor=request.user)
+        checks = [("Salesforce", result["salesforce"]), ("Exchange", result["exchange"])]
+    except ConnectionTestBusy as exc:  # htmx swaps a 200 only: the message shows in place either way
+        checks, status = [("Connection test", {"ok": False, "detail": str(exc)})], 409
     if request.htmx:
         return render(request, "users/_connection_test.html", {"checks": checks})
-    return render(request, "users/detail.html", {**_detail_context(request, user), "checks": checks})
+    return render(request, "users/detail.html", {**_detail_context(request, user), "checks": checks}, status=status)
 
 
 @console_view
@@ -215,6 +225,8 @@ def user_reset(request, pk: int):
                 runs = operations.reset_sync(user, form.cleaned_data["objects"], actor=request.user)
             except SyncUnavailable as exc:
                 messages.error(request, _busy_message(exc))
+            except QueueUnavailable as exc:
+                messages.error(request, f"Nothing was reset. {exc}")
             else:
                 messages.success(request, _queued_message(runs, "Reset done; full matching sync"))
             return redirect("users:detail", pk=user.pk)

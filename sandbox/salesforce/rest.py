@@ -1,13 +1,16 @@
 """The REST API under ``/services/data/``: routing, accounting, and the query / sObject / describe / limits /
-replication endpoints. sObject Collections live in ``sobject_collections.py``."""
+replication endpoints, with the conditional ``If-Unmodified-Since`` on sObject Rows. sObject Collections live in
+``sobject_collections.py``, the Composite resource in ``composite.py``."""
 
 import datetime as dt
 import re
+from email.utils import parsedate_to_datetime
 
 from werkzeug.wrappers import Request, Response
 
 from sandbox.salesforce import ids, limits, schema, soql
 from sandbox.salesforce.access import Access
+from sandbox.salesforce.composite import Composite
 from sandbox.salesforce.dml import Dml
 from sandbox.salesforce.errors import ApiError, RecordError, not_found
 from sandbox.salesforce.http import json_response, parse_json
@@ -32,6 +35,7 @@ class Rest:
         self.store = emulator.store
         self.cursors = Cursors()
         self.collections = Collections(self)
+        self.composite = Composite(self, range(MIN_VERSION, MAX_VERSION + 1))
 
     def handle(self, request: Request, fault: dict | None) -> Response:
         parts = [part for part in request.path.split("/") if part]
@@ -105,6 +109,9 @@ class Rest:
             return self.sobjects(request, version, rest, access, allow)
         if head == "composite" and rest[:1] == ["sobjects"]:
             return self.collections.handle(request, version, rest[1:], access, allow)
+        if head == "composite" and not rest:
+            allow("POST")
+            return self.composite.handle(request, access)
         raise not_found()
 
     # -- query -------------------------------------------------------------------------------------
@@ -171,10 +178,14 @@ class Rest:
         if full_id is None or ids.type_of(full_id) != obj.name:
             raise ApiError(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: "
                                              f"{record_id}")
+        since = unmodified_since(request) if request.method in ("GET", "PATCH") else None
         if request.method == "GET":
-            return json_response(self.get(request, version, obj, full_id, access))
+            with self.emulator.lock:
+                self.check_unmodified(obj, full_id, access, since)
+                return json_response(self.get(request, version, obj, full_id, access))
         body = parse_json(request) if request.method == "PATCH" else None
         with self.emulator.lock:
+            self.check_unmodified(obj, full_id, access, since)
             dml = Dml(self.emulator, access)
             try:
                 if request.method == "PATCH":
@@ -187,6 +198,19 @@ class Rest:
                 raise exc.as_api_error() from None
             dml.commit()
         return Response(status=204)
+
+    def check_unmodified(self, obj, full_id: str, access: Access, since: dt.datetime | None) -> None:
+        """412 when the record changed after `since` (its LastModifiedDate, to the second as Salesforce compares:
+        an HTTP date has no fractions). A record that is gone or hidden is left to the usual 404."""
+        if since is None:
+            return
+        record = self.store.get(full_id)
+        if record is None or record.get("IsDeleted") or not access.can_see(obj.name, record):
+            return
+        modified = parse_datetime(record.get("LastModifiedDate"))
+        if modified is not None and modified.replace(microsecond=0) > since:
+            raise ApiError(412, "PRECONDITION_FAILED", "The record was modified after the date in the "
+                                                       "If-Unmodified-Since header; read it again and retry.")
 
     def get(self, request: Request, version: str, obj, full_id: str, access: Access) -> dict:
         record = self.store.get(full_id)
@@ -241,3 +265,18 @@ class Rest:
                              key=lambda pair: pair[1])
         return {"deletedRecords": [{"id": rid, "deletedDate": when} for rid, when in deleted],
                 "earliestDateAvailable": format_datetime(earliest), "latestDateCovered": high}
+
+
+def unmodified_since(request: Request) -> dt.datetime | None:
+    """The instant of an ``If-Unmodified-Since`` header (an HTTP date), None without one; 400 when unreadable."""
+    text = request.headers.get("If-Unmodified-Since")
+    if text is None:
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        when = None
+    if when is None:
+        raise ApiError(400, "INVALID_HEADER_TYPE", f"The If-Unmodified-Since header is not a valid HTTP date: "
+                                                   f"{text}. Send a date such as 'Tue, 23 Mar 2026 10:15:30 GMT'.")
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)

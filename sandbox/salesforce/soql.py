@@ -277,8 +277,8 @@ class _Compiler:
                 raise self.error(tree.children[0], "INVALID_QUERY_FILTER_OPERATOR",
                                  f"invalid operator on {ref.ftype} field: LIKE")
             pattern = self.literal(ref, values[0])
-            regex = like_regex(pattern) if pattern is not None else None
-            return lambda row: regex is not None and isinstance(getter(row), str) and bool(regex.match(getter(row)))
+            matches = like_matcher(pattern) if pattern is not None else None
+            return lambda row: matches is not None and isinstance(getter(row), str) and matches(getter(row))
         literals = [self.literal(ref, v) for v in values]
         if kind in ("includes", "excludes"):
             if ref.ftype != "multipicklist":
@@ -412,17 +412,57 @@ def unescape(body: str) -> str:
     return "".join(out)
 
 
-def like_regex(pattern: str) -> re.Pattern:
-    parts, index = [], 0
+_ANY = object()  # `%` in a LIKE pattern; `_` is None, every other character itself (lower case)
+
+
+def like_matcher(pattern: str):
+    """A function telling whether a text matches the SOQL LIKE ``pattern`` (``%`` any run, ``_`` any one character,
+    ``\\%`` and ``\\_`` themselves; case-insensitive), in time linear in the text for each piece of the pattern.
+
+    A regular expression (``.*a.*a.*…b``) backtracks exponentially on a pattern of many ``%`` against a text that
+    almost matches, which would let one query hold a server thread for minutes. Here the pattern is cut at each
+    ``%`` into pieces; the first must start the text, the last must end it, and each piece between is taken at its
+    first place after the one before (the leftmost place never loses a match), so nothing is tried twice.
+    """
+    tokens: list = []
+    index = 0
     while index < len(pattern):
         char = pattern[index]
         if char == "\\" and index + 1 < len(pattern) and pattern[index + 1] in "%_":
-            parts.append(re.escape(pattern[index + 1]))
+            tokens.append(pattern[index + 1].lower())
             index += 2
             continue
-        parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        tokens.append(_ANY if char == "%" else None if char == "_" else char.lower())
         index += 1
-    return re.compile("^" + "".join(parts) + "$", re.IGNORECASE | re.DOTALL)
+    pieces: list[list] = [[]]
+    for token in tokens:
+        if token is _ANY:
+            pieces.append([])
+        else:
+            pieces[-1].append(token)
+    first, *middle, last = pieces if len(pieces) > 1 else (pieces[0], pieces[0])
+    anywhere = len(pieces) > 1
+
+    def fits(text: list[str], piece: list, at: int) -> bool:
+        return all(want is None or text[at + offset] == want for offset, want in enumerate(piece))
+
+    def matches(value: str) -> bool:
+        text = [char.lower() for char in value]
+        if not anywhere:
+            return len(text) == len(first) and fits(text, first, 0)
+        end = len(text) - len(last)
+        if end < len(first) or not fits(text, first, 0) or not fits(text, last, end):
+            return False
+        position = len(first)
+        for piece in middle:
+            while position + len(piece) <= end and not fits(text, piece, position):
+                position += 1
+            if position + len(piece) > end:
+                return False
+            position += len(piece)
+        return True
+
+    return matches
 
 
 def comparable(ftype: str, value):

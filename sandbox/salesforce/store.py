@@ -69,6 +69,30 @@ class Store:
             for sobject, record in records:
                 self._remember(sobject, record)
 
+    def restore(self, before: dict[str, dict]) -> None:
+        """Put the records back as `before` (a copy of `records` taken earlier) holds them: records changed since
+        are saved again, records added since are removed (a Composite request with ``allOrNone`` that failed)."""
+        with self.lock:
+            type_of = {record_id: sobject for sobject, records in self.by_type.items() for record_id in records}
+            changed = [(type_of[record_id], record) for record_id, record in before.items()
+                       if self.records.get(record_id) is not record]
+            added = [record_id for record_id in self.records if record_id not in before]
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany("DELETE FROM records WHERE id = ?", [(record_id,) for record_id in added])
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO records (id, sobject, body) VALUES (?, ?, ?)",
+                    [(record["Id"], sobject, json.dumps(record)) for sobject, record in changed])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            for record_id in added:
+                del self.records[record_id]
+                self.by_type[type_of[record_id]].pop(record_id, None)
+            for sobject, record in changed:
+                self._remember(sobject, record)
+
     # -- key/value -------------------------------------------------------------------------------
     def get_kv(self, key: str, default=None):
         return self.kv.get(key, default)

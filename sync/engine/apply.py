@@ -73,11 +73,16 @@ class CreateRequest:
 
 @dataclass(frozen=True, slots=True)
 class UpdateRequest:
-    """Overwrite a record with these canonical fields (None: only stamp the Salesforce id on an Exchange item)."""
+    """Overwrite a record with these canonical fields (None: only stamp the Salesforce id on an Exchange item).
+
+    `expected_version` is the record's version token as the engine knows it (read in this run, else the link's):
+    a connector that can write conditionally refuses the write when the record changed since, with a
+    `CHANGED_DURING_SYNC` error (transient), and the next run decides again. None: write unconditionally."""
 
     record_id: str
     fields: Mapping[str, Any] | None
     salesforce_id_stamp: str | None = None
+    expected_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +146,15 @@ class SyncOutcome:
                    if s != "links" and kind != "stamp" and (side is None or s == side.value))
 
 
+CHANGED_DURING_SYNC = "CHANGED_DURING_SYNC"  # a conditional write refused: the record changed since it was read
+
 # Per-record outcomes that are the product's policy rather than a failure: recorded on the run, never an error
 # state. An Outlook item stamped with a Salesforce id an incremental run does not know waits for the next full
 # sync (`stamp_unresolved`); Graph cannot change or delete a meeting the mailbox organizes without e-mailing its
-# attendees (`meeting_not_updated`, `meeting_not_deleted`).
-INFORMATIONAL_CODES = frozenset({"stamp_unresolved", "meeting_not_updated", "meeting_not_deleted"})
+# attendees (`meeting_not_updated`, `meeting_not_deleted`); a record a user edited while the sync wrote it is
+# decided again by the next run (`CHANGED_DURING_SYNC`: the edit is kept, nobody has anything to do).
+INFORMATIONAL_CODES = frozenset({"stamp_unresolved", "meeting_not_updated", "meeting_not_deleted",
+                                 CHANGED_DURING_SYNC})
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -203,12 +212,32 @@ def run_sync(
         return SyncOutcome(plan, issues=list(plan.issues), refusal=plan.refusal)
     if on_plan is not None:
         on_plan(plan)
-    outcome = apply_plan(plan, connectors, links, batch_size=batch_size)
+    outcome = apply_plan(plan, connectors, links, batch_size=batch_size,
+                         expected_version=_expected_versions(changes, setting.direction))
     for side in (SF, OL):
         watermarks.set(side, changes[side].watermark)
     outcome.watermarks_advanced = True
     _mark_seen(links, [*unseen, *fed])
     return outcome
+
+
+def _expected_versions(changes: Mapping[Side, ChangeSet], direction: Direction) -> Callable[[Action], str | None]:
+    """The version an update's target must still have: the record as read in this run, else the link's token. Only
+    where the target's own edits count (the direction sends from it, no tombstone): elsewhere the rule overwrites it
+    anyway, and the link's token may be older than the record (an ignored change is left un-hashed)."""
+
+    def expected(action: Action) -> str | None:
+        side, record_id = action.side, action.record_id
+        if side is None or record_id is None or not direction.flows_from(side):
+            return None
+        if action.link is not None and action.link.gone is side:
+            return None
+        record = changes[side].records.get(record_id)
+        if record is not None:
+            return record.version
+        return action.previous.version_on(side) if action.previous is not None else None
+
+    return expected
 
 
 def _complete_change_sets(
@@ -369,9 +398,11 @@ def _same_key(object_type: SyncObject, schema: Schema, record: SideRecord, keys:
 
 
 def apply_plan(
-    plan: Plan, connectors: Mapping[Side, SideConnector], links: LinkStore, *, batch_size: int = 200
+    plan: Plan, connectors: Mapping[Side, SideConnector], links: LinkStore, *, batch_size: int = 200,
+    expected_version: Callable[[Action], str | None] | None = None,
 ) -> SyncOutcome:
-    """Apply a plan: link-only changes, then writes in batches, committing links once per batch."""
+    """Apply a plan: link-only changes, then writes in batches, committing links once per batch. Each update (and
+    stamp) is conditional on `expected_version(action)` (None: unconditional); `run_sync` passes what it read."""
     if plan.refusal is not None:
         raise ValueError(f"refused plan must not be applied: {plan.refusal.reason}")
     outcome = SyncOutcome(plan, issues=list(plan.issues))
@@ -383,12 +414,13 @@ def apply_plan(
             outcome.applied[("links", action.kind.value)] += 1
     writes = plan.writes
     for batch in _chunks(writes, max(batch_size, 1)):
-        _apply_batch(batch, connectors, links, outcome)
+        _apply_batch(batch, connectors, links, outcome, expected_version or (lambda action: None))
     return outcome
 
 
 def _apply_batch(
-    batch: Sequence[Action], connectors: Mapping[Side, SideConnector], links: LinkStore, outcome: SyncOutcome
+    batch: Sequence[Action], connectors: Mapping[Side, SideConnector], links: LinkStore, outcome: SyncOutcome,
+    expected_version: Callable[[Action], str | None],
 ) -> None:
     creates = [a for a in batch if a.kind is ActionKind.CREATE]
     pending: dict[int, Link] = {}
@@ -397,7 +429,7 @@ def _apply_batch(
         pending = {id(a): link for a, link in zip(creates, saved, strict=True)}
     puts: dict[int, Link] = {}  # keyed by action so a later stamp can replace the link
     removals: list[Link] = []
-    stamps: list[tuple[int, Link, str]] = []
+    stamps: list[tuple[int, Link, str, str | None]] = []  # (action key, link, Salesforce id, expected version)
 
     def failed(action: Action, side: Side, record_id: str | None, result: WriteResult) -> None:
         assert result.error is not None
@@ -421,8 +453,8 @@ def _apply_batch(
                         puts[id(action)] = kept.replace(needs_retry=True)
         updates = [a for a in batch if a.kind is ActionKind.UPDATE and a.side is side]
         if updates:
-            results = connector.update([UpdateRequest(a.record_id or "", a.fields, a.salesforce_id_stamp)
-                                        for a in updates])
+            results = connector.update([UpdateRequest(a.record_id or "", a.fields, a.salesforce_id_stamp,
+                                                      expected_version(a)) for a in updates])
             for action, result in zip(updates, results, strict=True):
                 assert action.link is not None
                 if result.ok:
@@ -447,14 +479,18 @@ def _apply_batch(
                     final = final.with_side(side, result.record_id, result.version)
                     puts[id(action)] = final
                     if action.stamp_outlook_id and result.record_id:
-                        stamps.append((id(action), final, result.record_id))
+                        # The item was read in this run (it is the create's source): a stamp must not take the
+                        # version of an edit made since, or that edit would pass for the sync's own write.
+                        stamp = Action(ActionKind.UPDATE, "stamp", side=OL, record_id=action.stamp_outlook_id,
+                                       link=final, previous=final)
+                        stamps.append((id(action), final, result.record_id, expected_version(stamp)))
                 else:
                     failed(action, side, action.source_id, result)
                     puts[id(action)] = link.replace(needs_retry=True)
     if stamps:
-        results = connectors[OL].update([UpdateRequest(link.outlook_id or "", None, sf_id)
-                                         for _, link, sf_id in stamps])
-        for (key, link, _), result in zip(stamps, results, strict=True):
+        results = connectors[OL].update([UpdateRequest(link.outlook_id or "", None, sf_id, expected)
+                                         for _, link, sf_id, expected in stamps])
+        for (key, link, _, _), result in zip(stamps, results, strict=True):
             if result.ok:
                 outcome.applied[(OL.value, "stamp")] += 1
                 puts[key] = link.with_version(OL, result.version)

@@ -4,20 +4,32 @@ They behave like the real ends where the engine can tell: every write bumps the 
 writes show up in the next incremental change set like anyone else's, deletions are reported incrementally,
 full change sets hold in-scope records only, Exchange-side items keep the stamped Salesforce id. Like Exchange's
 feeds (EWS SyncFolderItems, Graph delta), the Outlook side's incremental change set says nothing of an item
-created and deleted since the watermark (`feed_hides_short_lived`). Tests inject
-faults: `fail_next` (per-record write errors) and `crash_after_next_write` (the write happens, then the process
-"dies" with `SimulatedCrash` before the links are committed). The link store enforces RecordLink's uniqueness.
+created and deleted since the watermark (`feed_hides_short_lived`). Updates honour `expected_version` as the
+Salesforce connector does (refused with `CHANGED_DURING_SYNC` when the record's version differs), and a record whose
+content is no longer what was written when the version is read back gets no version, so the next run sees it as
+changed. Tests inject faults: `fail_next` (per-record write errors), `crash_after_next_write` (the write happens,
+then the process "dies" with `SimulatedCrash` before the links are committed), and users acting in the middle of a
+run: `before_next_write` (between the engine's reads and its next write call to this side) and
+`after_next_update` (between an update call's writes and its version read-back). The link store enforces
+RecordLink's uniqueness.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
+from sync.engine.apply import (
+    CHANGED_DURING_SYNC,
+    CreateRequest,
+    LookupRequest,
+    UpdateRequest,
+    WriteError,
+    WriteResult,
+)
 from sync.engine.canonical import Schema, schema_for
 from sync.engine.links import Link
 from sync.engine.matching import match_keys
@@ -59,6 +71,8 @@ class MemorySide:
         self.engine_writes: Counter[str] = Counter()
         self.failures: list[WriteError] = []
         self.crash_after_next_write = False
+        self.before_next_write: Callable[[], None] | None = None
+        self.after_next_update: Callable[[], None] | None = None
 
     # ---- what users do -------------------------------------------------------------------------------------
 
@@ -159,6 +173,11 @@ class MemorySide:
             return WriteResult(error=self.failures.pop(0))
         return apply()
 
+    def _before_call(self) -> None:
+        hook, self.before_next_write = self.before_next_write, None
+        if hook is not None:
+            hook()
+
     def _after_call(self) -> None:
         if self.crash_after_next_write:
             self.crash_after_next_write = False
@@ -171,15 +190,21 @@ class MemorySide:
             self.engine_writes["create"] += 1
             return WriteResult(record_id, str(self.items[record_id].version))
 
+        self._before_call()
         results = [self._write(lambda r=r: make(r)) for r in requests]
         self._after_call()
         return results
 
     def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]:
+        written: dict[str, dict[str, Any]] = {}  # the content each update left, to compare with the read-back
+
         def change(request: UpdateRequest) -> WriteResult:
             item = self.items.get(request.record_id)
             if item is None:
                 return WriteResult(error=WriteError("NOT_FOUND", f"{request.record_id} does not exist", False))
+            if request.expected_version is not None and str(item.version) != request.expected_version:
+                return WriteResult(request.record_id, None, WriteError(
+                    CHANGED_DURING_SYNC, "changed while the sync wrote it; the next sync decides again", True))
             if request.fields is not None:
                 item.fields = dict(request.fields)
                 self.engine_writes["update"] += 1
@@ -188,11 +213,28 @@ class MemorySide:
             if self.side is Side.OUTLOOK and request.salesforce_id_stamp:
                 item.salesforce_id = request.salesforce_id_stamp
             item.version = item.changed_at = self._tick()
+            written[request.record_id] = self.canonical(request.record_id)
             return WriteResult(request.record_id, str(item.version))
 
+        self._before_call()
         results = [self._write(lambda r=r: change(r)) for r in requests]
+        hook, self.after_next_update = self.after_next_update, None
+        if hook is not None:
+            hook()
+        results = [self._read_back(result, written) for result in results]
         self._after_call()
         return results
+
+    def _read_back(self, result: WriteResult, written: Mapping[str, dict[str, Any]]) -> WriteResult:
+        """The version read after the writes, as the Salesforce connector reads it: none for a record whose content
+        is no longer what was written (someone changed it since), so the next run takes it as changed."""
+        record_id = result.record_id
+        if not result.ok or record_id not in written:
+            return result
+        item = self.items.get(record_id)
+        if item is None or self.canonical(record_id) != written[record_id]:
+            return WriteResult(record_id, None)
+        return WriteResult(record_id, str(item.version))
 
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
         def drop(record_id: str) -> WriteResult:
@@ -201,6 +243,7 @@ class MemorySide:
                 self.engine_writes["delete"] += 1
             return WriteResult(record_id, None)
 
+        self._before_call()
         results = [self._write(lambda r=r: drop(r)) for r in record_ids]
         self._after_call()
         return results

@@ -2,6 +2,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.factories import make_user
+from tests.sync.test_connections_api import private_key_pem
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,13 +80,13 @@ def test_connections_page_keeps_secrets_write_only(live_server, page, admin_user
     salesforce.get_by_label("URL").fill("https://login.salesforce.com")
     salesforce.get_by_label("Integration user").fill("integration@example.com")
     salesforce.get_by_label("Consumer key").fill("3MVG9consumerkey")
-    salesforce.get_by_label("Private key (PEM)").fill("-----BEGIN PRIVATE KEY-----\nvery-secret\n")
+    salesforce.get_by_label("Private key (PEM)").fill(private_key_pem())  # a real key: keys are checked
     salesforce.get_by_role("button", name="Save Salesforce org").click()
     page.wait_for_load_state()
     screenshot("connections-after-save")
     assert page.get_by_text("Salesforce org connection saved").is_visible()
     assert page.get_by_text("Secret stored").is_visible()
-    assert "very-secret" not in page.content()
+    assert private_key_pem().splitlines()[1] not in page.content()
     screenshot("connections")
 
 

@@ -30,8 +30,8 @@ def test_html_pages_render(client, admin_user):
         assert response["Content-Type"].startswith("text/html"), url
 
 
-def test_the_schema_documents_this_issues_endpoints(anonymous_client):
-    schema = anonymous_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+def test_the_schema_documents_this_issues_endpoints(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     paths = schema["paths"]
     for path, methods in {
         "/api/v1/configurations/": {"get", "post"},

@@ -54,6 +54,7 @@ def test_run_list_query_count_is_constant(admin_client_api, user):
     for _ in range(3):
         run = SyncRun.objects.create(user=user, object="contacts", trigger="schedule")
         RecordError.objects.create(run=run, side="outlook", code="E")
+    count_queries()  # the token's first use of the minute records its last-used time: not per page
     few = count_queries()
     for _ in range(20):
         run = SyncRun.objects.create(user=user, object="contacts", trigger="schedule")

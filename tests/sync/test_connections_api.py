@@ -1,7 +1,14 @@
 """/api/v1/connections/: every role reads, admins and REST clients change, secrets never come back; and the
 per-user mailbox route on /api/v1/users/{id}/."""
 
+import datetime
+import functools
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from sync.connections import save_connection
 from sync.models import Connection
@@ -9,6 +16,29 @@ from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/connections/"
+
+
+@functools.cache
+def _key(number: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@functools.cache
+def private_key_pem(number: int = 0) -> str:
+    """A real RSA private key (PEM), one per number, for connections whose secret must parse."""
+    return _key(number).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()).decode()
+
+
+@functools.cache
+def certificate_pem(number: int = 0) -> str:
+    """A self-signed certificate of key `number` (PEM)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test {number}")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(_key(number).public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now)
+                   .not_valid_after(now + datetime.timedelta(days=30)).sign(_key(number), hashes.SHA256()))
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 GRAPH = {"tenant_id": "contoso.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555",
          "secret": "client-secret-material", "mailbox_routing": "domains", "mailbox_domains": "online.example.com"}
 
@@ -95,7 +125,7 @@ def test_changes_are_audited_without_the_secret(admin_client_api, admin_user):
 
 def test_a_salesforce_connection_needs_its_consumer_key_here_too(admin_client_api):
     response = admin_client_api.put(f"{URL}salesforce/", {"url": "https://login.salesforce.com",
-                                                          "secret": "-----BEGIN PRIVATE KEY-----"}, format="json")
+                                                          "secret": private_key_pem()}, format="json")
     assert response.status_code == 400
     assert response.json() == {"client_id": ["Enter the connected app's consumer key."]}
 
@@ -109,8 +139,9 @@ STORED = {
     "graph": {"url": "https://graph.microsoft.com", "tenant_id": "contoso.onmicrosoft.com", "client_id": "app-id",
               "authority_url": "", "mailbox_routing": "all"},
 }
-SECRETS = {"salesforce": "-----BEGIN PRIVATE KEY-----\nstored\n-----END PRIVATE KEY-----",
+SECRETS = {"salesforce": private_key_pem(),
            "exchange": "stored-password", "graph": "stored-client-secret"}
+AGAIN = {"salesforce": private_key_pem(1), "exchange": "entered-again", "graph": "entered-again"}
 ELSEWHERE = [
     ("salesforce", "url", "https://login.attacker.example", "login URL"),
     ("salesforce", "client_id", "3MVG9other", "consumer key"),
@@ -141,10 +172,10 @@ def test_pointing_a_connection_elsewhere_needs_the_secret_again(admin_client_api
     assert getattr(connection, field) == STORED[kind][field] and connection.secret == SECRETS[kind]
     assert connection.updated_at == stored[kind].updated_at  # nothing half-written
 
-    saved = admin_client_api.patch(f"{URL}{kind}/", {field: value, "secret": "entered-again"}, format="json")
+    saved = admin_client_api.patch(f"{URL}{kind}/", {field: value, "secret": AGAIN[kind]}, format="json")
     assert saved.status_code == 200, saved.content
     connection.refresh_from_db()
-    assert getattr(connection, field) == value and connection.secret == "entered-again"
+    assert getattr(connection, field) == value and connection.secret == AGAIN[kind]
 
 
 @pytest.mark.parametrize("kind", ["salesforce", "exchange", "graph"])
@@ -154,7 +185,7 @@ def test_trusting_another_server_needs_the_secret_again(admin_client_api, stored
     assert refused.status_code == 400, refused.content
     assert "TLS verification" in refused.json()["secret"][0]
     assert Connection.objects.get(kind=kind).verify_tls is True
-    saved = admin_client_api.patch(f"{URL}{kind}/", {"verify_tls": False, "secret": "entered-again"}, format="json")
+    saved = admin_client_api.patch(f"{URL}{kind}/", {"verify_tls": False, "secret": AGAIN[kind]}, format="json")
     assert saved.status_code == 200, saved.content
 
 
@@ -187,7 +218,7 @@ def test_saving_the_same_endpoint_again_keeps_the_secret(admin_client_api, store
     ("graph", "authority_url", "http://login.example.com"),
 ])
 def test_plain_http_is_refused_beyond_this_machine(admin_client_api, stored, kind, field, url):
-    response = admin_client_api.patch(f"{URL}{kind}/", {field: url, "secret": "new-secret"}, format="json")
+    response = admin_client_api.patch(f"{URL}{kind}/", {field: url, "secret": AGAIN[kind]}, format="json")
     assert response.status_code == 400, response.content
     assert list(response.json()) == [field] and "https" in response.json()[field][0]
     connection = Connection.objects.get(kind=kind)

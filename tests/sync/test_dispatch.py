@@ -135,10 +135,9 @@ def test_a_running_run_blocks_only_while_its_lease_holds(configuration, enqueued
     assert pairs(dispatch_due().runs) == [(user.pk, "events")]
 
 
-def test_runs_are_sent_after_commit_to_their_queue_with_jitter(
-    configuration, enqueued, settings, django_capture_on_commit_callbacks
+def test_runs_are_sent_after_commit_to_their_queue_at_once_and_stamped_sent(
+    configuration, enqueued, django_capture_on_commit_callbacks
 ):
-    settings.SYNC_DISPATCH_JITTER_SECONDS = 20
     first, second = make_users(2)
     assign_users(configuration, [first.username, second.username])
     UserObjectState.objects.filter(user=second).update(state=SyncState.IN_SYNC, salesforce_watermark=timezone.now(),
@@ -150,13 +149,5 @@ def test_runs_are_sent_after_commit_to_their_queue_with_jitter(
     queues = {(run.user_id, run.object): queue for run, queue in zip(enqueued, enqueued.queues, strict=True)}
     assert queues == {(first.pk, "contacts"): "initial", (first.pk, "events"): "initial",
                       (second.pk, "contacts"): "sync", (second.pk, "events"): "sync"}
-    assert all(0 <= countdown <= 20 for countdown in enqueued.countdowns)
-    assert len(set(enqueued.countdowns)) > 1
-
-
-def test_without_jitter_runs_are_sent_at_once(configuration, enqueued, settings, django_capture_on_commit_callbacks):
-    settings.SYNC_DISPATCH_JITTER_SECONDS = 0
-    assign_users(configuration, [u.username for u in make_users(1)])
-    with django_capture_on_commit_callbacks(execute=True):
-        dispatch_due()
-    assert enqueued.countdowns == [0, 0]
+    # Sent for immediate delivery (the seam takes no delay at all), and recorded as sent once.
+    assert all(run.sent_at is not None and run.sends == 1 for run in SyncRun.objects.all())

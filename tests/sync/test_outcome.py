@@ -65,3 +65,12 @@ def test_a_sync_is_due_again_after_the_interval(result):
     assert due(result, failures=0, interval=15) == NOW + timedelta(minutes=15)
     assert due(result, failures=0, interval=None) == NOW + timedelta(minutes=10)
 
+
+
+def test_the_dispatch_jitter_spreads_the_next_sync_but_never_a_back_off():
+    """The spread is how load is smoothed now that no message is ever delayed in the broker."""
+    spread = {"spread_seconds": 7.5}
+    assert next_due(RunResult.SUCCEEDED, NOW, consecutive_failures=0, interval_minutes=15, **BACKOFF, **spread) == (
+        NOW + timedelta(minutes=15, seconds=7.5))
+    assert next_due(RunResult.TRANSIENT_FAILURE, NOW, consecutive_failures=1, interval_minutes=15, **BACKOFF,
+                    **spread) == NOW + timedelta(seconds=60)

@@ -20,10 +20,12 @@ def test_the_sync_task_is_registered_under_the_name_the_seam_sends():
 
 @pytest.fixture
 def eager():
-    previous = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
+    # The app's settings come from Django's under the CELERY_ namespace, and that key is the one Celery reads.
+    previous = current_app.conf.CELERY_TASK_ALWAYS_EAGER
+    current_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    assert current_app.conf.task_always_eager
     yield
-    current_app.conf.task_always_eager = previous
+    current_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.mark.usefixtures("eager")

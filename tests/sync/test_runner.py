@@ -237,4 +237,6 @@ def test_backoff_doubles_per_failure_and_a_success_ends_the_streak(user, ends, s
     state = state_of(user)
     assert (state.state, state.consecutive_failures, state.last_error_code) == (SyncState.IN_SYNC, 0, "")
     assert state.last_success_at == run.finished_at
-    assert round((state.next_due_at - run.finished_at).total_seconds()) == 15 * 60
+    # The interval, plus a random share of the dispatch jitter that spreads users apart.
+    spread = (state.next_due_at - run.finished_at).total_seconds() - 15 * 60
+    assert 0 <= spread <= settings.SYNC_DISPATCH_JITTER_SECONDS

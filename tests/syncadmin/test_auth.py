@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 
+from apitokens.services import TokenRefused, authenticate_key
 from syncadmin import settings as project_settings
 from syncadmin.roles import ROLES, role_of
 from tests.conftest import PASSWORD
@@ -85,17 +86,19 @@ def test_api_token_authenticates_with_role(request, client_fixture, role):
 
 
 def test_createtoken_prints_token_last(db, capsys):
+    """Only a hash is kept, so each call issues another token; --rotate revokes the earlier ones."""
     call_command("createtoken", "robot", "--create", "--role", "api")
-    out = capsys.readouterr().out.strip().splitlines()
-    token = out[-1]
-    assert len(token) == 40
-    from rest_framework.authtoken.models import Token
-
-    assert Token.objects.get(key=token).user.username == "robot"
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert authenticate_key(token).user.username == "robot"
     call_command("createtoken", "robot")
-    assert capsys.readouterr().out.strip().splitlines()[-1] == token
+    second = capsys.readouterr().out.strip().splitlines()[-1]
+    assert second != token and authenticate_key(token) and authenticate_key(second)
     call_command("createtoken", "robot", "--rotate")
-    assert capsys.readouterr().out.strip().splitlines()[-1] != token
+    third = capsys.readouterr().out.strip().splitlines()[-1]
+    assert authenticate_key(third).user.username == "robot"
+    for revoked in (token, second):
+        with pytest.raises(TokenRefused, match="revoked"):
+            authenticate_key(revoked)
 
 
 def test_createtoken_changes_role(db, capsys, support_user):

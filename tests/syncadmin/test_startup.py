@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "SECRETS_KEY"}}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -36,6 +37,6 @@ def test_bad_environment_stops_start_up(overrides, message):
 
 
 def test_good_production_environment_starts():
-    result = start({"SYNCADMIN_ENV": "production", "DEBUG": "false", "SECRET_KEY": "k" * 50,
+    result = start({"SYNCADMIN_ENV": "production", "DEBUG": "false", "SECRET_KEY": "k" * 50, "SECRETS_KEY": "s" * 50,
                     "ALLOWED_HOSTS": "sync.example.com"})
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,7 @@
 """How the EWS connector reaches Exchange: TLS trust per endpoint, one count per request, the retry policy, the
 service account's credentials and the exchangelib Configuration (no autodiscover, no version probe, no plain http
-beyond this machine)."""
+beyond this machine, no link-local or metadata address). An interactive test (``base.interactive``) gets its own
+fail-fast protocol and timeouts cut to its deadline."""
 
 from __future__ import annotations
 
@@ -9,29 +10,42 @@ import threading
 from typing import Any
 
 import requests
-from exchangelib import BASIC, NTLM, Build, Configuration, Credentials, FaultTolerance, Version
+from exchangelib import BASIC, NTLM, Build, Configuration, Credentials, FailFast, FaultTolerance, Version
 from exchangelib.errors import UnauthorizedError
 from exchangelib.protocol import BaseProtocol
 
-from sync.connectors.base import EwsSettings, NeedsAttention, PermanentError, https_or_loopback
+from sync.connectors.base import (
+    EwsSettings,
+    GuardedAdapter,
+    NeedsAttention,
+    PermanentError,
+    check_destination,
+    current_deadline,
+    https_or_loopback,
+)
 from sync.connectors.exchange import current_counter
 
 # exchangelib builds its HTTP sessions itself and passes no `verify`; the only hook is the adapter class, which is
 # process-wide. Ours behaves exactly like requests' HTTPAdapter except for endpoints registered below: for those it
 # verifies against the configured CA bundle (or, if a connection says verify=False, not at all) – so trusting the
-# sandbox's CA never weakens verification for any other host.
+# sandbox's CA never weakens verification for any other host. It refuses forbidden peer addresses (GuardedAdapter) and,
+# inside an interactive test, cuts each request's timeouts to the test's deadline.
 _TRUST: dict[str, bool | str] = {}
 _TRUST_LOCK = threading.Lock()
 _OPERATION = re.compile(rb"<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)")
 
 
-class _EwsHTTPAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter plus: the endpoint's own TLS trust, and one count per EWS request (by SOAP operation)."""
+class _EwsHTTPAdapter(GuardedAdapter):
+    """requests' adapter plus: the endpoint's own TLS trust, an interactive test's timeouts, forbidden peer addresses
+    refused, and one count per EWS request (by SOAP operation)."""
 
     def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
         trust = _trust_for(request.url or "")
         if trust is not None:
             kwargs["verify"] = trust
+        deadline = current_deadline()
+        if deadline is not None:
+            kwargs["timeout"] = deadline.timeout()
         response = super().send(request, **kwargs)
         counter = current_counter()
         handshake = response.status_code == 401 and response.headers.get("WWW-Authenticate", "").startswith(
@@ -91,7 +105,8 @@ AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM}
 
 
 def build_configuration(settings: EwsSettings) -> Configuration:
-    """The exchangelib Configuration for a connection: explicit endpoint, auth type and version, short retries."""
+    """The exchangelib Configuration for a connection: explicit endpoint, auth type and version, short retries
+    (none inside an interactive test, whose protocol is its own so that it never shares a sync run's back-off)."""
     try:
         version = VERSIONS[settings.version]
         auth_type = AUTH_TYPES[settings.auth_type.lower()]
@@ -103,18 +118,21 @@ def build_configuration(settings: EwsSettings) -> Configuration:
         # account's password (a Basic header, or an NTLM exchange one can crack) never crosses a network readable.
         raise NeedsAttention("insecure_url", "The EWS URL uses plain http to another machine: the service "
                              "account's password would cross the network readable.",
-                             "Change the EWS URL to https on the Connections page (and enter the password again).")
+                             "Change the EWS URL to https on the Connections page (and enter the password again).",
+                             own_words=True)
+    check_destination(endpoint, "the EWS URL")
     with _TRUST_LOCK:
         if settings.verify is True:
             _TRUST.pop(endpoint, None)
         else:
             _TRUST[endpoint] = settings.verify
-    identity = (endpoint, auth_type, settings.version, settings.verify, settings.max_wait_seconds)
+    interactive = current_deadline() is not None
+    identity = (endpoint, auth_type, settings.version, settings.verify, settings.max_wait_seconds, interactive)
     return Configuration(
         service_endpoint=endpoint,
         credentials=_ServiceCredentials(settings.username, settings.password, identity),
         auth_type=auth_type,
         version=version,
-        retry_policy=_RetryPolicy(max_wait=settings.max_wait_seconds),
+        retry_policy=FailFast() if interactive else _RetryPolicy(max_wait=settings.max_wait_seconds),
         max_connections=4,
     )

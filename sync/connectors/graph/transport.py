@@ -1,6 +1,7 @@
-"""How the Graph connector reaches Microsoft Graph: sessions that keep the connection's TLS trust, one msal
-application (and token cache) per app registration per process, the app-only token, and requests with retries,
-paging and JSON batching, every request counted."""
+"""How the Graph connector reaches Microsoft Graph: sessions that keep the connection's TLS trust and refuse
+forbidden addresses, one msal application (and token cache) per app registration per process, the app-only token,
+and requests with retries, paging and JSON batching, every request counted. Inside an interactive test
+(``base.interactive``) every request's timeouts are cut to the test's deadline and nothing waits on a Retry-After."""
 
 from __future__ import annotations
 
@@ -20,7 +21,18 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from sync.connectors.base import CallCounter, GraphSettings, NeedsAttention, TransientError, https_or_loopback
+from sync.connectors.base import (
+    CallCounter,
+    GraphSettings,
+    NeedsAttention,
+    TransientError,
+    check_destination,
+    current_deadline,
+    guard,
+    holding,
+    https_or_loopback,
+    request_timeout,
+)
 from sync.connectors.exchange import counting, current_counter
 from sync.connectors.graph.errors import (
     GONE_CODES,
@@ -44,14 +56,22 @@ MAX_RETRIES = 5
 
 
 class _TrustingSession(requests.Session):
-    """requests' Session whose `verify` is the connection's, always.
+    """requests' Session whose `verify` is the connection's, always, that refuses forbidden peer addresses, and
+    whose requests inside an interactive test end by its deadline.
 
     requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's `verify` unless it is passed per request;
     the connection's CA bundle (e.g. the sandbox's) must win over the process environment.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        guard(self)
+
     def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
         kwargs.setdefault("verify", self.verify)
+        deadline = current_deadline()
+        if deadline is not None:  # msal passes its own timeout: a test's deadline wins
+            kwargs["timeout"] = deadline.timeout()
         return super().request(method, url, *args, **kwargs)
 
 
@@ -104,12 +124,15 @@ def _app_for(settings: GraphSettings) -> _App:
         # assertion signed with the certificate) and the tokens never cross a network readable.
         raise NeedsAttention("insecure_url", "The Graph or authority URL uses plain http to another machine: the "
                              "app's credentials would cross the network readable.",
-                             "Change both URLs to https on the Connections page (and enter the secret again).")
+                             "Change both URLs to https on the Connections page (and enter the secret again).",
+                             own_words=True)
+    check_destination(settings.authority_url, "the authority URL")
+    check_destination(settings.graph_url, "the Graph URL")
     authority = f"{settings.authority_url.rstrip('/')}/{settings.tenant_id}"
     credential = _credential(settings)
     fingerprint = hashlib.sha256(json.dumps(credential, sort_keys=True).encode()).hexdigest()
     key = (authority, settings.tenant_id, settings.client_id, fingerprint, settings.verify)
-    with _APPS_LOCK:
+    with holding(_APPS_LOCK):
         found = _APPS.get(key)
         if found is not None:
             return found
@@ -172,7 +195,7 @@ class GraphTransport:
             return self._token
         with counting(self.calls):
             holder = _app_for(self.settings)
-        with counting(self.calls), holder.lock:
+        with counting(self.calls), holding(holder.lock):
             if refused is not None:
                 cache = holder.app.token_cache
                 for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
@@ -225,8 +248,8 @@ class GraphTransport:
                 refreshed = True  # once: a second 401 with another token is a credential problem
                 self._access_token(refused=self._token)
                 answer = self._send_once(method, path, operation, params=params, body=body, headers=headers)
-            if answer.status not in TRANSIENT_STATUS or attempt == MAX_RETRIES:
-                return answer
+            if answer.status not in TRANSIENT_STATUS or attempt == MAX_RETRIES or current_deadline() is not None:
+                return answer  # an interactive test never waits: it reports the answer
             wait = retry_after(answer.headers)
             if wait is None:
                 if answer.status in (429, 503):
@@ -252,7 +275,7 @@ class GraphTransport:
         try:
             response = self._session.request(method, self.url(path), params=params, headers=all_headers,
                                              data=json.dumps(body) if body is not None else None,
-                                             timeout=self.settings.timeout_seconds)
+                                             timeout=request_timeout(self.settings.timeout_seconds))
         except requests.exceptions.SSLError as e:
             raise NeedsAttention("tls_error", str(e), "check the Graph URL and the CA bundle it trusts") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
@@ -301,7 +324,7 @@ class GraphTransport:
                          or (inner[i].status == 401 and not refreshed)]
                 for i in todo:
                     answers[i] = inner[i]
-                if not retry:
+                if not retry or current_deadline() is not None:
                     break
                 if any(inner[i].status == 401 for i in retry):
                     refreshed = True

@@ -1,5 +1,6 @@
 """One object of one user in Salesforce as the engine sees it (`sync.engine.SideConnector`): full and incremental
-reads over the data set, lookups by matching keys, and batched writes through sObject Collections.
+reads over the data set, lookups by matching keys, and batched writes through sObject Collections (updates with an
+expected version through the Composite resource, conditional on it: see `conditional`).
 
 Watermarks are the highest ``SystemModstamp`` seen (ISO-8601, UTC, milliseconds; at least Salesforce's clock minus
 15 minutes, so that they move on while nothing changes) and are read back with ``>=``: a record stamped in the
@@ -18,6 +19,13 @@ from typing import TYPE_CHECKING, Any
 from simple_salesforce.format import quote_soql_value
 
 from sync.connectors.base import CallCounter, ObjectOptions, TransientError
+from sync.connectors.salesforce.conditional import (
+    COMPOSITE_BATCH,
+    SaveOutcome,
+    if_unmodified_since,
+    patch_rows,
+    still_as_written,
+)
 from sync.connectors.salesforce.errors import ACCESS_CODES, GONE_CODES, TRANSIENT_RECORD_CODES, missing_permission
 from sync.connectors.salesforce.series import SeriesShapes
 from sync.connectors.salesforce.soql import (
@@ -29,7 +37,7 @@ from sync.connectors.salesforce.soql import (
     key_condition,
     soql_datetime,
 )
-from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
+from sync.engine.apply import CHANGED_DURING_SYNC, CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
 from sync.engine.canonical import schema_for
 from sync.engine.matching import match_keys
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
@@ -52,8 +60,10 @@ class SalesforceSide(SeriesShapes):
 
     Scope is the data set's compiled WHERE clause (events also leave out recurring series masters). Reads:
     a full change set is one query (pages of 2,000); an incremental one is two (changed in scope; deleted or
-    out of scope through ``queryAll``). Writes: sObject Collections, 200 records a call, ``allOrNone=false``,
-    then one ``Id, SystemModstamp`` query per batch so the engine can recognise its own writes.
+    out of scope through ``queryAll``). Writes: sObject Collections, 200 records a call, ``allOrNone=false``;
+    updates with an expected version through Composite, 25 a call, each conditional on it; then one query per
+    200 records reads back the written fields with the ``SystemModstamp``, so the engine can recognise its own
+    writes (and a record changed since the write gets no version).
     """
 
     side = Side.SALESFORCE
@@ -195,7 +205,7 @@ class SalesforceSide(SeriesShapes):
 
     def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]:
         results: list[WriteResult | None] = [None] * len(requests)
-        items: list[tuple[int, dict]] = []
+        items: list[tuple[int, dict, str | None]] = []  # (request index, write body, If-Unmodified-Since)
         if self.series_mode:
             self._learn_shapes([r.record_id for r in requests if r.fields is not None])
         for index, request in enumerate(requests):
@@ -210,8 +220,14 @@ class SalesforceSide(SeriesShapes):
                     "the event in Salesforce (the next sync creates it again in its new shape)", False))
                 continue
             items.append((index, {"attributes": {"type": self.sobject}, "Id": request.record_id,
-                                  **mapping.to_salesforce(self.object_type, request.fields)}))
-        for (index, _), result in zip(items, self._save("update", [body for _, body in items]), strict=True):
+                                  **mapping.to_salesforce(self.object_type, request.fields)},
+                          if_unmodified_since(request.expected_version)))
+        plain = [(index, body) for index, body, since in items if since is None]
+        for (index, _), result in zip(plain, self._save("update", [body for _, body in plain]), strict=True):
+            results[index] = result
+        guarded = [(index, body, since) for index, body, since in items if since is not None]
+        for (index, _, _), result in zip(guarded, self._save_conditional([(b, s) for _, b, s in guarded]),
+                                         strict=True):
             results[index] = result
         return [result for result in results if result is not None]
 
@@ -257,6 +273,19 @@ class SalesforceSide(SeriesShapes):
             results.extend(self._save_batch(kind, batch))
         return results
 
+    def _save_conditional(self, items: Sequence[tuple[dict, str]]) -> list[WriteResult]:
+        """Updates conditional on their records' last change (body, If-Unmodified-Since): Composite calls of 25,
+        and one read-back per 200 as for sObject Collections."""
+        results: list[WriteResult] = []
+        for batch in chunks(items, WRITE_BATCH):
+            outcomes: list[SaveOutcome] = []
+            for part in chunks(batch, COMPOSITE_BATCH):
+                outcomes.extend(patch_rows(self.client, self.sobject, [
+                    (body["Id"], {k: v for k, v in body.items() if k not in ("attributes", "Id")}, since)
+                    for body, since in part]))
+            results.extend(self._results("update", outcomes, [body for body, _ in batch]))
+        return results
+
     def _save_batch(self, kind: str, batch: Sequence[Any]) -> list[WriteResult]:
         if kind == "delete":
             answer = self.client.call(self.sobject, lambda api: api.restful(
@@ -268,14 +297,23 @@ class SalesforceSide(SeriesShapes):
         if not isinstance(answer, list) or len(answer) != len(batch):
             raise TransientError("UNEXPECTED_RESPONSE",
                                  f"sObject Collections answered {len(answer or [])} results for {len(batch)} records")
+        outcomes = [SaveOutcome(outcome.get("id") or (item if kind == "delete" else item.get("Id")),
+                                bool(outcome.get("success")), list(outcome.get("errors") or []))
+                    for item, outcome in zip(batch, answer, strict=True)]
+        return self._results(kind, outcomes, None if kind == "delete" else batch)
+
+    def _results(self, kind: str, outcomes: Sequence[SaveOutcome],
+                 bodies: Sequence[Mapping[str, Any]] | None) -> list[WriteResult]:
+        """Each record's WriteResult, classified once for both resources; `bodies` (what was written, for creates
+        and updates) are compared with the read-back."""
         results: list[WriteResult] = []
         denied: list[int] = []
-        for index, (item, outcome) in enumerate(zip(batch, answer, strict=True)):
-            record_id = outcome.get("id") or (item if kind == "delete" else item.get("Id"))
-            if outcome.get("success"):
+        for index, outcome in enumerate(outcomes):
+            record_id = outcome.record_id
+            if outcome.success:
                 results.append(WriteResult(record_id, None))
                 continue
-            errors = outcome.get("errors") or [{}]
+            errors = outcome.errors or [{}]
             code = str(errors[0].get("statusCode") or "UNKNOWN_ERROR")
             message = "; ".join(str(e.get("message") or "") for e in errors).strip("; ")
             if kind == "delete" and code in GONE_CODES:
@@ -286,22 +324,26 @@ class SalesforceSide(SeriesShapes):
             fields = sorted({name for e in errors for name in (e.get("fields") or [])})
             if fields:
                 message = f"{message} (fields: {', '.join(fields)})"
+            transient = code in TRANSIENT_RECORD_CODES or code == CHANGED_DURING_SYNC
             results.append(WriteResult(record_id if kind != "create" else None, None,
-                                       WriteError(code, message, code in TRANSIENT_RECORD_CODES)))
+                                       WriteError(code, message, transient)))
         if denied:
             # An object permission missing is a person's job, not a stream of record errors; a record the user
             # may not edit (sharing) stays a per-record error.
             permission = {"create": "create", "update": "edit", "delete": "delete"}[kind]
             if not getattr(self.client.permissions(self.object_type), permission):
                 raise missing_permission(self.client.username, self.sobject, permission)
-        if kind != "delete":
-            written = [r.record_id for r in results if r.ok and r.record_id]
+        if bodies is not None:
+            written = {r.record_id: body for r, body in zip(results, bodies, strict=True) if r.ok and r.record_id}
             stamps = self._versions(written)
             results = [WriteResult(r.record_id, stamps.get(r.record_id or "")) if r.ok else r for r in results]
         return results
 
-    def _versions(self, record_ids: Sequence[str]) -> dict[str, str]:
-        if not record_ids:
+    def _versions(self, written: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
+        """The new version of each written record (id → write body): its SystemModstamp, read back with the
+        written fields in one query; none for a record that no longer holds what was written (changed since)."""
+        if not written:
             return {}
-        rows = self._query(self._select(f"Id IN {id_list(record_ids)}", fields=["Id", "SystemModstamp"]))
-        return {row["Id"]: row["SystemModstamp"] for row in rows}
+        rows = self._query(self._select(f"Id IN {id_list(list(written))}"))
+        return {row["Id"]: row["SystemModstamp"] if still_as_written(self.object_type, row, written[row["Id"]])
+                else None for row in rows if row["Id"] in written}

@@ -1,6 +1,6 @@
 """HTTP to Salesforce: the one requests session a client sends everything through, which applies the connection's
-TLS trust and timeout, counts each request by operation and keeps what Salesforce reports in its response headers
-(the org's API usage, its clock)."""
+TLS trust and timeout (an interactive test's, cut to its deadline), refuses forbidden addresses, counts each request
+by operation and keeps what Salesforce reports in its response headers (the org's API usage, its clock)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from sync.connectors.base import CallCounter, SalesforceSettings
+from sync.connectors.base import CallCounter, SalesforceSettings, guard, request_timeout
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
@@ -24,6 +24,7 @@ class SalesforceSession(requests.Session):
 
     def __init__(self, settings: SalesforceSettings, calls: CallCounter):
         super().__init__()
+        guard(self)
         self.verify = settings.verify
         self._timeout = settings.timeout_seconds
         self._calls = calls
@@ -31,7 +32,7 @@ class SalesforceSession(requests.Session):
         self.server_time: datetime | None = None  # Salesforce's clock at the last response
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self._timeout)
+        kwargs["timeout"] = request_timeout(kwargs.get("timeout") or self._timeout)
         if kwargs.get("verify") is None:  # an environment CA bundle must not override the configured trust
             kwargs["verify"] = self.verify
         self._calls.add(operation_name(str(method), str(url)))

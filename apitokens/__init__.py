@@ -1,0 +1,1 @@
+"""API tokens: hashed, named, expiring and revocable credentials for the REST API (``Authorization: Token <key>``)."""

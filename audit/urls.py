@@ -1,0 +1,11 @@
+"""Console pages of the audit app."""
+
+from django.urls import path
+
+from audit import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.entry_list, name="list"),
+]
