@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from apitokens.keys import MAX_KEY_LENGTH, hash_key, new_key, prefix_of
 from apitokens.models import ApiToken
+from audit.models import AuditEntry
 from audit.services import record
 
-ACTION_ISSUED = "api_token.issued"
-ACTION_REVOKED = "api_token.revoked"
+ACTION_ISSUED = AuditEntry.Action.API_TOKEN_ISSUED
+ACTION_REVOKED = AuditEntry.Action.API_TOKEN_REVOKED
 
 # `last_used_at` is written at most this often per token: one UPDATE a minute, not one per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -28,6 +28,8 @@ class AuditEntry(models.Model):
         USERS_IMPORTED = "users.imported"
         CONNECTION_CREATED = "connection.created"
         CONNECTION_UPDATED = "connection.updated"
+        API_TOKEN_ISSUED = "api_token.issued"  # noqa: S105 - an action name, not a secret
+        API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 - an action name, not a secret
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -28,6 +28,10 @@ class ConnectionAdmin(admin.ModelAdmin):
     def has_secret(self, obj):
         return obj.has_secret
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a connection would stop every sync it serves, unaudited: change its settings instead.
+        return False
+
 
 class RecordErrorInline(admin.TabularInline):
     model = RecordError

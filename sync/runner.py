@@ -129,6 +129,9 @@ class TrackedSide:
     def lookup(self, request: LookupRequest) -> list[engine.SideRecord]:
         return self._inner.lookup(request)
 
+    def lookup_many(self, requests: Sequence[LookupRequest]) -> list[list[engine.SideRecord]]:
+        return self._inner.lookup_many(requests)
+
     def create(self, requests: Sequence[CreateRequest]) -> list[WriteResult]:
         return self._counted(self._inner.create(requests))
 

@@ -162,7 +162,7 @@ TABLE: dict[str, Row] = {
 
 # What the admin role may do on each model's pages of the admin site ("" = nothing: the model is for superusers).
 # Changes go through the services, so the domain's models are read-only there; connections are saved through the
-# connection service (its checks and audit entry).
+# connection service (its checks and audit entry) and never deleted there (it would be unaudited).
 ADMIN_SITE_MODELS = {
     "auth.group": "", "auth.user": "", "axes.accessattempt": "", "axes.accesslog": "", "axes.accessfailurelog": "",
     "syncadmin.heartbeat": "", "apitokens.apitoken": "",
@@ -170,7 +170,7 @@ ADMIN_SITE_MODELS = {
     "configurations.outlookconfiguration": "view", "configurations.profileassignment": "view",
     "users.syncuser": "view", "users.userobjectstate": "view",
     "sync.syncrun": "view", "sync.recordlink": "view",
-    "sync.connection": "view add change delete",
+    "sync.connection": "view add change",
 }
 
 

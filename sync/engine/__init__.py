@@ -6,6 +6,7 @@
 - `matching`: pairing unlinked records on first syncs and resets;
 - `reconcile`: the §5 table as a pure function returning a `Plan`, with the guards;
 - `apply`: the shell (`run_sync`, `apply_plan`, `reset_sync`) and the `SideConnector` interface;
+- `pending`: the lookups before planning (pending creates resolved, match candidates), one batch per side;
 - `memory`: in-memory side, link store and watermarks for tests and the sandbox.
 """
 

@@ -5,8 +5,9 @@ Connectors implement `SideConnector` (one per side, user and object); the Django
 three. Guarantees of `run_sync`:
 
 - A `pending_create_*` link is committed before each remote create. On the next run every pending link is looked
-  up on its target side first (Exchange: the stamped Salesforce id; Salesforce: the matching keys); a single hit
-  resolves the link instead of creating again, several hits are reported and nothing is created.
+  up on its target side first (Exchange: the stamped Salesforce id; Salesforce: the matching keys), all of a side's
+  in one `lookup_many` (`pending`); a single hit resolves the link instead of creating again, several hits are
+  reported and nothing is created.
 - Links are committed once per batch (one `LinkStore.commit` per batch of writes), after the batch's remote writes.
 - Watermarks advance only after every batch is committed; a crash (any exception out of a connector or the store)
   leaves them where they were, so the next run sees the same changes again (and recognises its own writes).
@@ -32,7 +33,7 @@ from typing import Any, Protocol, TypeVar
 
 from sync.engine.canonical import Schema, schema_for
 from sync.engine.links import Link, LinkStore, MarkingLinkStore, WatermarkStore
-from sync.engine.matching import match_keys
+from sync.engine.pending import LookupRequest, fetch_match_candidates, resolve_pending
 from sync.engine.plan import Action, ActionKind, Guards, Plan, RecordIssue, Refusal
 from sync.engine.reconcile import reconcile
 from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
@@ -85,20 +86,6 @@ class UpdateRequest:
     expected_version: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LookupRequest:
-    """Find records that may be the copy of a record: on Exchange, items stamped with `salesforce_id`; on both
-    sides, records with any of the matching keys (`matching.match_keys`: per phase a tuple such as
-    `("email", "ann@example.com")`, `("name", first, last, company)` case-folded,
-    `("event", subject, start, end)`, `("task", subject, due_date)`; None for a phase without a key).
-    Returning too many is fine (the engine filters exact keys); returning too few risks a duplicate."""
-
-    object_type: SyncObject
-    salesforce_id: str | None
-    fields: Mapping[str, Any]
-    keys: tuple[Any, ...]
-
-
 class SideConnector(Protocol):
     """What the engine needs from one end for one user and object. Results come back in request order.
 
@@ -113,6 +100,10 @@ class SideConnector(Protocol):
     def fetch(self, record_ids: Collection[str]) -> dict[str, SideRecord]: ...
 
     def lookup(self, request: LookupRequest) -> list[SideRecord]: ...
+
+    def lookup_many(self, requests: Sequence[LookupRequest]) -> list[list[SideRecord]]:
+        """`lookup` of each request, in request order, in as few calls as the end allows."""
+        ...
 
     def create(self, requests: Sequence[CreateRequest]) -> list[WriteResult]: ...
 
@@ -201,8 +192,8 @@ def run_sync(
     unseen = [link.outlook_id for link in links if link.outlook_unseen and link.outlook_id]
     _complete_change_sets(changes, connectors, links, revisit, unseen)
     _fetch_stamped(changes, salesforce, links)
-    _fetch_match_candidates(object_type, schema, changes, connectors, links)
-    held, issues = _resolve_pending(object_type, schema, changes, connectors, links, revisit)
+    fetch_match_candidates(object_type, schema, changes, connectors, links)
+    held, issues = resolve_pending(object_type, schema, changes, connectors, links, revisit)
     plan = reconcile(object_type, setting, changes[SF], changes[OL], links, guards=guards, schema=schema)
     if held:
         plan.actions = [a for a in plan.actions
@@ -305,96 +296,6 @@ def _fetch_stamped(changes: dict[Side, ChangeSet], salesforce: SideConnector, li
             sf_changes.records[record_id] = found[record_id]
         else:
             sf_changes.deleted.add(record_id)
-
-
-def _fetch_match_candidates(
-    object_type: SyncObject, schema: Schema, changes: dict[Side, ChangeSet],
-    connectors: Mapping[Side, SideConnector], links: LinkStore,
-) -> None:
-    """Before an incremental run creates anything, look for the record it would duplicate.
-
-    A new (unlinked) record may match an unlinked record on the other side that an incremental change set does
-    not show because it did not change (a user's own copy, a record that was out of scope). Each such record is
-    looked up on the other side by its matching keys (and, on Exchange, the stamped id); candidates join the
-    other change set so reconcile's matching pairs them or reports the ambiguity.
-    """
-    for target in (SF, OL):
-        target_changes = changes[target]
-        if target_changes.full:
-            continue
-        source_side = target.other
-        for record in list(changes[source_side].records.values()):
-            if not record.in_scope or _linked(links, source_side, record.id):
-                continue
-            fields = schema.canonicalize(record.fields)
-            keys = match_keys(object_type, fields)
-            stamp = record.id if source_side is SF else None
-            if stamp is None and not any(keys):
-                continue
-            request = LookupRequest(object_type, stamp, fields, keys)
-            for candidate in connectors[target].lookup(request):
-                if (candidate.in_scope and candidate.id not in target_changes.records
-                        and not _linked(links, target, candidate.id)):
-                    target_changes.records[candidate.id] = candidate
-
-
-def _linked(links: LinkStore, side: Side, record_id: str) -> bool:
-    link = links.by_salesforce_id(record_id) if side is SF else links.by_outlook_id(record_id)
-    return link is not None
-
-
-def _resolve_pending(
-    object_type: SyncObject, schema: Schema, changes: dict[Side, ChangeSet],
-    connectors: Mapping[Side, SideConnector], links: LinkStore, revisit: list[Link],
-) -> tuple[set[int | None], list[RecordIssue]]:
-    """Look up the target of each pending create; link what is found so it is never created twice."""
-    resolved: list[Link] = []
-    held: set[int | None] = set()
-    issues: list[RecordIssue] = []
-    taken: set[str] = set()
-    for link in revisit:
-        target = link.state.pending_side
-        if target is None:
-            continue
-        source_id = link.id_on(target.other)
-        source = changes[target.other].records.get(source_id) if source_id else None
-        if target is SF and source is None:
-            continue  # no content to match on; the link is dropped by reconcile
-        fields = schema.canonicalize(source.fields) if source else {}
-        keys = match_keys(object_type, fields) if fields else ()
-        request = LookupRequest(object_type, source_id if target is OL else None, fields, keys)
-        candidates = []
-        for record in connectors[target].lookup(request):
-            if not record.in_scope or record.id in taken:
-                continue
-            existing = links.by_salesforce_id(record.id) if target is SF else links.by_outlook_id(record.id)
-            if existing is not None:
-                continue
-            if target is SF and not _same_key(object_type, schema, record, keys):
-                continue
-            candidates.append(record)
-        if len(candidates) == 1:
-            found = candidates[0]
-            taken.add(found.id)
-            relinked = link.replace(state=LinkState.LINKED, needs_retry=False).with_side(target, found.id, None)
-            if target is OL and found.salesforce_id != source_id:
-                relinked = relinked.replace(content_hash=None)  # a user's item, not our copy: decide afresh
-            resolved.append(relinked)
-            changes[target].records[found.id] = found
-            changes[target].deleted.discard(found.id)
-        elif len(candidates) > 1:
-            held.add(link.link_id)
-            issues.append(RecordIssue(target.other, source_id, "ambiguous_pending_create",
-                                      f"{len(candidates)} {target} records could be the copy created earlier; "
-                                      "nothing was created or linked"))
-    if resolved:
-        links.commit(resolved, [])
-    return held, issues
-
-
-def _same_key(object_type: SyncObject, schema: Schema, record: SideRecord, keys: tuple[Any, ...]) -> bool:
-    theirs = match_keys(object_type, schema.canonicalize(record.fields))
-    return any(a is not None and a == b for a, b in zip(keys, theirs, strict=False))
 
 
 def apply_plan(

@@ -69,6 +69,7 @@ class MemorySide:
         self._now = 0
         self._ids = itertools.count(1)
         self.engine_writes: Counter[str] = Counter()
+        self.lookup_calls = 0  # `lookup_many` calls: the engine batches its lookups
         self.failures: list[WriteError] = []
         self.crash_after_next_write = False
         self.before_next_write: Callable[[], None] | None = None
@@ -167,6 +168,10 @@ class MemorySide:
             if stamped or any(a is not None and a == b for a, b in zip(request.keys, theirs, strict=False)):
                 out.append(self.record(record_id))
         return out
+
+    def lookup_many(self, requests: Sequence[LookupRequest]) -> list[list[SideRecord]]:
+        self.lookup_calls += 1
+        return [self.lookup(request) for request in requests]
 
     def _write(self, apply: Any) -> WriteResult:
         if self.failures:

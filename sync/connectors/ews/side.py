@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 MODELS: dict[SyncObject, type] = {SyncObject.CONTACTS: Contact, SyncObject.EVENTS: CalendarItem,
                                   SyncObject.TASKS: Task}
 SYNC_PAGE = 512  # SyncFolderItems' maximum
+LOOKUP_CHUNK = 50  # stamped Salesforce ids ORed in one FindItem restriction
+LOOKUP_PAGE = 200  # FindItem page while looking them up (each id is on about one item)
 
 _SYNC_FIELDS: dict[SyncObject, tuple[str, ...]] = {
     SyncObject.CONTACTS: (),
@@ -359,23 +361,33 @@ class EwsSide(SeriesReads, MailboxSide):
 
     def lookup(self, request: LookupRequest) -> list[SideRecord]:
         """Items stamped with the request's Salesforce id (FindItem restricted on the extended property)."""
-        if not request.salesforce_id:
-            return []
+        return self.lookup_many([request])[0]
+
+    def lookup_many(self, requests_: Sequence[LookupRequest]) -> list[list[SideRecord]]:
+        """Items stamped with each request's Salesforce id, in request order: one FindItem per LOOKUP_CHUNK ids (a
+        restriction ORing them, the stamp read along) and one GetItem per GET_BATCH items found."""
+        stamps = list(dict.fromkeys(r.salesforce_id for r in requests_ if r.salesforce_id))
+        if not stamps:
+            return [[] for _ in requests_]
         folder = self._folder(create=False)
         if self.object_type is not SyncObject.CONTACTS:
             self._home()
-        restriction = Restriction(Q(**{SALESFORCE_ID_FIELD: request.salesforce_id}), folders=[folder],
-                                  applies_to=Restriction.ITEMS)
+        stamp_field = {FieldPath(field=self.model.get_field_by_fieldname(SALESFORCE_ID_FIELD))}
+        found: dict[str, str] = {}  # item id → its stamp, case-folded as Exchange compares strings
         with self.mailbox.ews():
-            found = list(FindItem(account=self.account, page_size=50).call(
-                folders=[folder], additional_fields=set(), restriction=restriction, order_fields=None,
-                shape=ID_ONLY, query_string=None, depth="Shallow", calendar_view=None, max_items=50, offset=0))
-        ids = []
-        for item in found:
-            if isinstance(item, Exception):
-                raise classify(item)
-            ids.append(item.id)
-        return list(self._get(ids).values())
+            for start in range(0, len(stamps), LOOKUP_CHUNK):
+                restriction = Restriction(Q(**{f"{SALESFORCE_ID_FIELD}__in": stamps[start:start + LOOKUP_CHUNK]}),
+                                          folders=[folder], applies_to=Restriction.ITEMS)
+                for item in FindItem(account=self.account, page_size=LOOKUP_PAGE).call(
+                        folders=[folder], additional_fields=stamp_field, restriction=restriction, order_fields=None,
+                        shape=ID_ONLY, query_string=None, depth="Shallow", calendar_view=None, max_items=None,
+                        offset=0):
+                    if isinstance(item, Exception):
+                        raise classify(item)
+                    found[item.id] = str(getattr(item, SALESFORCE_ID_FIELD, None) or "").casefold()
+        records = self._get(list(found))
+        return [[records[i] for i, stamp in found.items() if i in records and stamp == request.salesforce_id.casefold()]
+                if request.salesforce_id else [] for request in requests_]
 
     # ---- writes ----------------------------------------------------------------------------------------------------
     def create(self, requests_: Sequence[CreateRequest]) -> list[WriteResult]:

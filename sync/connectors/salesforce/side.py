@@ -12,9 +12,10 @@ docs/connector-salesforce.md.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from simple_salesforce.format import quote_soql_value
 
@@ -53,6 +54,24 @@ WRITE_BATCH = 200  # sObject Collections' maximum per call
 QUIET_MARGIN = timedelta(minutes=15)
 # queryAll sees deletions only while they are in the recycle bin (15 days): an older watermark means a full read.
 DELETIONS_KEPT = timedelta(days=14)
+# The ORed key conditions of one lookup query, URL-encoded: with the fields and the data set's scope, the GET stays
+# well under Salesforce's 16 KB URI limit however long the subjects and names are.
+LOOKUP_QUERY_CHARS = 8000
+
+
+def _lookup_chunks(conditions: Sequence[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """(request index, condition) in runs of at most LOOKUPS_PER_QUERY and LOOKUP_QUERY_CHARS (one always fits)."""
+    chunk: list[tuple[int, str]] = []
+    size = 0
+    for index, condition in conditions:
+        length = len(quote(condition)) + 10  # " OR (...)"
+        if chunk and (len(chunk) == LOOKUPS_PER_QUERY or size + length > LOOKUP_QUERY_CHARS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((index, condition))
+        size += length
+    if chunk:
+        yield chunk
 
 
 class SalesforceSide(SeriesShapes):
@@ -177,13 +196,13 @@ class SalesforceSide(SeriesShapes):
         return self._shaped(self._query(self._select(condition, self.scope)), True)[0]
 
     def lookup_many(self, requests: Sequence[LookupRequest]) -> list[list[SideRecord]]:
-        """`lookup` for many records in few calls (their key conditions ORed, LOOKUPS_PER_QUERY to a query); each
-        request gets the in-scope records sharing one of its matching keys, in request order."""
+        """`lookup` for many records in few calls: their key conditions ORed, at most LOOKUPS_PER_QUERY and
+        LOOKUP_QUERY_CHARS (URL-encoded) to a query. Each request gets the in-scope records sharing one of its
+        matching keys (what `lookup` finds, less the records matching could never pair with it), in request order."""
         schema = schema_for(self.object_type)
         found: list[list[SideRecord]] = [[] for _ in requests]
         wanted = [(index, key_condition(self.object_type, request.fields)) for index, request in enumerate(requests)]
-        wanted = [(index, condition) for index, condition in wanted if condition]
-        for chunk in chunks(wanted, LOOKUPS_PER_QUERY):
+        for chunk in _lookup_chunks([(index, condition) for index, condition in wanted if condition]):
             either = "(" + " OR ".join(f"({condition})" for _, condition in chunk) + ")"
             records = self._shaped(self._query(self._select(either, self.scope)), True)[0]
             keyed = [(record, match_keys(self.object_type, schema.canonicalize(record.fields))) for record in records]
