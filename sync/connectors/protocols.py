@@ -3,7 +3,8 @@
 The runner, the user operations and the connection checks talk to a Salesforce end and a mailbox end only through
 these protocols; the connector packages (`salesforce/`, `ews/`, `graph/`) implement them. What an end can do is a
 property of the end (`supports_series`, `protocol`, `reached_how`), never a question asked of the route elsewhere.
-The per-object sides extend the engine's `SideConnector`, which is what the sync algorithm itself needs.
+The per-object sides extend the engine's `SideConnector`, which is what the sync algorithm itself needs (reads,
+batched writes, and `lookup_many`: a run's lookups of pending creates and match candidates, a batch per side).
 """
 
 from __future__ import annotations

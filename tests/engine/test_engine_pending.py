@@ -63,13 +63,14 @@ def test_pending_creates_on_both_sides_cost_one_batch_each():
 def test_ambiguous_and_resolved_pending_creates_in_one_batch_keep_their_own_outcomes():
     """One batch answers every pending create; each is still decided alone (found, ambiguous, or created)."""
     world = World("tasks", O2S)
-    [world.ol.add(fields) for fields in tasks(3)]
+    for fields in tasks(3):
+        world.ol.add(fields)
     world.sf.crash_after_next_write = True
     with pytest.raises(SimulatedCrash):
         world.sync()
     twin = next(iter(world.sf.items))
     world.sf.add(world.sf.record(twin).fields)  # someone made the same task again: that one is ambiguous
-    gone = [i for i in world.sf.items if i != twin][0]
+    gone = next(i for i in world.sf.items if i != twin)
     world.sf.remove(gone)  # and one copy was deleted: created again
     world.sf.lookup_calls = 0
     sf_w, _ = world.writes_during(world.sync)

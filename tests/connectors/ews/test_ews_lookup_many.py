@@ -53,7 +53,7 @@ def test_contacts_are_looked_up_in_their_folder_only(mailbox, plain):
     side = mailbox.side(SyncObject.CONTACTS)
     side.changes(None)
     made = side.create([CreateRequest({"last_name": f"Lee{n}"}, f"003{n:012d}AAA") for n in range(LOOKUP_CHUNK + 2)])
-    outside = Contact(account=plain, folder=plain.contacts, surname="Elsewhere")
+    outside = Contact(account=plain, folder=plain.contacts, surname="Elsewhere", display_name="Elsewhere")
     setattr(outside, SALESFORCE_ID_FIELD, "003000000000001AAA")  # the same stamp outside the sync folder
     outside.save()
     found = mailbox.side(SyncObject.CONTACTS).lookup_many(
