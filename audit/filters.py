@@ -120,6 +120,8 @@ def changed_fields(changes: Any) -> list[str]:
         names = list(dict.fromkeys(_paths(before) + _paths(after)))
     elif isinstance(after, dict):  # created: the fields it was created with
         names = [str(key) for key, value in after.items() if value not in (None, "", [], {}, False)]
+    # Alphabetical: PostgreSQL's jsonb keeps no key order (shorter keys first), so stored order is no order at all.
+    names.sort()
     if changes.get("secret"):
         names.append("secret")
     return names

@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.e2e]
 
 
 def send(redis_url: str, run_id: int, queue: str = "sync", **options) -> None:
-    sender = Celery("sender", broker=redis_url)
+    # Not the current app: the product's own app must keep pointing at the test run's broker afterwards.
+    sender = Celery("sender", broker=redis_url, set_as_current=False)
     with sender.connection_for_write() as connection:
         sender.send_task(SYNC_RUN_TASK, args=[run_id], queue=queue, connection=connection, **options)
 
