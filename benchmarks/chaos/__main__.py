@@ -84,8 +84,8 @@ def main() -> int:
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
     deployment = Deployment(work, args.protocol, environment(work))
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
     stop = threading.Event()
     editor: threading.Thread | None = None
     wall = time.monotonic()
@@ -161,6 +161,8 @@ def main() -> int:
         print("chaos: interrupted; stopping everything it started", file=sys.stderr, flush=True)
         return 130
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         stop.set()
         if editor is not None:
             editor.join(timeout=30)

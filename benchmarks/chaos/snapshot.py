@@ -44,7 +44,8 @@ def _extract(destination: Path) -> str:
 
 def run_from_snapshot() -> int:
     """Extract the snapshot, run `python -m benchmarks.chaos` again from it with the same arguments, and remove it
-    afterwards. Ctrl-C and SIGTERM reach the run, which stops what it started before this returns."""
+    afterwards. Ctrl-C, SIGTERM and SIGHUP are passed on to the run, which stops what it started before this
+    returns."""
     destination = Path(tempfile.mkdtemp(prefix="chaos-src-"))
     try:
         taken = _extract(destination)
@@ -57,12 +58,8 @@ def run_from_snapshot() -> int:
         def forward(signum, frame):
             child.send_signal(signum)
 
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGHUP, forward)
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                continue  # the run got the same Ctrl-C (one process group) and is stopping what it started
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, forward)  # the run ignores a second one while it cleans up
+        return child.wait()
     finally:
         shutil.rmtree(destination, ignore_errors=True)
