@@ -5,10 +5,11 @@ from django.contrib import admin, messages
 
 from apitokens.models import ApiToken
 from apitokens.services import revoke_token
+from syncadmin.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin):
     list_display = ("name", "user", "prefix", "created_at", "expires_at", "last_used_at", "state")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")
@@ -24,15 +25,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="state")
     def state(self, obj: ApiToken) -> str:
