@@ -62,6 +62,7 @@ class GraphSide(GraphWrites, MailboxSide):
         self._attendees: dict[str, list[str]] = {}
         self._meetings: dict[str, bool] = {}  # events: organized by this mailbox, with attendees
         self._task_index: dict[str, list[str]] | None = None  # tasks: Salesforce id → task ids (lookup)
+        self._task_stamps: dict[str, str | None] = {}  # tasks read in this run with their linked resources: our stamp
 
     @property
     def user(self) -> str:
@@ -306,6 +307,8 @@ class GraphSide(GraphWrites, MailboxSide):
             self._etags[record_id] = str(etag)
         if self.object_type is SyncObject.CONTACTS:
             self._current[record_id] = {k: item.get(k) for k in ("emailAddresses", "businessPhones", "homePhones")}
+        if self.object_type is SyncObject.TASKS and "linkedResources" in item:
+            self._task_stamps[record_id] = self._stamp(item)
         if self.object_type is SyncObject.EVENTS and "attendees" in item:
             self._attendees[record_id] = mapping.event_attendees(item)
             if "isOrganizer" in item:

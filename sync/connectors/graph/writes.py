@@ -64,11 +64,16 @@ class GraphWrites:
             # Graph sends an update to the attendees of a meeting its organizer's copy is changed in (EWS could say
             # SendToNone): such meetings only ever get our stamp.
             meetings = self._organized_meetings([r.record_id for r in requests_ if r.fields is not None])
+        if self.object_type is SyncObject.TASKS:
+            self._read_task_stamps([r.record_id for r in requests_
+                                    if r.salesforce_id_stamp and r.record_id not in self._task_stamps])
         batch: list[dict[str, Any]] = []
-        # per request: (position of the answer that decides its result in `batch`, whether that answer carries the
+        links: list[dict[str, Any]] = []  # To Do stamps (linked resources), sent once the PATCHes are answered
+        # per request: (which batch, position of the answer that decides its result, whether that answer carries the
         # item's new version), or None when there is nothing to write
-        slots: list[tuple[int, bool] | None] = []
-        for request in requests_:
+        slots: list[tuple[list, int, bool] | None] = []
+        linked_after: dict[int, int] = {}  # position of a request → position of its stamp in `links`
+        for position, request in enumerate(requests_):
             body: dict[str, Any] = {}
             if request.fields is not None and request.record_id in meetings:
                 slots.append(None)
@@ -79,26 +84,37 @@ class GraphWrites:
                 body.setdefault("singleValueExtendedProperties", []).append(
                     {"id": SALESFORCE_ID_PROPERTY, "value": request.salesforce_id_stamp})
             path = self._item_path(request.record_id)
-            if self.object_type is SyncObject.TASKS and request.salesforce_id_stamp:
-                # a linked resource of ours; the task's own version is learnt at the next read
-                batch.append({"method": "POST", "url": f"{path}/linkedResources",
+            stamp = None
+            if (self.object_type is SyncObject.TASKS and request.salesforce_id_stamp
+                    and self._task_stamps.get(request.record_id) != request.salesforce_id_stamp):
+                # A linked resource of ours, added only where the task lacks it: each one changes the task's
+                # version, so it goes after the conditional PATCH (which would otherwise fail its If-Match), and
+                # the task's new version is learnt at the next read.
+                links.append({"method": "POST", "url": f"{path}/linkedResources",
                               "body": linked_resource(request.salesforce_id_stamp),
                               "headers": {"Content-Type": "application/json"}})
-                if not body:
-                    slots.append((len(batch) - 1, False))
-                    continue
+                stamp = len(links) - 1
             if not body:
-                slots.append(None)
+                slots.append((links, stamp, False) if stamp is not None else None)
                 continue
             headers = {"Content-Type": "application/json"}
             etag = self._etags.get(request.record_id)
             if etag:
                 headers["If-Match"] = etag
             batch.append({"method": "PATCH", "url": path, "body": body, "headers": headers})
-            slots.append((len(batch) - 1, True))
-        answers = self.mailbox.batch(batch) if batch else []
+            slots.append((batch, len(batch) - 1, stamp is None))
+            if stamp is not None:
+                linked_after[position] = stamp
+        answers = {id(batch): self.mailbox.batch(batch) if batch else []}
+        if links:
+            # a stamp whose PATCH failed is not sent: the update is retried, stamp and all, at the next run
+            failed = {linked_after[p] for p, slot in enumerate(slots)
+                      if p in linked_after and slot and not 200 <= answers[id(batch)][slot[1]].status < 300}
+            sent = [link for n, link in enumerate(links) if n not in failed]
+            link_answers = iter(self.mailbox.batch(sent))
+            answers[id(links)] = [None if n in failed else next(link_answers) for n in range(len(links))]
         out = []
-        for request, slot in zip(requests_, slots, strict=True):
+        for position, (request, slot) in enumerate(zip(requests_, slots, strict=True)):
             if request.fields is not None and request.record_id in meetings:
                 out.append(WriteResult(error=WriteError(
                     "meeting_not_updated", "a meeting this mailbox organizes with attendees is not changed from "
@@ -106,8 +122,26 @@ class GraphWrites:
             elif slot is None:
                 out.append(WriteResult(request.record_id, None))
             else:
-                out.append(self._result(answers[slot[0]], request.record_id, version=slot[1]))
+                result = self._result(answers[id(slot[0])][slot[1]], request.record_id, version=slot[2])
+                if result.error is None and position in linked_after:
+                    stamped = self._result(answers[id(links)][linked_after[position]], request.record_id,
+                                           version=False)
+                    if stamped.error is not None:
+                        result = stamped
+                    else:
+                        self._task_stamps[request.record_id] = request.salesforce_id_stamp
+                        self._etags.pop(request.record_id, None)
+                elif result.error is None and slot[0] is links:
+                    self._task_stamps[request.record_id] = request.salesforce_id_stamp
+                    self._etags.pop(request.record_id, None)
+                out.append(result)
         return out
+
+    def _read_task_stamps(self, ids: Sequence[str]) -> None:
+        """Reads (in one batch) the tasks about to be updated that this run has not seen with their linked
+        resources, to learn whether they carry our stamp already; a missing task fails its own PATCH."""
+        for item in self._get(list(ids)).values():
+            self._record(item)
 
     def _read_current(self, ids: Sequence[str]) -> None:
         if not ids:
