@@ -45,11 +45,12 @@ def claim(state: UserObjectState, owner: str, now: datetime | None = None) -> bo
     return taken == 1
 
 
-def renew(state: UserObjectState, owner: str) -> None:
-    """Extend a held lease: a long run keeps its claim while it makes progress."""
-    UserObjectState.objects.filter(pk=state.pk, lease_owner=owner).update(
+def renew(state: UserObjectState, owner: str) -> bool:
+    """Extend a held lease: a long run keeps its claim while it makes progress. Answers False when the lease is no
+    longer this owner's (it ran out and another run claimed the object): the caller must stop writing."""
+    return UserObjectState.objects.filter(pk=state.pk, lease_owner=owner).update(
         lease_expires_at=timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
-    )
+    ) == 1
 
 
 def release(state: UserObjectState, owner: str) -> None:

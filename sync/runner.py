@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -101,6 +101,13 @@ class Progress:
         self.done += count
         self._save()
 
+    def hold(self) -> None:
+        """Before a batch of writes: renew the object's lease, or stop if it is no longer ours. A run that stalled
+        past its lease (a slow end, a paused worker) may have been overtaken by the next run; two runs writing the
+        same object at once would create the same records twice."""
+        if not renew(self.state, self.owner):
+            raise LeaseLost(self.run.pk)
+
     def _save(self) -> None:
         self.total = max(self.total, self.done)  # stamping Outlook items after Salesforce creates adds writes
         SyncRun.objects.filter(pk=self.run.pk).update(progress_done=self.done, progress_total=self.total)
@@ -109,6 +116,36 @@ class Progress:
                                                                 progress_total=self.total)
         if self.callback:
             self.callback(self.done, self.total)
+
+
+@contextmanager
+def blamed_on(end: str) -> Iterator[None]:
+    """Tag a connector error raised inside with the end it came from ("salesforce" or "exchange"), unless an inner
+    block already did: the run records it (`SyncRun.error_end`) and the dashboard's health per end counts it."""
+    try:
+        yield
+    except ConnectorError as exc:
+        if not getattr(exc, "end", ""):
+            exc.end = end  # type: ignore[attr-defined]
+        raise
+
+
+class _Blamed:
+    """One side of a run whose connector errors are tagged with its end (see `blamed_on`)."""
+
+    def __init__(self, inner, end: str):
+        self._inner, self._end = inner, end
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            with blamed_on(self._end):
+                return attribute(*args, **kwargs)
+
+        return call
 
 
 class TrackedSide:
@@ -133,12 +170,15 @@ class TrackedSide:
         return self._inner.lookup_many(requests)
 
     def create(self, requests: Sequence[CreateRequest]) -> list[WriteResult]:
+        self._progress.hold()
         return self._counted(self._inner.create(requests))
 
     def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]:
+        self._progress.hold()
         return self._counted(self._inner.update(requests))
 
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
+        self._progress.hold()
         return self._counted(self._inner.delete(record_ids))
 
     def _counted(self, results: list[WriteResult]) -> list[WriteResult]:
@@ -157,6 +197,7 @@ class Ending:
     error: tuple[str, str] | None = None
     retry_after: float | None = None
     interval_minutes: int | None = None
+    end: str = ""  # the end whose answer stopped the run (SyncRun.error_end)
 
 
 @dataclass
@@ -194,13 +235,47 @@ def execute_run(
             ending = _sync(job, guards, previous_state)
         except (DataSetError, ConnectorError) as exc:
             ending = _failure(exc)
-        return finish(run, state, ending.result, clients=job.clients, error=ending.error,
+        except LeaseLost:
+            return _overtaken(run, job.clients)
+        except DATABASE_OUTAGE:
+            raise
+        except Exception:  # a defect of ours: the run says so, the log has the traceback, the worker lives on
+            log.exception("sync run %s for %s/%s stopped on an unexpected error", run.pk, run.user_id, run.object)
+            ending = Ending(RunResult.TRANSIENT_FAILURE, (
+                "internal_error",
+                "The sync stopped on an unexpected error in this product, so it did not finish. What it had saved is "
+                "kept and the next run tries again; if this keeps happening, report it with the worker's log.",
+            ))
+        return finish(run, state, ending.result, clients=job.clients, error=ending.error, error_end=ending.end,
                       retry_after=ending.retry_after, interval_minutes=ending.interval_minutes)
     except DATABASE_OUTAGE as exc:
         raise RunInterrupted(run.pk, owner) from exc
     finally:
         with suppress(*DATABASE_OUTAGE):  # the lease expires by itself; RunInterrupted releases it when it can
             release(state, owner)
+
+
+class LeaseLost(Exception):
+    """The run's lease ran out and another run claimed its object: this run stops before writing anything more."""
+
+    def __init__(self, run_id: int):
+        super().__init__(f"sync run {run_id} lost its lease")
+        self.run_id = run_id
+
+
+def _overtaken(run: SyncRun, clients: Clients | None) -> SyncRun:
+    """End a run whose object another run took over: only the run row is ours to write (the state row is the
+    other run's now)."""
+    run.state, run.finished_at = SyncRun.State.FAILED, timezone.now()
+    run.api_calls = _api_calls(clients)
+    run.error_code = "lease_lost"
+    run.error_message = (
+        "This run was paused longer than its lease allows (a slow end or a stalled worker), and another run took "
+        "over the object, so this one stopped before writing more. What it had written is kept; nothing needs doing."
+    )
+    run.save(update_fields=["state", "finished_at", "api_calls", "error_code", "error_message", "counts"])
+    log.warning("sync run %s for %s/%s: lease lost, stopped", run.pk, run.user_id, run.object)
+    return run
 
 
 class RunInterrupted(Exception):
@@ -271,12 +346,22 @@ def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Endin
         run.save(update_fields=["full"])
     run.exchange_protocol = route.protocol
     run.save(update_fields=["exchange_protocol"])
-    job.clients = clients = job.clients or build_clients(user, route)
+    if job.clients is None:
+        with blamed_on("salesforce"):
+            salesforce = salesforce_client(user.username)
+        with blamed_on("exchange"):
+            job.clients = Clients(salesforce=salesforce, exchange=open_mailbox(user, route))
+    clients = job.clients
     _follow_mailbox(run, state, route.protocol)
     if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):
-        _check_permissions(clients, run.object, data_setting.direction)
-    salesforce_side = clients.salesforce.side(run.object, options)
-    exchange_side = clients.exchange.side(run.object, options)
+        with blamed_on("salesforce"):
+            _check_permissions(clients, run.object, data_setting.direction)
+    with blamed_on("salesforce"):
+        salesforce_side = _Blamed(clients.salesforce.side(run.object, options), "salesforce")
+    # The contacts folder is created by a first sync or after a reset (no Exchange watermark yet), never otherwise.
+    first_or_reset = DjangoWatermarks(state).get(engine.Side.OUTLOOK) is None
+    with blamed_on("exchange"):
+        exchange_side = _Blamed(clients.exchange.side(run.object, options, create_folder=first_or_reset), "exchange")
     synced = engine.run_sync(
         run.object,
         engine_setting(data_setting),
@@ -307,11 +392,12 @@ def _failure(exc: DataSetError | ConnectorError) -> Ending:
     """Classify an error that stopped the run: a person must act, or it is retried with back-off."""
     if isinstance(exc, DataSetError):
         return Ending(RunResult.NEEDS_ATTENTION, ("data_set_invalid", f"The data set cannot be compiled: {exc}"))
+    end = getattr(exc, "end", "")
     if isinstance(exc, NeedsAttention):
-        return Ending(RunResult.NEEDS_ATTENTION, (exc.code, describe_error(exc)))
+        return Ending(RunResult.NEEDS_ATTENTION, (exc.code, describe_error(exc)), end=end)
     if isinstance(exc, TransientError):
-        return Ending(RunResult.TRANSIENT_FAILURE, (exc.code, exc.message), retry_after=exc.retry_after)
-    return Ending(RunResult.PERMANENT_FAILURE, (exc.code, exc.message))
+        return Ending(RunResult.TRANSIENT_FAILURE, (exc.code, exc.message), retry_after=exc.retry_after, end=end)
+    return Ending(RunResult.PERMANENT_FAILURE, (exc.code, exc.message), end=end)
 
 
 def _follow_mailbox(run: SyncRun, state: UserObjectState, protocol: str) -> None:
@@ -370,12 +456,19 @@ def _auto_relate(run: SyncRun, synced: engine.SyncOutcome, salesforce_side, exch
 
 
 def _record_outcome(run: SyncRun, synced: engine.SyncOutcome) -> None:
-    counts: dict = {"salesforce": {}, "outlook": {}, "links": 0, "conflicts": len(synced.plan.conflicts)}
+    """The run's counts: writes per side and action, the pairs it linked (each successful create, each match) and
+    dropped without a write, and the conflicts it decided. A refused plan was not applied: it did none of these."""
+    counts: dict = {"salesforce": {}, "outlook": {}, "links": 0, "unlinked": 0, "conflicts": 0}
     for (side, kind), number in synced.applied.items():
         if side in ("salesforce", "outlook"):
             counts[side][kind] = counts[side].get(kind, 0) + number
-        else:
-            counts["links"] += number
+            if kind == "create":
+                counts["links"] += number
+    if synced.refusal is None:
+        matched = (engine.ActionKind.LINK, engine.ActionKind.UPDATE)  # a pair with no link before the run
+        counts["links"] += sum(1 for a in synced.plan.actions if a.kind in matched and a.previous is None)
+        counts["unlinked"] = sum(1 for a in synced.plan.actions if a.kind is engine.ActionKind.UNLINK)
+        counts["conflicts"] = len(synced.plan.conflicts)
     run.counts = counts
     RecordError.objects.bulk_create(
         RecordError(
@@ -406,6 +499,7 @@ def finish(
     *,
     clients: Clients | None = None,
     error: tuple[str, str] | None = None,
+    error_end: str = "",
     retry_after: float | None = None,
     interval_minutes: int | None = None,
     now: datetime | None = None,
@@ -419,8 +513,9 @@ def finish(
     if usage:
         run.salesforce_api_used, run.salesforce_api_allocation = usage
     run.error_code, run.error_message = error if error else ("", "")
-    run.save(update_fields=["state", "finished_at", "api_calls", "error_code", "error_message", "counts",
-                            "salesforce_api_used", "salesforce_api_allocation"])
+    run.error_end = error_end if error else ""
+    run.save(update_fields=["state", "finished_at", "api_calls", "error_code", "error_message", "error_end",
+                            "counts", "salesforce_api_used", "salesforce_api_allocation"])
 
     failures = outcome.failures_after(result, state.consecutive_failures)
     update: dict = {
