@@ -22,9 +22,12 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# `make run` reads WEB_HOST (127.0.0.1), WEB_PORT (8000), SANDBOX_SALESFORCE_PORT (8443), SANDBOX_EXCHANGE_PORT (8444),
+# SANDBOX_GRAPH_PORT (8445) and SYNCADMIN_VAR_DIR (var): two can run side by side with other ports and folders.
 run: install
 	$(BIN)/python manage.py migrate --no-input
 	@$(BIN)/python manage.py ensure_admin
+	@echo "Sandbox: Salesforce on port $${SANDBOX_SALESFORCE_PORT:-8443}, EWS on $${SANDBOX_EXCHANGE_PORT:-8444}, Graph on $${SANDBOX_GRAPH_PORT:-8445}"
 	@echo "Console: http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-8000}/   (Ctrl-C stops everything)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start
 

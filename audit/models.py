@@ -30,6 +30,11 @@ class AuditEntry(models.Model):
         CONNECTION_UPDATED = "connection.updated"
         API_TOKEN_ISSUED = "api_token.issued"  # noqa: S105 - an action name, not a secret
         API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 - an action name, not a secret
+        ACCOUNT_CREATED = "account.created"
+        ACCOUNT_ROLE_CHANGED = "account.role_changed"
+        ACCOUNT_DEACTIVATED = "account.deactivated"
+        ACCOUNT_REACTIVATED = "account.reactivated"
+        ACCOUNT_PASSWORD_RESET = "account.password_reset"  # noqa: S105 - an action name, not a secret
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -4,14 +4,14 @@ work."""
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit.api import ACTION_PARAMETER, AuditEntrySerializer, filter_entries
 from audit.models import AuditEntry
-from configurations import services, soql
+from configurations import counts, services, soql
 from configurations.models import (
     ConflictBehavior,
     ContactScope,
@@ -47,6 +47,14 @@ def _conflict():
     return serializers.ChoiceField(choices=ConflictBehavior.choices, required=False)
 
 
+def _propagate_deletions():
+    return BooleanField(
+        required=False,
+        help_text="A deletion on one side deletes the copy on the other. A choice only with both (and for events "
+        "with outlook_to_salesforce): elsewhere deletions always follow the source side, and false is refused.",
+    )
+
+
 def _excluded():
     return serializers.ListField(
         child=CharField(max_length=254), required=False, max_length=1000,
@@ -58,7 +66,7 @@ class ContactsSettingSerializer(StrictSerializer):
     direction = _direction()
     conflict_behavior = _conflict()
     folder = CharField(max_length=255, allow_blank=True, required=False, trim_whitespace=False)
-    propagate_deletions = BooleanField(required=False)
+    propagate_deletions = _propagate_deletions()
     excluded_addresses = _excluded()
 
 
@@ -68,15 +76,19 @@ class EventsSettingSerializer(StrictSerializer):
     sync_private_events = BooleanField(required=False)
     event_scope = serializers.ChoiceField(choices=EventScope.choices, required=False)
     event_category = NameField(what="category", max_length=255, allow_blank=True, required=False)
-    propagate_deletions = BooleanField(required=False)
-    auto_relate = BooleanField(required=False)
+    propagate_deletions = _propagate_deletions()
+    auto_relate = BooleanField(
+        required=False,
+        help_text="Relate each event written to Salesforce to the contact (or the one lead) among its attendees. "
+        "Only outlook_to_salesforce and both write events to Salesforce: with salesforce_to_outlook, true is refused.",
+    )
     excluded_addresses = _excluded()
 
 
 class TasksSettingSerializer(StrictSerializer):
     direction = _direction()
     conflict_behavior = _conflict()
-    propagate_deletions = BooleanField(required=False)
+    propagate_deletions = _propagate_deletions()
 
 
 class DataSettingsSerializer(StrictSerializer):
@@ -196,18 +208,60 @@ class UserListSerializer(serializers.Serializer):
     users = serializers.ListField(child=UserIdentifierField(), min_length=1, max_length=50_000)
 
 
-_identifiers = serializers.ListField(child=UserIdentifierField())
+def _identifiers(help_text: str):
+    """A list of users as the request named them. A new field each time: one field object under several names
+    is bound to the last name only, and the schema then showed one property for four."""
+    return serializers.ListField(child=UserIdentifierField(), help_text=help_text)
+
+
 AssignmentResultSerializer = inline_serializer(
     "AssignmentResult",
-    {"assigned": _identifiers, "moved": _identifiers, "unchanged": _identifiers, "unknown": _identifiers},
+    {
+        "assigned": _identifiers("Users now directly assigned here who had no direct assignment before."),
+        "moved": _identifiers("Users moved here from their direct assignment to another configuration."),
+        "unchanged": _identifiers("Users already directly assigned here: nothing changed for them."),
+        "unknown": _identifiers("Identifiers that match no synced user: nobody was assigned for them."),
+    },
 )
 UnassignmentResultSerializer = inline_serializer(
-    "UnassignmentResult", {"unassigned": _identifiers, "unchanged": _identifiers, "unknown": _identifiers}
+    "UnassignmentResult",
+    {
+        "unassigned": _identifiers("Users whose direct assignment here was removed."),
+        "unchanged": _identifiers("Users not directly assigned here (a profile assignment changes through the "
+                                  "configuration's profiles): nothing changed for them."),
+        "unknown": _identifiers("Identifiers that match no synced user."),
+    },
 )
 
 
 def _invalid(exc: ConfigurationInvalid):
     return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+
+
+_DETAIL = inline_serializer("RecordCountsProblem", {"detail": serializers.CharField()})
+
+
+class SideCountSerializer(serializers.Serializer):
+    side = serializers.ChoiceField(choices=["salesforce", "outlook"])
+    where = serializers.CharField(help_text="What was counted, in words.")
+    count = serializers.IntegerField(allow_null=True, help_text="Records read (after the record limit).")
+    matching = serializers.IntegerField(allow_null=True, help_text="Records matching before the record limit.")
+    limited = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True, help_text="Why this end could not be counted, in words.")
+
+
+class ObjectCountSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    label = serializers.CharField()
+    direction = serializers.CharField()
+    direction_label = serializers.CharField()
+    reads = SideCountSerializer(many=True)
+
+
+class RecordCountsSerializer(serializers.Serializer):
+    user = serializers.IntegerField(help_text="The synced user counted for.")
+    objects = ObjectCountSerializer(many=True)
 
 
 class ConfigurationViewSet(viewsets.ModelViewSet):
@@ -278,6 +332,36 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
         queryset = filter_users_or_400(queryset, request.query_params, fields=("search", "state"))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(SyncUserSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user", str, required=True, description=(
+            "The synced user to count for: id, Salesforce user id, username or e-mail address."))],
+        responses={200: RecordCountsSerializer, 400: _DETAIL, 503: _DETAIL},
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="record-counts",
+        permission_classes=[permission_required("configurations.view_outlookconfiguration", "users.view_syncuser")],
+    )
+    def record_counts(self, request, pk=None):
+        """How many records each object this configuration syncs would read for one user, counted on the side its
+        direction reads (Salesforce records as the user, Outlook items in their mailbox); nothing is written."""
+        configuration = self.get_object()
+        identifier = request.query_params.get("user", "").strip()
+        if not identifier:
+            return Response({"user": ["Name the synced user to count for (?user=<username or e-mail address>)."]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        user = user_services.find_user(identifier)
+        if user is None:
+            return Response({"user": [f"No synced user matches “{identifier[:100]}”."]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        try:
+            answers = counts.record_counts(configuration, user)
+        except counts.CountsUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "60"})
+        return Response({"user": user.pk, "objects": [a.as_dict() for a in answers]})
 
     @extend_schema(
         responses=AuditEntrySerializer(many=True),

@@ -2,6 +2,10 @@
 
 The rules are not here: values go to ``configurations.services`` (``check_configuration``, ``create_configuration``,
 ``update_configuration``), whose errors, nested like the API's, are attached to the fields they name.
+
+Live validation (htmx, with static/syncadmin/configuration-form.js) posts the names of the fields the admin has
+touched (``touched``): only their errors are shown, so nobody is told "Enter a name." before reaching the name. A
+plain submit (no ``touched``) shows every error.
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from configurations.models import (
     data_set_values,
     data_setting_values,
 )
-from configurations.validation import ALLOWED_DIRECTIONS, REQUIRED_CONFLICT_BEHAVIOR, apply_setting_defaults
+from configurations.validation import (
+    ALLOWED_DIRECTIONS,
+    OPTION_DEFAULTS,
+    REQUIRED_CONFLICT_BEHAVIOR,
+    apply_setting_defaults,
+    option_applies,
+)
 
 # Why a direction fixes (or leaves open) the conflict behaviour, in the words an admin reads beside the choice.
 CONFLICT_EXPLANATIONS = {
@@ -38,6 +48,25 @@ DIRECTION_ARROWS = {
     Direction.BOTH: "⇄",
 }
 MAX_FILTER_ROWS = soql.MAX_FILTERS
+# What the value of a filter looks like, per field type (and for a list of values), shown in the empty value box.
+VALUE_HINTS = {
+    soql.FieldType.STRING: "Text",
+    soql.FieldType.ID: "15- or 18-character Salesforce id",
+    soql.FieldType.BOOLEAN: "true or false",
+    soql.FieldType.INTEGER: "A whole number",
+    soql.FieldType.NUMBER: "A number",
+    soql.FieldType.DATE: "YYYY-MM-DD",
+    soql.FieldType.DATETIME: "YYYY-MM-DDTHH:MM:SSZ",
+}
+TYPE_LABELS = {
+    soql.FieldType.STRING: "text",
+    soql.FieldType.ID: "Salesforce id",
+    soql.FieldType.BOOLEAN: "true/false",
+    soql.FieldType.INTEGER: "whole number",
+    soql.FieldType.NUMBER: "number",
+    soql.FieldType.DATE: "date",
+    soql.FieldType.DATETIME: "date and time",
+}
 _SETTING_TEXT = ("folder", "event_category")
 _FLAGS = {
     SyncObject.CONTACTS: ("propagate_deletions",),
@@ -150,15 +179,37 @@ class ObjectForm:
         return "\n".join(self.setting.get("excluded_addresses") or [])
 
     @property
-    def allowed_fields(self) -> list[tuple[str, str]]:
-        return sorted(soql.ALLOWED_FIELDS[self.object].items())
+    def allowed_fields(self) -> list[dict]:
+        """The fields a filter may use, by their Salesforce label, each with its API name and type."""
+        labels = soql.FIELD_LABELS.get(self.object, {})
+        fields = [
+            {"name": name, "label": labels.get(name, name), "type": TYPE_LABELS[kind]}
+            for name, kind in soql.ALLOWED_FIELDS[self.object].items()
+        ]
+        return sorted(fields, key=lambda f: (f["label"].casefold(), f["name"]))
 
     @property
     def filter_rows(self) -> list[dict]:
-        """The filters with their errors (the services key them by position)."""
+        """The filters with their errors (the services key them by position), and for each the operators its
+        field's type takes (``op_unlisted`` when the chosen one is not among them: shown, with its error)."""
         errors = self.errors.get("data_set", {}).get("filters")
         by_index = errors if isinstance(errors, dict) else {}
-        return [{**row, "index": i, "errors": by_index.get(str(i), {})} for i, row in enumerate(self.filters)]
+        rows = []
+        for i, row in enumerate(self.filters):
+            kind = soql.field_type(self.object, row["field"])
+            operators = [(op, operator_label(op, kind)) for op in soql.operators_for(kind)]
+            rows.append({
+                **row,
+                "index": i,
+                "id": f"id_{self.object}-filters-{i}",
+                "errors": by_index.get(str(i), {}),
+                "operators": operators,
+                "op_unlisted": row["op"] not in {op for op, _ in operators},
+                "label": soql.FIELD_LABELS.get(self.object, {}).get(row["field"], ""),
+                "type": TYPE_LABELS.get(kind, ""),
+                "placeholder": "Values, comma-separated" if row["op"] == "in" else VALUE_HINTS.get(kind, "Value"),
+            })
+        return rows
 
     @property
     def filter_list_errors(self) -> list[str]:
@@ -174,6 +225,23 @@ class ObjectForm:
     def may_add_filter(self) -> bool:
         return len(self.filters) < MAX_FILTER_ROWS
 
+    @property
+    def shows_auto_relate(self) -> bool:
+        return self.object == SyncObject.EVENTS and option_applies(self.object, self.direction, "auto_relate")
+
+    @property
+    def shows_propagate_deletions(self) -> bool:
+        return option_applies(self.object, self.direction, "propagate_deletions")
+
+    @property
+    def deletion_note(self) -> str:
+        """Where deletions are not a choice, what happens to them instead (beside the hidden option)."""
+        if self.direction == Direction.SALESFORCE_TO_OUTLOOK:
+            return "A deletion in Salesforce always deletes the Outlook copy."
+        if self.direction == Direction.OUTLOOK_TO_SALESFORCE:
+            return "A deletion in Outlook always deletes the Salesforce copy."
+        return ""
+
 
 OPERATOR_LABELS = {
     "equals": "equals",
@@ -185,6 +253,15 @@ OPERATOR_LABELS = {
     "less_than": "is less than",
     "is_empty": "is empty (true/false)",
 }
+# Where a type reads better with other words: dates come after or before one another.
+_TYPED_OPERATOR_LABELS = {
+    soql.FieldType.DATE: {"greater_than": "is after", "less_than": "is before"},
+    soql.FieldType.DATETIME: {"greater_than": "is after", "less_than": "is before"},
+}
+
+
+def operator_label(op: str, kind: soql.FieldType | None = None) -> str:
+    return _TYPED_OPERATOR_LABELS.get(kind, {}).get(op) or OPERATOR_LABELS.get(op, op)
 
 
 class ConfigurationForm:
@@ -195,6 +272,8 @@ class ConfigurationForm:
         self.objects = objects
         self.configuration = configuration
         self.errors: dict = {}
+        # The names of the fields the admin has touched, in live validation; None: show every error.
+        self.touched: set[str] | None = None
 
     operators = [(op, OPERATOR_LABELS[op]) for op in soql.OPERATORS]
     contact_scopes = ContactScope.choices
@@ -233,7 +312,13 @@ class ConfigurationForm:
     @classmethod
     def from_post(cls, data, configuration: OutlookConfiguration | None = None, action: str = ""):
         """From the posted form; ``action`` adds (``add-filter:<object>``) or removes
-        (``remove-filter:<object>:<index>``) a filter row."""
+        (``remove-filter:<object>:<index>``) a filter row.
+
+        In live validation (``touched`` posted) a blank filter row stays on the page, and a row whose operator
+        does not apply to its field (the field just changed) takes the field type's first operator; a plain submit
+        leaves blank rows out and reports such an operator."""
+        touched = set(data["touched"].split()) if "touched" in data else None
+        live = touched is not None
         fields = {
             "name": data.get("name", ""),
             "description": data.get("description", ""),
@@ -273,12 +358,17 @@ class ConfigurationForm:
                     continue
                 if action == f"remove-filter:{sync_object}:{index}":
                     continue
-                if row["field"] or row["value"]:
+                kind = soql.field_type(sync_object, row["field"])
+                if live and kind is not None and row["op"] not in soql.operators_for(kind):
+                    row["op"] = soql.operators_for(kind)[0]
+                if live or row["field"] or row["value"]:
                     filters.append(row)
             if action == f"add-filter:{sync_object}":
                 filters.append({"field": "", "op": "equals", "value": ""})
             objects.append(ObjectForm(sync_object, setting, data_set, filters))
-        return cls(fields, objects, configuration)
+        form = cls(fields, objects, configuration)
+        form.touched = touched
+        return form
 
     def values(self, drop_conflict_for: str | None = None) -> dict:
         """The API-shaped values the services take. ``drop_conflict_for`` (an object) leaves that object's
@@ -302,6 +392,11 @@ class ConfigurationForm:
                 setting.pop("folder", None)  # the services clear it: a setting that does not sync has no folder
             if setting.get("event_scope") == EventScope.ALL:
                 setting["event_category"] = ""
+            if form.syncs:
+                # Options the direction does not read are not on the page: the services give them their defaults.
+                for option in OPTION_DEFAULTS:
+                    if not option_applies(form.object, form.direction, option):
+                        setting.pop(option, None)
             values["data_settings"][form.object] = setting
             data_set = dict(form.data_set)
             data_set["filters"] = [
@@ -312,12 +407,38 @@ class ConfigurationForm:
         return values
 
     def set_errors(self, errors: dict) -> None:
-        """Attach the services' errors (the API's shape) to the fields they name."""
+        """Attach the services' errors (the API's shape) to the fields they name; in live validation, only those
+        of the fields the admin has touched."""
         self.errors = {key: value for key, value in errors.items() if key not in ("data_settings", "data_sets")}
         settings = errors.get("data_settings") if isinstance(errors.get("data_settings"), dict) else {}
         data_sets = errors.get("data_sets") if isinstance(errors.get("data_sets"), dict) else {}
         for form in self.objects:
             form.errors = {"setting": settings.get(form.object) or {}, "data_set": data_sets.get(form.object) or {}}
+        if self.touched is not None:
+            self._keep_touched_errors()
+
+    def _keep_touched_errors(self) -> None:
+        touched = self.touched or set()
+        self.errors = {key: value for key, value in self.errors.items() if key in touched}
+        for form in self.objects:
+            prefix = f"{form.object}-"
+            setting = {k: v for k, v in form.errors["setting"].items() if prefix + k in touched}
+            data_set = {k: v for k, v in form.errors["data_set"].items() if k == "filters" or prefix + k in touched}
+            filters = data_set.get("filters")
+            if isinstance(filters, dict):  # per row and key; a row's own errors once any of its fields was touched
+                kept = {}
+                for index, row_errors in filters.items():
+                    names = {f"{prefix}filters-{index}-{key}" for key in ("field", "op", "value")}
+                    row = {k: v for k, v in row_errors.items()
+                           if f"{prefix}filters-{index}-{k}" in touched or (k not in ("field", "op", "value")
+                                                                            and names & touched)}
+                    if row:
+                        kept[index] = row
+                if kept:
+                    data_set["filters"] = kept
+                else:
+                    data_set.pop("filters")
+            form.errors = {"setting": setting, "data_set": data_set}
 
     @property
     def has_errors(self) -> bool:

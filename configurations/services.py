@@ -2,7 +2,9 @@
 
 Each function is one business operation, atomic, and writes its audit entry in the same transaction. The API, the
 console, the admin and tasks call these; nothing else changes configurations. Assigning users is an operation on
-users (``users.services.assign_users``): this app sits below ``users`` and never imports it.
+users (``users.services.assign_users``). A change that starts or stops an object for users (a direction, the
+configuration's activity, its profiles, its deletion) brings their object states in line in the same transaction
+(``users.services.refresh_object_states``), for the users it applied to before and after.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from configurations.validation import (
     validate_data_set,
     validate_data_setting,
 )
+from users.services import assigned_user_ids, refresh_object_states
 
 CONFIGURATION_FIELDS = ("name", "description", "active", "sync_interval_minutes")
 
@@ -160,6 +163,7 @@ def create_configuration(values: dict, actor=None) -> OutlookConfiguration:
     plan = _plan(None, values)
     configuration = OutlookConfiguration()
     _write(configuration, plan)
+    refresh_object_states(assigned_user_ids(configuration.pk))
     configuration = _prefetched(configuration.pk)
     after = snapshot(configuration)
     audit.record(
@@ -179,10 +183,12 @@ def update_configuration(configuration: OutlookConfiguration, changes: dict, act
     OutlookConfiguration.objects.select_for_update().filter(pk=configuration.pk).first()  # one change at a time
     configuration = _prefetched(configuration.pk)
     before = snapshot(configuration)
+    applied_to = assigned_user_ids(configuration.pk)
     _write(configuration, _plan(configuration, changes))
     configuration = _prefetched(configuration.pk)
     after = snapshot(configuration)
     if before != after:
+        refresh_object_states(applied_to + assigned_user_ids(configuration.pk))
         old, new = audit.diff(before, after)
         audit.record(
             AuditEntry.Action.CONFIGURATION_UPDATED,
@@ -200,6 +206,7 @@ def delete_configuration(configuration: OutlookConfiguration, actor=None) -> Non
     configuration = OutlookConfiguration.objects.select_for_update().get(pk=configuration.pk)
     before = snapshot(_prefetched(configuration.pk))
     user_ids = list(configuration.direct_users.values_list("pk", flat=True))
+    applied_to = assigned_user_ids(configuration.pk)
     audit.record(
         AuditEntry.Action.CONFIGURATION_DELETED,
         actor,
@@ -208,3 +215,4 @@ def delete_configuration(configuration: OutlookConfiguration, actor=None) -> Non
         changes={"before": before, "after": None, "unassigned_users": user_ids},
     )
     configuration.delete()
+    refresh_object_states(applied_to)

@@ -70,6 +70,46 @@ ALLOWED_FIELDS: dict[str, dict[str, FieldType]] = {
     },
 }
 
+# The fields' labels as Salesforce shows them (its standard labels; the form shows the API name beside them).
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "contacts": {
+        "Id": "Contact ID", "AccountId": "Account ID", "OwnerId": "Contact Owner ID", "ReportsToId": "Reports To ID",
+        "FirstName": "First Name", "LastName": "Last Name", "Name": "Full Name", "Salutation": "Salutation",
+        "Title": "Title", "Department": "Department", "Email": "Email", "Phone": "Business Phone",
+        "MobilePhone": "Mobile Phone", "HomePhone": "Home Phone", "OtherPhone": "Other Phone", "Fax": "Business Fax",
+        "AssistantName": "Assistant's Name", "AssistantPhone": "Asst. Phone", "LeadSource": "Lead Source",
+        "Description": "Contact Description",
+        "MailingStreet": "Mailing Street", "MailingCity": "Mailing City", "MailingState": "Mailing State/Province",
+        "MailingPostalCode": "Mailing Zip/Postal Code", "MailingCountry": "Mailing Country",
+        "OtherStreet": "Other Street", "OtherCity": "Other City", "OtherState": "Other State/Province",
+        "OtherPostalCode": "Other Zip/Postal Code", "OtherCountry": "Other Country",
+        "Birthdate": "Birthdate", "HasOptedOutOfEmail": "Email Opt Out", "DoNotCall": "Do Not Call",
+        "HasOptedOutOfFax": "Fax Opt Out", "CreatedDate": "Created Date", "LastModifiedDate": "Last Modified Date",
+        "LastActivityDate": "Last Activity",
+        "Account.Name": "Account: Account Name", "Account.Type": "Account: Account Type",
+        "Account.Industry": "Account: Industry", "Account.BillingCountry": "Account: Billing Country",
+        "Account.BillingCity": "Account: Billing City", "Account.Rating": "Account: Account Rating",
+        "Account.OwnerId": "Account: Account Owner ID", "Account.AnnualRevenue": "Account: Annual Revenue",
+        "Account.NumberOfEmployees": "Account: Employees",
+    },
+    "events": {
+        "Id": "Activity ID", "WhoId": "Name ID", "WhatId": "Related To ID", "OwnerId": "Assigned To ID",
+        "AccountId": "Account ID", "Subject": "Subject", "Location": "Location", "Description": "Description",
+        "ShowAs": "Show Time As", "Type": "Type", "IsAllDayEvent": "All-Day Event", "IsPrivate": "Private",
+        "IsRecurrence": "Create Recurring Series of Events", "IsChild": "Is Child", "ActivityDate": "Due Date Only",
+        "StartDateTime": "Start Date Time", "EndDateTime": "End Date Time", "DurationInMinutes": "Duration",
+        "CreatedDate": "Created Date", "LastModifiedDate": "Last Modified Date",
+    },
+    "tasks": {
+        "Id": "Activity ID", "WhoId": "Name ID", "WhatId": "Related To ID", "OwnerId": "Assigned To ID",
+        "AccountId": "Account ID", "Subject": "Subject", "Description": "Description", "Status": "Status",
+        "Priority": "Priority", "Type": "Type", "CallType": "Call Type", "IsClosed": "Closed",
+        "IsHighPriority": "High Priority", "IsRecurrence": "Create Recurring Series of Tasks",
+        "ActivityDate": "Due Date Only", "ReminderDateTime": "Reminder Date/Time", "CreatedDate": "Created Date",
+        "LastModifiedDate": "Last Modified Date", "CallDurationInSeconds": "Call Duration",
+    },
+}
+
 OPERATORS = ("equals", "not_equals", "contains", "starts_with", "in", "greater_than", "less_than", "is_empty")
 # Which operators make sense for which field types.
 _OPERATORS_BY_TYPE = {
@@ -82,6 +122,17 @@ _OPERATORS_BY_TYPE = {
     DT: {"equals", "not_equals", "greater_than", "less_than", "is_empty"},
 }
 _COMPARISON = {"equals": "=", "not_equals": "!=", "greater_than": ">", "less_than": "<"}
+
+
+def field_type(sync_object: str, field: Any) -> FieldType | None:
+    """The type of a field a data set may filter on, or None for a field it may not."""
+    return ALLOWED_FIELDS.get(sync_object, {}).get(field) if isinstance(field, str) else None
+
+
+def operators_for(field_type: FieldType | None) -> tuple[str, ...]:
+    """The operators a field of this type takes, in the order of OPERATORS (all of them for no type yet)."""
+    allowed = _OPERATORS_BY_TYPE.get(field_type, set(OPERATORS)) if field_type else set(OPERATORS)
+    return tuple(op for op in OPERATORS if op in allowed)
 
 MAX_FILTERS = 20
 MAX_IN_VALUES = 200
@@ -221,15 +272,21 @@ def _compile_filter(sync_object: str, item: Any) -> tuple[str | None, dict[str, 
         errors[str(key)] = ["Unknown key; a filter has field, op and value."]
     field, op, value = item.get("field"), item.get("op"), item.get("value")
     fields = ALLOWED_FIELDS[sync_object]
-    if not isinstance(field, str) or field not in fields:
-        errors["field"] = [f"Unknown field for {sync_object}; allowed: {', '.join(sorted(fields))}."]
+    # Short sentences: the allowed fields (about 50 for contacts) are in the form's list and in the API schema.
+    if field in (None, ""):
+        errors["field"] = ["Choose a field to filter on."]
+    elif not isinstance(field, str) or field not in fields:
+        shown = str(field)[:80]
+        errors["field"] = [f"Unknown field for {sync_object}: {shown!r} cannot be filtered on; choose a field of "
+                           "the list (the API schema names them under the filter's field)."]
     if not isinstance(op, str) or op not in OPERATORS:
-        errors["op"] = [f"Unknown operator; allowed: {', '.join(OPERATORS)}."]
+        errors["op"] = [f"Unknown operator; choose one of: {', '.join(OPERATORS)}."]
     if errors:
         return None, errors
     field_type = fields[field]
     if op not in _OPERATORS_BY_TYPE[field_type]:
-        return None, {"op": [f"{op} does not apply to {field} (a {field_type} field)."]}
+        allowed = ", ".join(operators_for(field_type))
+        return None, {"op": [f"{op} does not apply to {field} (a {field_type} field); choose one of: {allowed}."]}
     try:
         if op in _COMPARISON:
             if value is None:

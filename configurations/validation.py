@@ -43,6 +43,12 @@ ALLOWED_DIRECTIONS = {
     SyncObject.EVENTS: tuple(Direction),
     SyncObject.TASKS: tuple(Direction),
 }
+# Options only some directions read (DESIGN.md §5; sync.engine.records.DataSetting.deletion_propagates and
+# sync.runner's auto-relate), with the value that changes nothing. Elsewhere the form hides them and the rules
+# refuse any other value, so that no saved option looks as if it did something. A direction of ``none`` syncs nothing
+# and keeps its options as they are, for when the object syncs again.
+OPTION_DEFAULTS = {"auto_relate": False, "propagate_deletions": True}
+_WRITES_TO_SALESFORCE = (Direction.OUTLOOK_TO_SALESFORCE, Direction.BOTH)
 MAX_RECORD_LIMIT = 1_000_000
 MAX_EXCLUDED_ADDRESSES = 1000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -104,6 +110,37 @@ def default_conflict_behavior(direction: str) -> str:
     return REQUIRED_CONFLICT_BEHAVIOR.get(direction, ConflictBehavior.SALESFORCE_WINS)
 
 
+def option_applies(sync_object: str, direction: str, option: str) -> bool:
+    """Whether a sync in ``direction`` reads ``option`` (always True for options every direction reads).
+
+    auto_relate relates the events written to Salesforce, so only directions that write Outlook's events there use
+    it. propagate_deletions is a choice only in ``both``, and for events from Outlook to Salesforce: one way from
+    Salesforce, a Salesforce deletion always deletes the Outlook copy, and so does an Outlook task deletion one way
+    from Outlook.
+    """
+    if option == "auto_relate":
+        return direction in _WRITES_TO_SALESFORCE
+    if option == "propagate_deletions":
+        return direction == Direction.BOTH or (
+            sync_object == SyncObject.EVENTS and direction == Direction.OUTLOOK_TO_SALESFORCE
+        )
+    return True
+
+
+def _pointless_option_message(sync_object: str, direction: str, option: str) -> str:
+    label = Direction(direction).label
+    if option == "auto_relate":
+        return (f"Relating events to attendees does nothing with {label}: it relates the events written to "
+                "Salesforce, so it needs Outlook to Salesforce or Both ways. Set auto_relate to false, or choose one "
+                "of those directions.")
+    if direction == Direction.SALESFORCE_TO_OUTLOOK:
+        what = "a deletion in Salesforce always deletes the Outlook copy"
+    else:
+        what = f"a deletion in Outlook always deletes the Salesforce copy of {sync_object}"
+    return (f"With {label}, {what}; propagate_deletions is a choice only when both sides sync (and for events from "
+            "Outlook to Salesforce). Set it to true, or leave it out.")
+
+
 def normalize_excluded_address(entry: str) -> str:
     entry = entry.strip().lower()
     return entry[1:] if entry.startswith("@") else entry
@@ -157,6 +194,15 @@ def validate_data_setting(sync_object: str, values: dict) -> Errors:
     for flag in ("sync_private_events", "propagate_deletions", "auto_relate"):
         if flag in values and not isinstance(values[flag], bool):
             _add(errors, flag, "Enter true or false.")
+        elif (
+            flag in OPTION_DEFAULTS
+            and flag in SETTING_FIELDS[sync_object]
+            and values.get(flag, OPTION_DEFAULTS[flag]) != OPTION_DEFAULTS[flag]
+            and direction in Direction.values
+            and direction != Direction.NONE
+            and not option_applies(sync_object, direction, flag)
+        ):
+            _add(errors, flag, _pointless_option_message(sync_object, direction, flag))
     if "excluded_addresses" in values:
         entries = values["excluded_addresses"]
         if not isinstance(entries, list):
@@ -260,6 +306,8 @@ def apply_setting_defaults(sync_object: str, current: dict | None, changes: dict
 
     A changed direction brings its required conflict behaviour unless the change names one; contacts moving to
     ``none`` lose their folder, and contacts starting to sync get the default folder, unless the change names one.
+    An option the direction does not read (``option_applies``) goes back to the value that changes nothing unless
+    the change names it (then the rules refuse any other value).
     """
     values = dict(current or {"direction": Direction.NONE, "conflict_behavior": ConflictBehavior.SALESFORCE_WINS})
     values.update(changes)
@@ -271,6 +319,10 @@ def apply_setting_defaults(sync_object: str, current: dict | None, changes: dict
             values["folder"] = ""
         elif not values.get("folder"):
             values["folder"] = DEFAULT_CONTACTS_FOLDER
+    if direction in Direction.values and direction != Direction.NONE:
+        for option, default in OPTION_DEFAULTS.items():
+            if option in values and option not in changes and not option_applies(sync_object, direction, option):
+                values[option] = default
     entries = values.get("excluded_addresses")
     if isinstance(entries, list) and all(isinstance(e, str) for e in entries):
         values["excluded_addresses"] = list(dict.fromkeys(normalize_excluded_address(e) for e in entries))

@@ -14,13 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from configurations import services, soql
+from configurations import counts, services
 from configurations.forms import DIRECTION_ARROWS, ConfigurationForm
 from configurations.models import Direction, OutlookConfiguration, ProfileAssignment, SyncObject
 from configurations.validation import ConfigurationInvalid
-from sync.connections import salesforce_settings
-from sync.connectors.base import ConnectorError
-from sync.connectors.salesforce import SalesforceClient
 from syncadmin.roles import ADMIN, role_of
 from syncadmin.views import console_view
 from users.filters import filter_users
@@ -36,6 +33,9 @@ from users.services import (
 
 SEARCH_RESULTS = 50
 USERS_SHOWN = 200
+# Assigning and unassigning come back to the page's users section (#assignment), scrolled past its top: their
+# messages carry this tag and are shown in that section, where the user is, rather than at the top of the page.
+ASSIGNMENT = "assignment"
 
 
 def _is_admin(request) -> bool:
@@ -240,7 +240,7 @@ def configuration_assign(request, pk: int):
     configuration = get_object_or_404(OutlookConfiguration, pk=pk)
     selected = _selected(request)
     if not selected:
-        messages.warning(request, "Select at least one user to assign.")
+        messages.warning(request, "Select at least one user to assign.", extra_tags=ASSIGNMENT)
     else:
         result = assign_users(configuration, selected, actor=request.user)
         parts = [f"{_names(len(result.assigned))} assigned"]
@@ -250,7 +250,7 @@ def configuration_assign(request, pk: int):
             parts.append(f"{_names(len(result.unchanged))} already assigned")
         if result.unknown:
             parts.append(f"{_names(len(result.unknown))} not found")
-        messages.success(request, "; ".join(parts) + ".")
+        messages.success(request, "; ".join(parts) + ".", extra_tags=ASSIGNMENT)
     return redirect(reverse("configurations:detail", args=[configuration.pk]) + "#assignment")
 
 
@@ -260,72 +260,22 @@ def configuration_unassign(request, pk: int):
     configuration = get_object_or_404(OutlookConfiguration, pk=pk)
     selected = _selected(request)
     if not selected:
-        messages.warning(request, "Select at least one directly assigned user to unassign.")
+        messages.warning(request, "Select at least one directly assigned user to unassign.", extra_tags=ASSIGNMENT)
     else:
         result = unassign_users(configuration, selected, actor=request.user)
         text = f"{_names(len(result.unassigned))} unassigned."
         if result.unchanged:
             text += f" {_names(len(result.unchanged))} not directly assigned here (a profile assignment is changed "
             text += "through the configuration's profiles)."
-        messages.success(request, text)
+        messages.success(request, text, extra_tags=ASSIGNMENT)
     return redirect(reverse("configurations:detail", args=[configuration.pk]) + "#assignment")
-
-
-class PreviewUnavailable(Exception):
-    """Salesforce cannot be asked at all (no usable connection); the message says what to do."""
-
-
-def _plain(exc) -> str:
-    """A connector error in words: its message, and what to do when the connector says."""
-    action = getattr(exc, "action", "")
-    return f"{exc.message}{' ' + action if action else ''}"
-
-
-def _record_counts(configuration: OutlookConfiguration, user: SyncUser) -> list[dict]:
-    """How many records each syncing object's data set selects for ``user``, asked of Salesforce as that user
-    (so their permissions and sharing apply); per object either ``count`` or ``error`` in plain words."""
-    settings = {s.object: s for s in configuration.data_settings.all()}
-    data_sets = {d.object: d for d in configuration.data_sets.all()}
-    syncing = [o for o in SyncObject if o.value in settings and settings[o.value].direction != Direction.NONE]
-    if not syncing:
-        return []
-    try:
-        connection = salesforce_settings()
-    except ConnectorError as exc:
-        raise PreviewUnavailable(f"No Salesforce connection to ask. {_plain(exc)}") from exc
-    answers = []
-    with SalesforceClient(connection, user.username) as client:
-        for sync_object in syncing:
-            data_set = data_sets[sync_object.value]
-            try:
-                where = soql.compile_where(data_set, user.salesforce_id, data_setting=settings[sync_object.value])
-                query = f"SELECT COUNT() FROM {soql.SOBJECTS[sync_object.value]}"  # noqa: S608 - allow-listed
-                if where:
-                    query += f" WHERE {where}"
-                total = int(client.call(query, lambda api, q=query: api.query(q)["totalSize"]))
-            except soql.DataSetError as exc:
-                answers.append({"label": sync_object.label, "error": f"The data set cannot be compiled: {exc}"})
-                continue
-            except ConnectorError as exc:
-                answers.append({"label": sync_object.label, "error": f"Salesforce refused the count. {_plain(exc)}"})
-                continue
-            except (KeyError, TypeError, ValueError):
-                answers.append({"label": sync_object.label, "error": "Salesforce's answer had no record count."})
-                continue
-            limited = data_set.record_limit is not None and total > data_set.record_limit
-            answers.append({
-                "label": sync_object.label,
-                "count": min(total, data_set.record_limit) if limited else total,
-                "matching": total,
-                "limited": limited,
-            })
-    return answers
 
 
 @console_view
 @require_POST
 def configuration_preview(request, pk: int):
-    """The record-count preview (htmx, or a plain form post): what each data set would sync for one user."""
+    """The record-count preview (htmx, or a plain form post): what each data setting would read for one user, on
+    the side its direction reads (``configurations.counts``)."""
     configuration = get_object_or_404(_prefetched(), pk=pk)
     identifier = request.POST.get("user", "").strip()
     context = {"configuration": configuration, "identifier": identifier}
@@ -337,8 +287,8 @@ def configuration_preview(request, pk: int):
     else:
         context["preview_user"] = user
         try:
-            context["answers"] = _record_counts(configuration, user)
-        except PreviewUnavailable as exc:
+            context["answers"] = counts.record_counts(configuration, user)
+        except counts.CountsUnavailable as exc:
             context["problem"] = str(exc)
     if request.htmx:
         return render(request, "configurations/_preview.html", context)
@@ -354,11 +304,46 @@ def configuration_delete(request, pk: int):
         services.delete_configuration(configuration, actor=request.user)
         messages.success(request, f"Configuration “{name}” deleted.")
         return redirect("configurations:list")
-    direct = SyncUser.objects.filter(configuration=configuration).count()
     profiles = [p.profile for p in configuration.profile_assignments.all()]
     via_profile = SyncUser.objects.filter(configuration__isnull=True, profile__in=profiles).count()
+    fallbacks, stranded = _fallbacks(configuration)
     return render(
         request,
         "configurations/delete.html",
-        {"configuration": configuration, "direct": direct, "via_profile": via_profile, "profiles": profiles},
+        {
+            "configuration": configuration,
+            "fallbacks": fallbacks,
+            "stranded": stranded,
+            "direct": sum(group["count"] for group in fallbacks) + stranded["count"],
+            "via_profile": via_profile,
+            "profiles": profiles,
+        },
     )
+
+
+def _fallbacks(configuration: OutlookConfiguration) -> tuple[list[dict], dict]:
+    """Where the directly assigned users of ``configuration`` go if it is deleted: to their profile's configuration
+    when another configuration has their profile (one group per such configuration, with its profiles and user
+    count), else nowhere (``stranded``). Users who have it through a profile always lose it: the profile's
+    assignment is deleted with the configuration. Two queries."""
+    by_profile = dict(
+        SyncUser.objects.filter(configuration=configuration).order_by().values_list("profile").annotate(n=Count("pk"))
+    )
+    elsewhere = {
+        assignment.profile: assignment.configuration
+        for assignment in ProfileAssignment.objects.filter(profile__in=by_profile)
+        .exclude(configuration=configuration)
+        .select_related("configuration")
+    }
+    groups: dict[int, dict] = {}
+    stranded: dict = {"count": 0, "profiles": []}
+    for profile, count in sorted(by_profile.items()):
+        target = elsewhere.get(profile)
+        if target is None:
+            stranded["count"] += count
+            stranded["profiles"].append(profile or "no profile")
+            continue
+        group = groups.setdefault(target.pk, {"configuration": target, "count": 0, "profiles": []})
+        group["count"] += count
+        group["profiles"].append(profile)
+    return sorted(groups.values(), key=lambda group: group["configuration"].name), stranded

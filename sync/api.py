@@ -82,7 +82,11 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 # One check's answer: a connection's test here, and each end of a user's connection test (users.api).
-Check = inline_serializer("ConnectionCheck", {"ok": serializers.BooleanField(), "detail": serializers.CharField()})
+Check = inline_serializer("ConnectionCheck", {
+    "ok": serializers.BooleanField(), "detail": serializers.CharField(),
+    "in_use": serializers.BooleanField(required=False, help_text="false when no active user's mailbox is routed to "
+                                                                 "this Exchange connection (absent otherwise)"),
+})
 # The answer while the same test is already under way (409).
 TestBusy = inline_serializer("ConnectionTestBusy", {"detail": serializers.CharField()})
 

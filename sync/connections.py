@@ -35,6 +35,7 @@ from sync.connectors.base import (
 )
 from sync.connectors.ews import EwsMailbox
 from sync.connectors.graph import GraphMailbox, forget_token_caches
+from sync.connectors.graph.transport import sign_in
 from sync.connectors.salesforce import TOKENS, SalesforceClient
 from sync.models import Connection
 from sync.routing import Route, mailbox_route, user_routed_to
@@ -444,6 +445,43 @@ def describe_error(exc: Exception) -> str:
     return text
 
 
+_END_NAMES = {"salesforce": "Salesforce", "exchange": "Exchange"}
+
+
+def describe_run_error(exc: ConnectorError, end: str = "") -> str:
+    """The sentence a run that an end stopped records for support staff: what failed, on which end (``end``:
+    "salesforce" or "exchange", when known), and what happens next or what to do, with the end's code beside it.
+    An error already in our words (``own_words``) is kept as it is; the end's own text goes to the log only."""
+    if exc.own_words or isinstance(exc, NeedsAttention):
+        return describe_error(exc)
+    log.info("%s %s from %s: %s", type(exc).__name__, exc.code, end or "an end", exc.message)
+    where = _END_NAMES.get(end, "The other end")
+    sentence = _CODE_SENTENCES.get(exc.code.lower())
+    code = _code(exc.code)
+    said = f"{where} answered: {sentence[:-1]}" if sentence else (
+        f"{where} could not answer this run" if isinstance(exc, TransientError) else f"{where} refused this run")
+    text = f"{said} (code {code})." if code else f"{said}."
+    if isinstance(exc, TransientError):
+        wait = exc.retry_after or 0
+        later = f" in about {round(wait / 60)} minutes" if wait >= 90 else ""
+        return (f"{text} The sync tries again by itself{later}, backing off while this lasts; nothing needs doing "
+                "unless it goes on.")
+    return (f"{text} The sync tries again later; if this goes on, check the {where} connection and the user's "
+            "access there.")
+
+
+def tls_summary(connection: Connection) -> tuple[str, bool]:
+    """How the connection's traffic is protected, in words, and whether that is a concern: plain http (allowed to
+    this machine only) has no TLS at all, whatever the verification setting says."""
+    if connection.url.strip().lower().startswith("http://"):
+        return "none: plain http (allowed to this machine only)", True
+    if not connection.verify_tls:
+        return "certificates not verified", True
+    if connection.ca_certificate.strip():
+        return "verified against a private CA", False
+    return "verified against the system's CAs", False
+
+
 def timed_out(deadline: Deadline) -> str:
     return (f"No answer in time (a test waits at most {deadline.seconds:g} seconds): check that the URL is right "
             "and that this server can reach it, then test again.")
@@ -491,8 +529,9 @@ def one_test_at_a_time(name: str, busy: str) -> Iterator[None]:
 def check_connection(kind: str) -> dict:
     """Does the connection work? Salesforce: a token for the integration user. Exchange (EWS): the service account
     reaches a synced user's mailbox by impersonation. Graph: the app obtains a token and reaches a mailbox routed
-    to it. Answers {"ok": bool, "detail": "..."} within ``INTERACTIVE_SECONDS``; raises `ConnectionTestBusy` while
-    another test of the same connection is under way."""
+    to it. Answers {"ok": bool, "detail": "..."} within ``INTERACTIVE_SECONDS``, with "in_use": False when no
+    active user's mailbox is routed to the Exchange connection (Graph then checks the app's sign-in only); raises
+    `ConnectionTestBusy` while another test of the same connection is under way."""
     label = Connection.Kind(kind).label
     busy = f"A test of the {label} connection is already under way: wait for its answer, then test again."
     with one_test_at_a_time(f"connection-{kind}", busy), interactive(INTERACTIVE_SECONDS) as deadline:
@@ -518,13 +557,17 @@ def _check(kind: str) -> dict:
         settings_ = graph_settings()
         user = user_routed_to(ExchangeRoute.GRAPH)
         if user is None:
-            return {"ok": False, "detail": "No active synced user's mailbox is routed to Graph to test with."}
+            sign_in(settings_)  # the sign-in still tells whether the app registration works
+            return {"ok": True, "in_use": False,
+                    "detail": "No active user's mailbox is routed to Microsoft Graph yet, so no mailbox was reached. "
+                              "The app obtained a token: the connection is ready when mailboxes are routed to it."}
         check = GraphMailbox(settings_, user.email).check()
         return {"ok": True, "detail": f"The app obtained a token and reached {check['mailbox']}."}
     settings_ = ews_settings()
     user = user_routed_to(ExchangeRoute.EWS)
     if user is None:
-        return {"ok": False, "detail": "No active synced user's mailbox is routed to EWS to test "
-                                       "impersonation with (import users first)."}
+        return {"ok": False, "in_use": False,
+                "detail": "No active user's mailbox is routed to EWS, so there is no mailbox to test impersonation "
+                          "with. Import users (or route one to EWS), then test again."}
     check = EwsMailbox(settings_, user.email).check()
     return {"ok": True, "detail": f"The service account reached {check['mailbox']} by impersonation."}

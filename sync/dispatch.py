@@ -3,7 +3,9 @@
 Due means: the user is active and has an effective configuration that syncs the object; the object's state is
 not `needs_attention` (a person must act first); no run of it is queued or running; and its `next_due_at` has
 passed, or it has never been scheduled (`not_started`, or `disabled` until its configuration began syncing it).
-A configuration or assignment change therefore takes effect at the next dispatch, without a restart.
+A configuration or assignment change therefore takes effect at the next dispatch, without a restart. (The change
+itself already set the objects it stopped to `disabled` and those it started to `not_started`; the dispatcher
+first re-applies that to objects whose run ended under the old configuration after the change.)
 
 One statement whatever the number of users: an INSERT … SELECT of the due states (the due users, their effective
 configuration and its data settings are subqueries). Tasks are sent through the queue seam after the transaction
@@ -25,7 +27,7 @@ from sync.leases import busy_runs
 from sync.models import SyncRun
 from sync.queue import enqueue_runs
 from users.models import SyncState, SyncUser, UserObjectState
-from users.services import with_effective_configuration
+from users.services import refresh_object_states, with_effective_configuration
 
 
 @dataclass
@@ -60,6 +62,7 @@ def dispatch_due(limit: int | None = None, now=None) -> Dispatched:
     """
     now = now or timezone.now()
     limit = limit or settings.SYNC_DISPATCH_BATCH
+    refresh_object_states()
     due_state = UserObjectState.objects.filter(_due_states(now), user_id=OuterRef("pk")).exclude(
         Exists(_active_run(now))
     )
@@ -103,6 +106,7 @@ def _insert_runs(states, now) -> list[SyncRun]:
         "counts": (json_empty, "{}"),
         "api_calls": (json_empty, "{}"),
         "error_code": ("%s", ""),
+        "error_end": ("%s", ""),
         "exchange_protocol": ("%s", ""),
         "error_message": ("%s", ""),
         "progress_done": ("%s", 0),

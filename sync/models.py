@@ -224,7 +224,8 @@ class SyncRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # {"salesforce": {"create": n, "update": n, "delete": n}, "outlook": {...}, "links": n, "conflicts": n}
+    # {"salesforce": {"create": n, "update": n, "delete": n}, "outlook": {...}, "links": n, "unlinked": n,
+    #  "conflicts": n}: links = pairs linked by this run (created or matched), unlinked = pairs dropped unwritten.
     counts = models.JSONField(default=dict, blank=True)
     api_calls = models.JSONField(default=dict, blank=True)  # {"salesforce": n, "exchange": n}
     # The Exchange protocol that served the mailbox in this run: ews | graph (blank: the run never reached it).
@@ -234,6 +235,10 @@ class SyncRun(models.Model):
     salesforce_api_allocation = models.PositiveIntegerField(null=True, blank=True)
     error_code = models.CharField(max_length=100, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
+    # The end whose answer stopped the run (blank: nothing did, or the cause is ours: a guard, the data set, a
+    # lost worker). The dashboard's health per end reads it; `exchange_protocol` says which Exchange.
+    error_end = models.CharField(max_length=12, blank=True, default="",
+                                 choices=[("salesforce", "Salesforce"), ("exchange", "Exchange")])
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     # The queue's own bookkeeping (sync.queue): when the run's task message was last published and how often, and

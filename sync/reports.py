@@ -1,17 +1,67 @@
-"""Read-only summaries of the sync for the dashboard: states, failing users, runs and records over time."""
+"""Read-only summaries of the sync for the dashboard: states, failing users grouped by error, the health of each end,
+runs and records over time."""
 
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Value, When
-from django.db.models.functions import TruncHour
+from django.db.models import Case, Count, F, IntegerField, Max, Q, Value, When, Window
+from django.db.models.functions import RowNumber, TruncHour
 from django.utils import timezone
 
-from sync.models import SyncRun
-from users.models import SyncState, UserObjectState
+from sync.models import Connection, SyncRun
+from users.models import ExchangeRoute, SyncState, UserObjectState
 
 FAILING_STATES = (SyncState.NEEDS_ATTENTION, SyncState.ERROR)
+USERS_PER_ERROR = 5  # users named under each error code; the rest are counted
+FAILING_SHARE = 50  # percent of an end's runs failing on it in the last hour: the end is shown as failing
+
+
+@dataclass
+class ErrorGroup:
+    """The users' objects failing with one error code (blank: no code), with a few of them to open."""
+
+    code: str
+    state: str  # needs_attention or error: what a person has to do differs
+    objects: int
+    users: int
+    message: str  # the first one's message: the same code says the same thing, up to names
+    examples: list[UserObjectState] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return self.objects - len(self.examples)
+
+
+@dataclass
+class EndHealth:
+    """One end (Salesforce, Exchange through EWS, Exchange Online through Graph) as the runs saw it: of the runs that
+    reached it in the last hour, how many failed on its answer; and when it last answered a run without error."""
+
+    key: str  # salesforce | ews | graph
+    label: str
+    configured: bool
+    runs: int = 0  # runs that ended in the last hour and reached this end
+    failed: int = 0  # of which stopped by this end's answer
+    last_success: datetime | None = None  # within the last 24 hours
+    errors: Counter = field(default_factory=Counter)  # the failures' codes
+
+    @property
+    def share(self) -> int:
+        return round(100 * self.failed / self.runs) if self.runs else 0
+
+    @property
+    def status(self) -> str:
+        """unused (no connection, no run), idle (no run in the hour), ok, degraded (some fail), failing."""
+        if not self.runs:
+            return "idle" if self.configured or self.last_success else "unused"
+        if not self.failed:
+            return "ok"
+        return "failing" if self.share >= FAILING_SHARE else "degraded"
+
+    @property
+    def top_errors(self) -> list[tuple[str, int]]:
+        return self.errors.most_common(3)
 
 
 @dataclass
@@ -32,6 +82,8 @@ class Overview:
     states: dict[str, int]
     failing: list[UserObjectState]
     hours: list[HourBar]
+    error_groups: list[ErrorGroup] = field(default_factory=list)
+    ends: list[EndHealth] = field(default_factory=list)
     records_written: Counter = field(default_factory=Counter)
     api_calls: Counter = field(default_factory=Counter)
     salesforce_api: tuple[int, int, datetime] | None = None  # used, allocation, as of
@@ -104,4 +156,70 @@ def overview(now: datetime | None = None, failing_limit: int = 10) -> Overview:
                 calls[end] += number
     latest = (SyncRun.objects.filter(salesforce_api_allocation__isnull=False).order_by("-finished_at")
               .values_list("salesforce_api_used", "salesforce_api_allocation", "finished_at").first())
-    return Overview(states, failing, list(hours.values()), written, calls, latest)
+    return Overview(states, failing, list(hours.values()), error_groups(), end_health(now), written, calls, latest)
+
+
+def error_groups(per_group: int = USERS_PER_ERROR) -> list[ErrorGroup]:
+    """Active users' failing objects grouped by error code, those a person must act on first, then the largest
+    groups; each with its first few users. Two queries whatever the number of users."""
+    failing = UserObjectState.objects.filter(user__active=True, state__in=FAILING_STATES)
+    groups = {
+        (code, state): ErrorGroup(code, state, objects, users, "")
+        for code, state, objects, users in failing.values_list("last_error_code", "state")
+        .annotate(objects=Count("id"), users=Count("user", distinct=True)).order_by()
+    }
+    ranked = failing.select_related("user").annotate(rank=Window(
+        RowNumber(), partition_by=[F("last_error_code"), F("state")],
+        order_by=[F("last_run_at").desc(nulls_last=True), F("user__username").asc(), F("object").asc()],
+    )).filter(rank__lte=per_group)
+    for row in ranked.order_by("last_error_code", "state", "rank"):
+        group = groups.get((row.last_error_code, row.state))
+        if group is not None:
+            group.examples.append(row)
+            group.message = group.message or row.last_error_message
+    return sorted(groups.values(), key=lambda g: (g.state != SyncState.NEEDS_ATTENTION, -g.objects, g.code))
+
+
+def end_health(now: datetime | None = None) -> list[EndHealth]:
+    """Salesforce, then each Exchange protocol in use: the share of the last hour's runs that failed on its answer
+    (`SyncRun.error_end`), and its last success in the last day. A full Exchange outage shows there, while
+    Salesforce, which answered those runs, stays well. Three queries."""
+    now = now or timezone.now()
+    configured = set(Connection.objects.values_list("kind", flat=True))
+    ends = {
+        "salesforce": EndHealth("salesforce", "Salesforce", Connection.Kind.SALESFORCE in configured),
+        ExchangeRoute.EWS: EndHealth(ExchangeRoute.EWS, "Exchange (EWS)", Connection.Kind.EXCHANGE in configured),
+        ExchangeRoute.GRAPH: EndHealth(ExchangeRoute.GRAPH, "Exchange Online (Graph)",
+                                       Connection.Kind.GRAPH in configured),
+    }
+    reached = SyncRun.objects.exclude(exchange_protocol="")  # runs that got as far as the ends
+    called = {end: Case(When(**{f"api_calls__{end}__gt": 0}, then=Value(True)), default=Value(False))
+              for end in ("salesforce", "exchange")}
+    last_hour = (reached.filter(finished_at__gte=now - timedelta(hours=1))
+                 .values_list("exchange_protocol", "state", "error_end", "error_code")
+                 .annotate(salesforce=called["salesforce"], exchange=called["exchange"], n=Count("id"))
+                 .order_by())
+    for protocol, state, error_end, code, asked_salesforce, asked_exchange, number in last_hour:
+        failed_on = error_end if state == SyncRun.State.FAILED else ""
+        exchange = ends.get(protocol)
+        # A run reached an end if it called it, or if the end's (lack of) answer stopped it.
+        if asked_salesforce or failed_on == "salesforce":
+            ends["salesforce"].runs += number
+        if exchange is not None and (asked_exchange or failed_on == "exchange"):
+            exchange.runs += number
+        failed = ends["salesforce"] if failed_on == "salesforce" else exchange if failed_on == "exchange" else None
+        if failed is not None:
+            failed.failed += number
+            failed.errors[code or "unknown"] += number
+    answered = reached.filter(finished_at__gte=now - timedelta(hours=24))
+    not_salesforce = ~Q(state=SyncRun.State.FAILED, error_end="salesforce")
+    not_exchange = ~Q(state=SyncRun.State.FAILED, error_end="exchange")
+    latest = answered.aggregate(
+        salesforce=Max("finished_at", filter=not_salesforce & Q(api_calls__salesforce__gt=0)),
+        ews=Max("finished_at", filter=not_exchange & Q(exchange_protocol=ExchangeRoute.EWS, api_calls__exchange__gt=0)),
+        graph=Max("finished_at", filter=not_exchange & Q(exchange_protocol=ExchangeRoute.GRAPH,
+                                                         api_calls__exchange__gt=0)),
+    )
+    for key, end in ends.items():
+        end.last_success = latest[key]
+    return [end for end in ends.values() if end.key == "salesforce" or end.status != "unused"]

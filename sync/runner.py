@@ -26,6 +26,7 @@ from sync import engine, outcome
 from sync.connections import (
     Route,
     describe_error,
+    describe_run_error,
     mailbox_route,
     open_mailbox,
     required_permissions,
@@ -34,6 +35,7 @@ from sync.connections import (
 from sync.connectors.base import ConnectorError, NeedsAttention, TransientError
 from sync.connectors.protocols import MailboxEnd, SalesforceEnd
 from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteResult
+from sync.guard_advice import guard_message
 from sync.leases import SyncUnavailable, claim, lease_owner, release, renew
 from sync.linkstore import DjangoLinkStore, DjangoWatermarks
 from sync.models import RecordError, SyncRun
@@ -57,8 +59,12 @@ class Clients:
 
 
 def build_clients(user: SyncUser, route: Route | None = None) -> Clients:
-    """Salesforce as the user, and the user's mailbox on the Exchange connection that serves it (EWS or Graph)."""
-    return Clients(salesforce=salesforce_client(user.username), exchange=open_mailbox(user, route))
+    """Salesforce as the user, and the user's mailbox on the Exchange connection that serves it (EWS or Graph); an
+    error says which end it came from (`blamed_on`)."""
+    with blamed_on("salesforce"):
+        salesforce = salesforce_client(user.username)
+    with blamed_on("exchange"):
+        return Clients(salesforce=salesforce, exchange=open_mailbox(user, route))
 
 
 def mark_failed(runs: QuerySet[SyncRun], code: str, message: str, now: datetime | None = None) -> int:
@@ -346,12 +352,7 @@ def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Endin
         run.save(update_fields=["full"])
     run.exchange_protocol = route.protocol
     run.save(update_fields=["exchange_protocol"])
-    if job.clients is None:
-        with blamed_on("salesforce"):
-            salesforce = salesforce_client(user.username)
-        with blamed_on("exchange"):
-            job.clients = Clients(salesforce=salesforce, exchange=open_mailbox(user, route))
-    clients = job.clients
+    job.clients = clients = job.clients or build_clients(user, route)
     _follow_mailbox(run, state, route.protocol)
     if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):
         with blamed_on("salesforce"):
@@ -378,7 +379,8 @@ def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Endin
         UserObjectState.objects.filter(pk=state.pk).update(scope_fingerprint=fingerprint)
     _record_outcome(run, synced)
     if synced.refusal is not None:
-        return Ending(RunResult.NEEDS_ATTENTION, (f"guard_{synced.refusal.code}", synced.refusal.reason))
+        message = guard_message(synced.refusal, user, configuration, run.object, state.last_success_at)
+        return Ending(RunResult.NEEDS_ATTENTION, (f"guard_{synced.refusal.code}", message))
     if data_setting.auto_relate and run.object == "events":
         _auto_relate(run, synced, salesforce_side, exchange_side)
     interval = configuration.sync_interval_minutes
@@ -396,8 +398,9 @@ def _failure(exc: DataSetError | ConnectorError) -> Ending:
     if isinstance(exc, NeedsAttention):
         return Ending(RunResult.NEEDS_ATTENTION, (exc.code, describe_error(exc)), end=end)
     if isinstance(exc, TransientError):
-        return Ending(RunResult.TRANSIENT_FAILURE, (exc.code, exc.message), retry_after=exc.retry_after, end=end)
-    return Ending(RunResult.PERMANENT_FAILURE, (exc.code, exc.message), end=end)
+        return Ending(RunResult.TRANSIENT_FAILURE, (exc.code, describe_run_error(exc, end)),
+                      retry_after=exc.retry_after, end=end)
+    return Ending(RunResult.PERMANENT_FAILURE, (exc.code, describe_run_error(exc, end)), end=end)
 
 
 def _follow_mailbox(run: SyncRun, state: UserObjectState, protocol: str) -> None:

@@ -3,6 +3,8 @@ progress partial that the user and run pages poll with htmx while a run is under
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -10,8 +12,10 @@ from django.db.models import Count
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django_htmx.http import trigger_client_event
 
-from sync.connections import ConnectionTestBusy, check_connection
+from sync.connections import ConnectionTestBusy, check_connection, tls_summary
 from sync.filters import filter_runs
 from sync.forms import connection_form
 from sync.models import Connection, SyncRun
@@ -38,33 +42,114 @@ def progress_of(run: SyncRun) -> dict:
     }
 
 
+ACTION_LABELS = {"create": "Created", "update": "Updated", "delete": "Deleted",
+                 "stamp": "Stamped with the Salesforce id"}
+WRITES = ("create", "update", "delete")  # a stamp only marks an item this run linked
+# Runs that ended with nothing to do: recorded as succeeded, their "error" says why nothing synced.
+NOTHING_TO_SYNC = ("not_assigned", "object_not_synced")
+
+
 def _counts_table(counts: dict) -> list[dict]:
     """Rows of actions (create, update, delete, …) with the number per side, from ``SyncRun.counts``."""
     salesforce, outlook = counts.get("salesforce") or {}, counts.get("outlook") or {}
-    order = ["create", "update", "delete"]
-    actions = order + sorted((set(salesforce) | set(outlook)) - set(order))
-    return [{"action": action, "salesforce": salesforce.get(action, 0), "outlook": outlook.get(action, 0)}
-            for action in actions]
+    actions = list(WRITES) + sorted((set(salesforce) | set(outlook)) - set(WRITES))
+    return [{"action": action, "label": ACTION_LABELS.get(action, action.replace("_", " ").capitalize()),
+             "salesforce": salesforce.get(action, 0), "outlook": outlook.get(action, 0)} for action in actions]
+
+
+def _end_label(run: SyncRun) -> str:
+    if run.error_end == "exchange":
+        return ExchangeRoute(run.exchange_protocol).label if run.exchange_protocol else "Exchange"
+    return "Salesforce" if run.error_end == "salesforce" else ""
+
+
+def run_outcome(run: SyncRun, record_error_count: int) -> dict:
+    """What the run page says about the run's result, each sentence following what really happened: the alert over
+    the page, the note under the counts and the one where record errors would be listed."""
+    counts = run.counts or {}
+    written = sum(number for side in ("salesforce", "outlook") for action, number in (counts.get(side) or {}).items()
+                  if action in WRITES and isinstance(number, int))
+    ended = run.state in SyncRun.TERMINAL_STATES
+    failed = run.state == SyncRun.State.FAILED
+    alert = None
+    if run.error_code or run.error_message:
+        if failed:
+            end = _end_label(run)
+            alert = {"level": "danger", "lead": f"The run failed on {end}:" if end else "The run failed:"}
+        elif run.error_code in NOTHING_TO_SYNC:
+            alert = {"level": "info", "lead": ""}
+        else:
+            alert = {"level": "warning", "lead": "The run finished, but some records could not be synced:"}
+    if not ended:
+        counts_note = "The counts appear when the run ends."
+    elif not counts:
+        counts_note = (f"The run stopped after {run.progress_done} write{'s' if run.progress_done != 1 else ''}, "
+                       "before it could record them per action." if run.progress_done
+                       else "Nothing was written: the run stopped before its first write.")
+    elif run.error_code.startswith("guard_"):
+        counts_note = "Nothing was written: the guard stopped the run before its first write."
+    elif not written and not counts.get("links") and not counts.get("unlinked"):
+        counts_note = "Nothing needed writing: both sides were already in step."
+    else:
+        counts_note = ""
+    if record_error_count:
+        errors_note = ""
+    elif not ended:
+        errors_note = "None so far."
+    elif failed:
+        errors_note = "None: the run stopped as a whole (see the error above), not on single records."
+    elif written:
+        errors_note = "None: every record of this run was written."
+    else:
+        errors_note = "None."
+    return {"alert": alert, "counts_recorded": ended and bool(counts), "counts_note": counts_note,
+            "errors_note": errors_note, "written": written}
+
+
+def _hour(value: str) -> tuple[datetime | None, str]:
+    """The dashboard's drill-down from a bar of its charts: ``hour`` is the start of the hour (ISO 8601)."""
+    if not value.strip():
+        return None, ""
+    try:
+        hour = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None, f"“{value[:40]}” is not a time: open the hour from the dashboard's charts, or remove it."
+    if timezone.is_naive(hour):
+        hour = timezone.make_aware(hour)
+    return hour.replace(minute=0, second=0, microsecond=0), ""
 
 
 @console_view
 def run_list(request):
-    """Sync runs, newest first, filtered by user, object, state and trigger."""
+    """Sync runs, newest first, filtered by user, object, state and trigger (and, from the dashboard's charts, the
+    hour they were queued in)."""
     runs, form = filter_runs(
         SyncRun.objects.select_related("user", "actor").annotate(error_count=Count("record_errors")),
         request.GET,
     )
-    invalid = form.is_bound and not form.is_valid()
+    hour, hour_error = _hour(request.GET.get("hour", ""))
+    if hour is not None:
+        runs = runs.filter(created_at__gte=hour, created_at__lt=hour + timedelta(hours=1))
+    elif hour_error:
+        runs = runs.none()
+    invalid = (form.is_bound and not form.is_valid()) or bool(hour_error)
     page = Paginator(runs.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    without_hour = request.GET.copy()
+    without_hour.pop("hour", None)
+    without_hour.pop("page", None)
     return render(request, "sync/runs.html", {
         "form": form,
         "page": page,
         "invalid": invalid,
-        "filtered": form.is_bound and any(request.GET.get(name) for name in form.fields),
+        "hour": hour,
+        "hour_end": hour + timedelta(hours=1) if hour else None,
+        "hour_error": hour_error,
+        "without_hour": without_hour.urlencode(),
+        "filtered": form.is_bound and any(request.GET.get(name) for name in [*form.fields, "hour"]),
         "querystring": query.urlencode(),
-    })
+    }, status=400 if hour_error else 200)
 
 
 @console_view
@@ -72,18 +157,21 @@ def run_detail(request, pk: int):
     """One run: what triggered it, its timings, counts per side and action, API calls, error, record errors."""
     run = get_object_or_404(SyncRun.objects.select_related("user", "actor"), pk=pk)
     record_errors = run.record_errors.all()
+    record_error_count = record_errors.count()
     api_calls = run.api_calls or {}
     return render(request, "sync/run.html", {
         "run": run,
         "counts": _counts_table(run.counts or {}),
         "links": (run.counts or {}).get("links", 0),
+        "unlinked": (run.counts or {}).get("unlinked", 0),
         "conflicts": (run.counts or {}).get("conflicts", 0),
+        "outcome": run_outcome(run, record_error_count),
         "api_calls": [("Salesforce", api_calls.get("salesforce", 0)),
                       (ExchangeRoute(run.exchange_protocol).label if run.exchange_protocol else "Exchange",
                        api_calls.get("exchange", 0))],
         "waited": run.started_at - run.created_at if run.started_at else None,
         "record_errors": record_errors[:RUN_RECORD_ERRORS],
-        "record_error_count": record_errors.count(),
+        "record_error_count": record_error_count,
         "progress": progress_of(run),
     })
 
@@ -95,10 +183,19 @@ def run_progress(request, pk: int):
     # Polled from the user page or the run page: "reload" leads back to the page the bar sits on.
     page = (request.htmx.current_url_abs_path if request.htmx else None) or ""
     user_page = reverse("users:detail", args=[run.user_id])
-    return render(request, "sync/_run_progress.html", {
-        "progress": progress_of(run),
+    progress = progress_of(run)
+    response = render(request, "sync/_run_progress.html", {
+        "progress": progress,
         "reload_url": user_page if page.startswith(user_page) else reverse("sync:run", args=[run.pk]),
     })
+    if not progress["active"]:
+        # The page around the bar (the user's runs and states, the run's counts) refreshes itself on this event.
+        trigger_client_event(response, "run-finished", {"run": run.pk})
+    return response
+
+
+# The session keeps each connection's latest test result, so that testing one end never hides another's answer.
+TEST_RESULTS_KEY = "connection_tests"
 
 
 def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = None) -> list[dict]:
@@ -108,8 +205,12 @@ def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = 
         connection = stored.get(kind)
         form = (forms_by_kind or {}).get(kind) or connection_form(
             kind, instance=connection, initial={"kind": kind}, prefix=kind)
+        result = dict((results or {}).get(kind) or {})
+        if result.get("at"):
+            result["at"] = datetime.fromisoformat(result["at"])
+        tls, tls_concern = tls_summary(connection) if connection else ("", False)
         cards.append({"kind": kind, "label": label, "connection": connection, "form": form,
-                      "result": (results or {}).get(kind)})
+                      "result": result or None, "tls": tls, "tls_concern": tls_concern})
     return cards
 
 
@@ -117,7 +218,8 @@ def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = 
 def connections(request):
     """The Salesforce org and the Exchange endpoint: shown to the console roles, changed by admins, tested by
     those who may test connections. Secrets are write-only."""
-    forms_by_kind, results, status = {}, {}, 200
+    forms_by_kind, status = {}, 200
+    results = dict(request.session.get(TEST_RESULTS_KEY) or {})
     if request.method == "POST":
         kind = request.POST.get("kind")
         if kind not in Connection.Kind.values:
@@ -126,7 +228,8 @@ def connections(request):
             if not request.user.has_perm("users.test_connection"):
                 raise PermissionDenied("Your role may not test connections.")
             try:
-                results[kind] = check_connection(kind)
+                results[kind] = {**check_connection(kind), "at": timezone.now().isoformat()}
+                request.session[TEST_RESULTS_KEY] = results
             except ConnectionTestBusy as exc:
                 results[kind], status = {"ok": False, "busy": True, "detail": str(exc)}, 409
         else:
@@ -136,6 +239,8 @@ def connections(request):
             form = connection_form(kind, request.POST, instance=instance, prefix=kind)
             if form.is_valid():
                 form.save(actor=request.user)
+                results.pop(kind, None)  # a test of the settings before the change says nothing about the new ones
+                request.session[TEST_RESULTS_KEY] = results
                 messages.success(request, f"{Connection.Kind(kind).label} connection saved.")
                 return redirect("sync:connections")
             forms_by_kind[kind] = form

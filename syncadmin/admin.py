@@ -17,5 +17,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(ReadOnlyAdmin):
+    """Written by the workers only: a heartbeat added or deleted by hand would make /healthz lie."""
+
     list_display = ("name", "seen_at")

@@ -5,20 +5,27 @@ is DRF's schema class, loaded while DRF's views are, so it imports none.)
 - 400: an operation that takes a body or query parameters (``{"field": ["message", ...]}``, nested like the body; or
   ``{"detail": "JSON parse error - ..."}`` for a body that is not the JSON it should be);
 - 401: no or unknown credentials; 403: an account whose role does not allow the operation;
-- 404: an object in the path that does not exist, or a page past the end of a list;
+- 404: an object in the path that does not exist (named in the product's words, with an example:
+  ``{"detail": "Configuration 7 does not exist."}``, see ``syncadmin.api_errors``), or a page past the end of a list;
 - 413: a body over the parser's limit (``syncadmin.parsers``);
 - 429: too many invalid API tokens from the client's address (``apitokens``), for every authenticated operation.
 
-Statuses an operation documents itself (``@extend_schema(responses=...)``) are kept as they are. A query parameter
+Statuses an operation documents itself (``@extend_schema(responses=...)``) are kept as they are, and given the
+description below when they came without one. A query parameter
 declared with the extension ``x-allow-empty`` gets ``allowEmptyValue`` (for filters where an empty value means "any"),
 and a serializer with ``refuses_unknown_fields = True`` gets ``additionalProperties: false``.
 """
 
 from __future__ import annotations
 
+import re
+
+from django.urls import Resolver404, resolve
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import inline_serializer
 from rest_framework import permissions, serializers
+
+from syncadmin.api_errors import missing_object, object_noun
 
 Detail = inline_serializer("ErrorDetail", {
     "detail": serializers.CharField(help_text="What happened and what to do, in a sentence."),
@@ -30,6 +37,13 @@ VALIDATION_ERRORS = {
     "additionalProperties": {},
 }
 _BODY_METHODS = ("POST", "PUT", "PATCH")
+# Descriptions for statuses an operation declares itself without one (``responses={409: dict}``).
+DESCRIPTIONS = {
+    "400": "Not accepted: the errors of each field.",
+    "409": "Cannot be done now: `detail` says why, and what to do.",
+    "503": "A service the operation needs (the task queue, Salesforce) is unreachable for now: try again later.",
+}
+_PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 _QUIET = (permissions.AllowAny, permissions.IsAuthenticated)
 
 
@@ -49,6 +63,12 @@ class AutoSchema(SpectacularAutoSchema):
             if code not in responses:
                 schema = detail if schema is None else schema
                 responses[code] = {"description": description, "content": {"application/json": {"schema": schema}}}
+        for code, response in responses.items():
+            if not response.get("description") and code in DESCRIPTIONS:
+                response["description"] = DESCRIPTIONS[code]
+        media = responses.get("404", {}).get("content", {}).get("application/json")
+        if media is not None and (example := self._missing_example()):
+            media.setdefault("example", example)
         return operation
 
     def _map_basic_serializer(self, serializer, direction):
@@ -71,8 +91,36 @@ class AutoSchema(SpectacularAutoSchema):
         if not all(type(check) in _QUIET for check in checks):
             errors.append(("403", "The account's role does not allow this operation.", None))
         if "{" in self.path or self._is_list_view():
-            errors.append(("404", "No such object, or no such page of the list.", None))
+            errors.append(("404", self._not_found_description(), None))
         if takes_body:
             errors.append(("413", "The request body is over the size limit.", None))
         return errors
 
+
+    def _not_found_description(self) -> str:
+        if "{" not in self.path:
+            return "No such page of the list."
+        model = self._path_model()
+        what = f"No such {object_noun(model).lower()}" if model is not None else "No such object"
+        return what + (", or no such page of the list." if self._is_list_view() else ".")
+
+    def _missing_example(self) -> dict | None:
+        """``{"detail": "Configuration 7 does not exist."}`` for a path that names an object by its id."""
+        model = self._path_model()
+        if model is None or "{id}" not in self.path:
+            return None
+        return {"detail": missing_object(object_noun(model), 7)}
+
+    def _path_model(self):
+        """The model of the object the path names: the view's own, or (for a function view under an object's
+        path, such as /users/{id}/sync/) the model of the view that serves the object's path."""
+        model = getattr(getattr(self.view, "queryset", None), "model", None)
+        if model is not None or "{" not in self.path:
+            return model
+        object_path = _PATH_PARAMETER.sub("0", self.path.split("}/", 1)[0] + "}/")
+        try:
+            match = resolve(object_path)
+        except Resolver404:
+            return None
+        view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+        return getattr(getattr(view_class, "queryset", None), "model", None)

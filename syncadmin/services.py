@@ -1,9 +1,16 @@
-"""Operations on the console's own accounts (roles and API tokens), and on the key of the stored secrets."""
+"""Operations on the console's own accounts (roles, passwords, API tokens), and on the key of the stored secrets.
+
+``create_account`` and ``set_role`` are the plain steps (commands, the first admin, tests); the console's Accounts
+page goes through ``add_account``, ``change_role``, ``reset_password``, ``deactivate_account`` and
+``reactivate_account``, which check what a person asked for and write an audit entry."""
 
 import secrets
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apitokens import services as apitokens
@@ -11,7 +18,7 @@ from audit import services as audit
 from audit.models import AuditEntry
 from sync.models import Connection
 from syncadmin import crypto
-from syncadmin.roles import ADMIN, API, ROLES, ensure_roles
+from syncadmin.roles import ADMIN, API, ROLES, ensure_roles, role_of
 
 User = get_user_model()
 
@@ -40,6 +47,174 @@ def create_account(username: str, role: str, password: str | None = None, email:
     user.save()
     set_role(user, role)
     return user
+
+
+@dataclass(frozen=True)
+class AddedAccount:
+    """An account just created, with the password it was given when one was generated (shown once, never kept)."""
+
+    user: object
+    generated_password: str | None
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _account_label(user) -> str:
+    return f"account {user.get_username()}"
+
+
+def _check_password(password: str, user) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+
+
+@transaction.atomic
+def add_account(username: str, role: str, *, password: str | None = None, email: str = "", actor=None) -> AddedAccount:
+    """A console or API account with a role, audited. Without ``password`` a console role gets a generated one
+    (returned, to be shown once); an ``api`` account gets none (it authenticates with a token). Raises
+    ``ValidationError`` naming the field (``username``, ``role``, ``email``, ``password``)."""
+    username = (username or "").strip()
+    email = (email or "").strip()
+    errors: dict[str, list[str]] = {}
+    if role not in ROLES:
+        errors["role"] = [f"Choose a role: {', '.join(ROLES)}."]
+    probe = User(username=username, email=email)
+    try:
+        probe.clean_fields(exclude=["password"])
+    except ValidationError as exc:
+        errors.update({field: found for field, found in exc.message_dict.items() if field in ("username", "email")})
+    if username and "username" not in errors and User.objects.filter(username__iexact=username).exists():
+        errors["username"] = [f"An account named {username!r} exists already: choose another username, or change "
+                              "that account's role in the list."]
+    if password and role == API:
+        errors["password"] = ["An api account has no password: it authenticates with a token (issue one on the API "
+                              "tokens page). Leave the password empty."]
+    elif password and "username" not in errors:
+        try:
+            _check_password(password, probe)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    generated = None
+    if role != API and not password:
+        password = generated = generate_password()
+    user = create_account(username, role, password=password, email=email)
+    audit.record(
+        AuditEntry.Action.ACCOUNT_CREATED, actor, subject=_account_label(user),
+        summary=f"Created the {role} account {username}",
+        changes={"after": {"username": username, "email": email, "role": role,
+                           "password": "none" if role == API else "generated" if generated else "given"}},
+    )
+    return AddedAccount(user, generated)
+
+
+def _other_active_admins(user) -> bool:
+    admins = User.objects.filter(is_active=True).exclude(pk=user.pk)
+    return admins.filter(is_superuser=True).exists() or admins.filter(groups__name=ADMIN).exists()
+
+
+def _refuse_own(user, actor, what: str) -> None:
+    if actor is not None and user.pk == actor.pk:
+        raise ValidationError(f"You cannot {what} your own account: ask another admin, so that nobody locks "
+                              "themselves out.")
+
+
+def _refuse_superuser(user, actor, what: str) -> None:
+    # A superuser may do more than the admin role (Django's user admin): an admin taking over one would be more.
+    if user.is_superuser and actor is not None and not actor.is_superuser:
+        raise ValidationError(f"{user.get_username()} is a superuser: only another superuser may {what} it.")
+
+
+@transaction.atomic
+def change_role(user, role: str, *, actor=None) -> bool:
+    """Give the account another role, audited; False if it had that role already. Refused (``ValidationError``
+    with a sentence) for an unknown role, one's own account, a superuser (always an admin) and the last admin."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    before = role_of(user)
+    if role not in ROLES:
+        raise ValidationError(f"Choose a role: {', '.join(ROLES)}.")
+    if role == before:
+        return False
+    _refuse_own(user, actor, "change the role of")
+    if user.is_superuser:
+        raise ValidationError(f"{user.get_username()} is a superuser, which always has the admin role; a superuser "
+                              "changes that with the admin site or manage.py.")
+    if before == ADMIN and not _other_active_admins(user):
+        raise ValidationError(f"{user.get_username()} is the only active admin: give another account the admin "
+                              "role first.")
+    if role == API and user.has_usable_password():
+        user.set_unusable_password()  # an api account has no console login (see syncadmin.roles)
+        user.save(update_fields=["password"])
+    set_role(user, role)
+    audit.record(
+        AuditEntry.Action.ACCOUNT_ROLE_CHANGED, actor, subject=_account_label(user),
+        summary=f"Changed the role of {user.get_username()} from {before or 'none'} to {role}",
+        changes={"before": {"role": before}, "after": {"role": role}},
+    )
+    return True
+
+
+@transaction.atomic
+def reset_password(user, *, actor=None) -> str:
+    """A new generated password for a console account (returned, to be shown once; only its hash is kept), audited.
+    The account's sessions end: Django ties each session to the password it was opened with."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if role_of(user) == API:
+        raise ValidationError(f"{user.get_username()} is an api account, which has no password: it authenticates with "
+                              "a token (issue one on the API tokens page).")
+    _refuse_own(user, actor, "reset the password of")
+    _refuse_superuser(user, actor, "give a new password to")
+    password = generate_password()
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit.record(
+        AuditEntry.Action.ACCOUNT_PASSWORD_RESET, actor, subject=_account_label(user),
+        summary=f"Gave {user.get_username()} a new generated password", changes={"password": "generated"},
+    )
+    return password
+
+
+@transaction.atomic
+def deactivate_account(user, *, actor=None) -> bool:
+    """Deactivate the account, audited; False if it was inactive already. It can no longer log in, its sessions end
+    and its API tokens authenticate nobody (they work again if the account is reactivated). Refused for one's own
+    account and the last active admin."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.is_active:
+        return False
+    _refuse_own(user, actor, "deactivate")
+    _refuse_superuser(user, actor, "deactivate")
+    if role_of(user) == ADMIN and not _other_active_admins(user):
+        raise ValidationError(f"{user.get_username()} is the only active admin: give another account the admin role "
+                              "before deactivating this one.")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit.record(
+        AuditEntry.Action.ACCOUNT_DEACTIVATED, actor, subject=_account_label(user),
+        summary=f"Deactivated the account {user.get_username()}",
+        changes={"before": {"active": True}, "after": {"active": False}},
+    )
+    return True
+
+
+@transaction.atomic
+def reactivate_account(user, *, actor=None) -> bool:
+    """Let a deactivated account log in (and its tokens authenticate) again, audited; False if it was active."""
+    changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
+    user.refresh_from_db()
+    if not changed:
+        return False
+    audit.record(
+        AuditEntry.Action.ACCOUNT_REACTIVATED, actor, subject=_account_label(user),
+        summary=f"Reactivated the account {user.get_username()}",
+        changes={"before": {"active": False}, "after": {"active": True}},
+    )
+    return True
 
 
 def issue_token(user, rotate: bool = False, *, name: str = "createtoken", expires_at=None, actor=None) -> str:

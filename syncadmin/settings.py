@@ -194,6 +194,8 @@ SPECTACULAR_SETTINGS = {
 # The schema documents every operation's error statuses (syncadmin/openapi.py).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["syncadmin.parsers.JSONParser"]
 REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
+# A missing object named in the path answers in our words ("Configuration 7 does not exist."), in one place.
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "syncadmin.api_views.exception_handler"
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "syncadmin.openapi.AutoSchema"
 # ---- end of API requests and schema ------------------------------------------------------------------------------
 
@@ -306,6 +308,10 @@ if REDIS_URL:
 SANDBOX_DATA_DIR = Path(env_str("SANDBOX_DATA_DIR") or VAR_DIR / "sandbox")
 # Which Exchange protocol serves the sandbox demo's mailboxes: its EWS emulator or its Graph emulator.
 SANDBOX_EXCHANGE = env_choice("SANDBOX_EXCHANGE", "ews", choices=("ews", "graph"))
+# The sandbox's ports (`manage.py sandbox` and `connect_sandbox` default to them; `make run` moves them with these).
+SANDBOX_SALESFORCE_PORT = env_int("SANDBOX_SALESFORCE_PORT", 8443, minimum=1, maximum=65535)
+SANDBOX_EXCHANGE_PORT = env_int("SANDBOX_EXCHANGE_PORT", 8444, minimum=1, maximum=65535)
+SANDBOX_GRAPH_PORT = env_int("SANDBOX_GRAPH_PORT", 8445, minimum=1, maximum=65535)
 
 LOGGING = {
     "version": 1,
@@ -313,4 +319,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
+    # Django gives its own logger a console handler under DEBUG; every line would be printed twice with ours.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

@@ -1,3 +1,7 @@
+import logging
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
@@ -12,8 +16,10 @@ from rest_framework.response import Response
 
 from sync.reports import overview
 from syncadmin import health
-from syncadmin.roles import may_use_console, role_of
+from syncadmin.roles import ADMIN, API, SUPPORT, may_use_console, role_of
 from users.models import SyncState
+
+refusals = logging.getLogger("syncadmin.refusals")
 
 
 @require_GET
@@ -48,6 +54,48 @@ def console_view(view):
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def _needed_role(role: str | None) -> str:
+    """The role a refused page needs, in words: console pages are for admins and support staff, and what support
+    staff are refused in the console is for admins; what admins are refused (a few admin-site pages) is for
+    superusers."""
+    if role == SUPPORT:
+        return "the admin role"
+    if role == ADMIN:
+        return "a superuser account"
+    return "the admin or support role"
+
+
+def permission_denied(request, exception=None):
+    """The 403 page (``handler403``): which role the account has, which role the page needs, and whom to ask.
+
+    The refusal is logged here as one line with no traceback: Django's own record of a ``PermissionDenied`` carries
+    the traceback of an expected outcome (twice with DEBUG on, through its own handler and the root logger's)."""
+    user = getattr(request, "user", None)
+    role = role_of(user)
+    reason = str(exception or "")
+    response = render(request, "403.html", {
+        "account": user.get_username() if user is not None and user.is_authenticated else "",
+        "account_role": role,
+        "needed_role": _needed_role(role),
+        "api_role": role == API,
+        # The view's own reason adds to the sentence only where the account may use the console at all.
+        "reason": reason if may_use_console(user) else "",
+    }, status=403)
+    refusals.warning("Forbidden: %s %s for %s (role: %s): %s", request.method, request.path,
+                     getattr(user, "username", "") or "anonymous", role or "none", reason or "no reason given")
+    response._has_been_logged = True  # django.utils.log.log_response: this refusal is logged already
+    return response
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout, saying on the login page that it happened."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.success(request, "You are logged out. Log in again to use the console.")
+        return response
 
 
 @console_view

@@ -119,6 +119,13 @@ TABLE: dict[str, Row] = {
     "audit:*": row(ANY, CONSOLE),
     "apitokens:list": row(ANY, CONSOLE_ADMIN),
     "apitokens:revoke": row(("POST",), CONSOLE_ADMIN),
+    # Accounts page: admins only. Changing one's own password: any console user.
+    "accounts:list": row(("GET", "POST"), CONSOLE_ADMIN),
+    "accounts:role": row(("POST",), CONSOLE_ADMIN),
+    "accounts:password": row(("POST",), CONSOLE_ADMIN),
+    "accounts:deactivate": row(("POST",), CONSOLE_ADMIN),
+    "accounts:reactivate": row(("POST",), CONSOLE_ADMIN),
+    "password_change": row(("GET", "POST"), CONSOLE),
     # The REST API.
     "api:api-root": row(("GET",), API_READ),
     "api:me": row(("GET",), _policy(401, OK, OK, OK, OK)),  # any account: who am I, which role
@@ -126,6 +133,7 @@ TABLE: dict[str, Row] = {
     "api:configuration-detail": row(("GET",), API_READ, PATCH=API_CHANGE, DELETE=API_CHANGE),
     "api:configuration-users": row(("GET",), API_READ),
     "api:configuration-audit": row(("GET",), API_READ),
+    "api:configuration-record-counts": row(("GET",), API_READ),
     "api:configuration-assign": row(("POST",), API_CHANGE),
     "api:configuration-unassign": row(("POST",), API_CHANGE),
     "api:syncuser-list": row(("GET",), API_READ, POST=API_CHANGE),
@@ -243,7 +251,8 @@ class World:
 # Console and API paths whose `pk` names an object of this kind.
 PATH_OBJECTS = (
     ("configurations/", "configuration"), ("users/", "sync_user"), ("sync/runs/", "run"),
-    ("api-tokens/", "token"), ("api/v1/configurations/", "configuration"), ("api/v1/users/", "sync_user"),
+    ("api-tokens/", "token"), ("accounts/", "account"), ("api/v1/configurations/", "configuration"),
+    ("api/v1/users/", "sync_user"),
     ("api/v1/audit/", "audit_entry"), ("api/v1/sync-runs/", "run"),
 )
 
@@ -293,6 +302,7 @@ def _build_world() -> World:
     }
     ids = {
         "configuration": configuration.pk, "sync_user": sync_user.pk, "run": run.pk, "token": token_row.pk,
+        "account": support.pk,
         "audit_entry": AuditEntry.objects.first().pk, "content_type_id": ContentType.objects.get_for_model(
             type(sync_user)).pk, "view_on_site_object": sync_user.pk,
         **{f"admin:{model}": pk for model, pk in by_model.items()},

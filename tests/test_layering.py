@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("audit.services", "configurations.services", "users.services", "users.filters", "sync.routing",
      "apitokens.services"),
     ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.runner",
-     "sync.dispatch", "sync.recovery", "sync.reports"),
+     "sync.dispatch", "sync.recovery", "sync.reports", "sync.guard_advice"),
     ("users.operations",),
 )
 TOP = len(LAYERS)  # views, api, forms, admin, tasks, urls, commands, sandbox.services, the rest of syncadmin

@@ -260,10 +260,30 @@ class ObjectsSerializer(serializers.Serializer):
     )
 
 
-RunsResponse = inline_serializer("QueuedRuns", {"runs": serializers.ListField(child=serializers.IntegerField())})
+class QueuedObjectSerializer(serializers.Serializer):
+    object = serializers.ChoiceField(choices=SyncObject.values)
+    run = serializers.IntegerField(help_text="The run queued for it.")
+
+
+class BusyObjectSerializer(serializers.Serializer):
+    object = serializers.ChoiceField(choices=SyncObject.values)
+    run = serializers.IntegerField(help_text="The run already queued or running for it.")
+    state = serializers.ChoiceField(choices=["queued", "running"])
+
+
+RunsResponse = inline_serializer("QueuedRuns", {
+    "runs": serializers.ListField(child=serializers.IntegerField(), help_text="The ids of the runs queued."),
+    "queued": QueuedObjectSerializer(many=True, help_text="The objects queued, each with its run."),
+    "busy": BusyObjectSerializer(
+        many=True, help_text="The objects left out because a run of theirs was already queued or running."),
+    "detail": serializers.CharField(help_text="The same, in one sentence."),
+})
 QueueDownResponse = inline_serializer("QueueUnavailable", {"detail": serializers.CharField()})
-BusyResponse = inline_serializer("SyncBusy", {"detail": serializers.CharField(),
-                                              "running_run": serializers.IntegerField(allow_null=True)})
+BusyResponse = inline_serializer("SyncBusy", {
+    "detail": serializers.CharField(),
+    "running_run": serializers.IntegerField(allow_null=True, help_text="The first busy object's run."),
+    "busy": BusyObjectSerializer(many=True, help_text="Every object asked for, each with its queued or running run."),
+})
 
 
 def _queue(request, pk: int, operation) -> Response:
@@ -272,14 +292,18 @@ def _queue(request, pk: int, operation) -> Response:
     body.is_valid(raise_exception=True)
     try:
         runs = operation(user, body.validated_data.get("objects"), actor=request.user)
-    except SyncUnavailable as exc:
-        if exc.running_run_id is None:  # nothing to sync: not a conflict but a request that cannot be met
-            return Response({"objects": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"detail": str(exc), "running_run": exc.running_run_id}, status=status.HTTP_409_CONFLICT)
+    except operations.ObjectsBusy as exc:  # every object is already under way: nothing could be queued
+        return Response({"detail": str(exc), "running_run": exc.running_run_id,
+                         "busy": [b.as_dict() for b in exc.busy]}, status=status.HTTP_409_CONFLICT)
+    except SyncUnavailable as exc:  # nothing to sync: not a conflict but a request that cannot be met
+        return Response({"objects": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
     except QueueUnavailable as exc:
         return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": "60"})
-    return Response({"runs": [run.pk for run in runs]}, status=status.HTTP_202_ACCEPTED)
+    return Response({
+        "runs": [run.pk for run in runs], "queued": [{"object": run.object, "run": run.pk} for run in runs],
+        "busy": [b.as_dict() for b in runs.busy], "detail": runs.sentence(),
+    }, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(request=ObjectsSerializer, responses={202: RunsResponse, 400: dict, 409: BusyResponse,
@@ -287,7 +311,8 @@ def _queue(request, pk: int, operation) -> Response:
 @api_view(["POST"])
 @permission_classes([permission_required("users.sync_now")])
 def sync_now(request, pk: int):
-    """Sync the user's objects now. 409 names the running run when one of them is already syncing."""
+    """Sync the user's objects now: every object that can be queued is; those with a run already queued or running
+    are listed in `busy` with that run. 409 only when every object asked for is busy (nothing was queued)."""
     return _queue(request, pk, operations.sync_now)
 
 
@@ -296,7 +321,8 @@ def sync_now(request, pk: int):
 @api_view(["POST"])
 @permission_classes([permission_required("users.reset_sync")])
 def reset(request, pk: int):
-    """Forget the user's links and watermarks for the objects (no record is touched), then a full matching sync."""
+    """Forget the user's links and watermarks for the objects (no record is touched), then a full matching sync.
+    An object with a run queued or running is not reset and is listed in `busy`; 409 when every one is busy."""
     return _queue(request, pk, operations.reset_sync)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from configurations.models import OutlookConfiguration
 from sync.routing import routed_to
 from users.models import ExchangeRoute, SyncState, UserObjectState
 
@@ -30,6 +31,12 @@ def _configuration(value: str) -> tuple[str | int | None, str | None]:
         return value, None
     if not _CONFIGURATION_ID.fullmatch(value) or not 0 < int(value) < 2**63:
         return None, f"Enter a configuration id, or {NOT_ASSIGNED!r} for users with none."
+    if not OutlookConfiguration.objects.filter(pk=int(value)).exists():
+        # An unknown id would list nobody, which reads as "nobody has it": say what is wrong instead.
+        return None, (
+            f"Configuration {int(value)} does not exist: choose one from the list, or {NOT_ASSIGNED!r} for "
+            "users with none."
+        )
     return int(value), None
 
 
@@ -54,7 +61,7 @@ def filter_users(
     among ``fields``) by the parameters of ``params`` named in ``fields``:
 
     - ``search``: part of the username, e-mail address or name, or the start of the Salesforce id;
-    - ``configuration``: an effective configuration's id, or ``none``;
+    - ``configuration``: an effective configuration's id (one that exists), or ``none``;
     - ``state``: users with any object in this state (``not_started`` also matches users with no state rows yet);
     - ``exchange``: users whose mailbox this protocol (``ews``, ``graph``) serves.
 

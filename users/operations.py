@@ -29,29 +29,105 @@ from sync.queue import enqueue_runs, queue_run, require_broker
 from sync.routing import mailbox_route
 from sync.runner import reset_links
 from users.models import SyncState, SyncUser
-from users.services import effective_configuration, ensure_object_states
+from users.services import effective_configuration, ensure_object_states, refresh_object_states
 
 
-def sync_now(user: SyncUser, objects: list[str] | None = None, actor=None) -> list[SyncRun]:
+@dataclass(frozen=True)
+class BusyObject:
+    """An object left out of a sync now or reset because a run of it is already queued or running."""
+
+    object: str
+    run: int
+    state: str  # "queued" | "running"
+
+    def as_dict(self) -> dict:
+        return {"object": self.object, "run": self.run, "state": self.state}
+
+
+def _and(words: list) -> str:
+    words = [str(w) for w in words]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _busy_phrase(busy: list[BusyObject]) -> str:
+    """"contacts sync is running (run 12) and its events and tasks syncs are queued (runs 13 and 14)"."""
+    phrases = []
+    for state in ("running", "queued"):
+        group = [b for b in busy if b.state == state]
+        if len(group) == 1:
+            phrases.append(f"{group[0].object} sync is {state} (run {group[0].run})")
+        elif group:
+            phrases.append(f"{_and([b.object for b in group])} syncs are {state} (runs {_and([b.run for b in group])})")
+    return " and its ".join(phrases)
+
+
+class QueuedRuns(list):
+    """The runs queued (a list of SyncRun, in the order asked), and ``busy``: the objects left out because a run of
+    theirs was already queued or running. ``sentence`` says both, in the words the console and the API show."""
+
+    def __init__(self, runs: list[SyncRun], busy: list[BusyObject], *, reset: bool):
+        super().__init__(runs)
+        self.busy, self.reset = busy, reset
+
+    def sentence(self) -> str:
+        what = "Reset done; full matching sync queued" if self.reset else "Sync queued"
+        queued = ", ".join(f"{run.object} (run {run.pk})" for run in self)  # the console's words since day one
+        if not self.busy:
+            return f"{what}: {queued}."
+        busy = _and([f"{b.object} was already {b.state} (run {b.run})" for b in self.busy])
+        one = len(self.busy) == 1
+        it, was, them, run, has = ("it", "was", "it", "that run", "has") if one else (
+            "they", "were", "them", "those runs", "have")
+        if self.reset:
+            return f"{what}: {queued}; {busy}, so {it} {was} not reset: reset {them} once {run} {has} ended."
+        return f"{what}: {queued}; {busy}, so {it} {was} left to {run}."
+
+
+class ObjectsBusy(SyncUnavailable):
+    """Nothing could be queued: every object asked for has a run queued or running (the API's 409)."""
+
+    def __init__(self, user: SyncUser, busy: list[BusyObject], *, reset: bool):
+        if reset:
+            message = (f"Nothing was reset: {user}'s {_busy_phrase(busy)}. Reset once that has ended, so that no "
+                       "run writes links after they were forgotten.")
+        else:
+            message = f"Nothing was queued: {user}'s {_busy_phrase(busy)}, so a sync is already under way."
+        super().__init__(message, busy[0].run)
+        self.busy = busy
+
+
+def sync_now(user: SyncUser, objects: list[str] | None = None, actor=None) -> QueuedRuns:
     """Sync now some or all of the user's synced objects: a queued run each, sent to the workers after commit.
 
-    Raises SyncUnavailable when the user has nothing to sync, or when one of the objects already has a run
-    queued or running (its id is in the exception, for the API's 409); ValueError for an unknown object;
-    QueueUnavailable when the task broker does not answer (then nothing is saved)."""
+    Every object that can be queued is; an object with a run already queued or running is left to that run and
+    listed in the answer's ``busy``. Raises ObjectsBusy (a SyncUnavailable naming the run, for the API's 409) when
+    every object is busy; SyncUnavailable when the user has nothing to sync or the configuration does not sync an
+    object asked for; ValueError for an unknown object; QueueUnavailable when the task broker does not answer
+    (then nothing is saved)."""
     return _queue_runs(user, objects, actor, reset=False)
 
 
-def reset_sync(user: SyncUser, objects: list[str] | None = None, actor=None, *, send: bool = True) -> list[SyncRun]:
+def reset_sync(user: SyncUser, objects: list[str] | None = None, actor=None, *, send: bool = True) -> QueuedRuns:
     """Forget the user's links and watermarks for the objects (no record is touched), then a full matching sync.
 
-    Refused like `sync_now` while an object is busy: a run still working on it would otherwise commit links and
-    advance watermarks after they were forgotten. `send=False` leaves the queued runs to the caller (the
-    foreground `sync_user --reset` runs them itself)."""
+    A busy object is not reset (a run still working on it would otherwise commit links and advance watermarks
+    after they were forgotten): it is left out like in `sync_now`, and ObjectsBusy is raised when every object
+    is busy. `send=False` leaves the queued runs to the caller (the foreground `sync_user --reset` runs them
+    itself), and then refuses as a whole when any object is busy: the command syncs every object it was given."""
     return _queue_runs(user, objects, actor, reset=True, send=send)
 
 
+def _busy_objects(user: SyncUser, wanted: list[str]) -> list[BusyObject]:
+    """The wanted objects with a run queued or running, in the order asked (a running run named first)."""
+    found: dict[str, BusyObject] = {}
+    for run in busy_runs().filter(user=user, object__in=wanted).order_by("-created_at", "-pk"):
+        if run.object not in found or (run.state == SyncRun.State.RUNNING and found[run.object].state != "running"):
+            found[run.object] = BusyObject(run.object, run.pk, run.state)
+    return [found[name] for name in wanted if name in found]
+
+
 @transaction.atomic
-def _queue_runs(user: SyncUser, objects: list[str] | None, actor, *, reset: bool, send: bool = True) -> list[SyncRun]:
+def _queue_runs(user: SyncUser, objects: list[str] | None, actor, *, reset: bool, send: bool = True) -> QueuedRuns:
     if send:
         # Checked before anything is saved, so that an unreachable broker leaves no run (and no reset) behind. If
         # the broker fails between this check and the send after commit, the run keeps no `sent_at` and
@@ -69,17 +145,23 @@ def _queue_runs(user: SyncUser, objects: list[str] | None, actor, *, reset: bool
     not_synced = [name for name in wanted if name not in synced]
     if not_synced:
         raise SyncUnavailable(f"{effective.configuration.name} does not sync {', '.join(not_synced)}")
-    busy = busy_runs().filter(user=user, object__in=wanted).order_by("-created_at").first()
-    if busy is not None:
-        raise SyncUnavailable(f"{user}'s {busy.object} sync is {busy.state} (run {busy.pk})", busy.pk)
+    busy = _busy_objects(user, wanted)
+    if busy and (len(busy) == len(wanted) or not send):
+        raise ObjectsBusy(user, busy, reset=reset)
+    free = [name for name in wanted if name not in {b.object for b in busy}]
     if reset:
-        reset_links(user, wanted)
+        reset_links(user, free)
     trigger = SyncRun.Trigger.RESET if reset else SyncRun.Trigger.MANUAL
-    runs = [queue_run(user, name, trigger, actor=actor, full=True if reset else None) for name in wanted]
+    runs = QueuedRuns([queue_run(user, name, trigger, actor=actor, full=True if reset else None) for name in free],
+                      busy, reset=reset)
     what = "Reset" if reset else "Sync now"
+    changes: dict = {"objects": free, "runs": [run.pk for run in runs]}
+    if busy:
+        changes["busy"] = [b.as_dict() for b in busy]
     record(AuditEntry.Action.USER_RESET if reset else AuditEntry.Action.USER_SYNC_REQUESTED, actor,
-           summary=f"{what} for {user.username}: {', '.join(wanted)}",
-           changes={"objects": wanted, "runs": [run.pk for run in runs]}, subject_user=user)
+           summary=f"{what} for {user.username}: {', '.join(free)}"
+                   + (f" ({', '.join(b.object for b in busy)} already under way)" if busy else ""),
+           changes=changes, subject_user=user)
     if send:
         transaction.on_commit(lambda: enqueue_runs(runs))
     return runs
@@ -171,7 +253,7 @@ def import_users(actor=None) -> ImportResult:
     """
     remote = salesforce_client(integration_username()).list_active_users()
     known = {u.salesforce_id: u for u in SyncUser.objects.select_for_update()}
-    created, updated, new_rows = [], [], []
+    created, updated, new_rows, reassessed = [], [], [], []
     for person in remote:
         values = {"username": person.username.lower(), "email": (person.email or person.username).lower(),
                   "name": person.name or "", "profile": person.profile or "", "active": True}
@@ -180,6 +262,8 @@ def import_users(actor=None) -> ImportResult:
             new_rows.append(SyncUser(salesforce_id=person.id, **values))
             created.append(values["username"])
         elif any(getattr(existing, k) != v for k, v in values.items()):
+            if (existing.profile, existing.active) != (values["profile"], values["active"]):
+                reassessed.append(existing.pk)  # another profile's configuration, or active again
             for key, value in values.items():
                 setattr(existing, key, value)
             existing.save()
@@ -188,6 +272,7 @@ def import_users(actor=None) -> ImportResult:
     ensure_object_states(SyncUser.objects.filter(salesforce_id__in=[u.salesforce_id for u in new_rows]))
     gone = [u for u in known.values() if u.active]
     SyncUser.objects.filter(pk__in=[u.pk for u in gone]).update(active=False)
+    refresh_object_states(reassessed + [u.pk for u in gone])
     record(AuditEntry.Action.USERS_IMPORTED, actor,
            summary=f"Imported users from Salesforce: {len(created)} new, {len(updated)} updated, "
                    f"{len(gone)} deactivated",

@@ -18,9 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     Case,
     CharField,
     Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -33,8 +35,8 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import AuditEntry
-from configurations.models import OutlookConfiguration, ProfileAssignment, SyncObject
-from users.models import ExchangeRoute, SyncUser, UserObjectState, normalize_user_id
+from configurations.models import DataSetting, Direction, OutlookConfiguration, ProfileAssignment, SyncObject
+from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState, normalize_user_id
 
 VIA_USER, VIA_PROFILE = "user", "profile"
 CHUNK = 2000
@@ -212,7 +214,8 @@ class SyncUserInvalid(Exception):
 
 
 def ensure_object_states(users: list[SyncUser] | QuerySet) -> None:
-    """Every user has one state row per object (``not_started`` until their first sync)."""
+    """Every user has one state row per object: ``not_started`` until its first sync, or ``disabled`` when nothing
+    syncs it for the user (see ``refresh_object_states``)."""
     user_ids = [u.pk for u in users]
     have = set()
     for start in range(0, len(user_ids), CHUNK):
@@ -224,6 +227,87 @@ def ensure_object_states(users: list[SyncUser] | QuerySet) -> None:
         batch_size=1000,
         ignore_conflicts=True,
     )
+    refresh_object_states(user_ids)
+
+
+# ---- whether each user's objects sync: the `disabled` state -------------------------------------------------------
+
+
+def assigned_user_ids(configuration_id: int) -> list[int]:
+    """The users this configuration applies to, or would once active (direct, or by profile when not directly
+    assigned elsewhere): whose objects a change to it can start or stop. Taken before and after the change."""
+    profiles = ProfileAssignment.objects.filter(configuration_id=configuration_id).values("profile")
+    return list(SyncUser.objects.filter(
+        Q(configuration_id=configuration_id) | Q(configuration__isnull=True, profile__in=profiles)
+    ).values_list("pk", flat=True))
+
+
+def _states_with_reason(states: QuerySet) -> QuerySet:
+    """State rows annotated with what decides whether their object syncs: ``synced`` (the user is active and their
+    effective configuration's data setting for the object is not ``none``) and that configuration's name."""
+    effective = with_effective_configuration(SyncUser.objects.filter(pk=OuterRef("user_id")))
+    data_setting = DataSetting.objects.filter(configuration_id=OuterRef("configuration_id"), object=OuterRef("object"))
+    return states.annotate(
+        configuration_id=Subquery(effective.values("effective_configuration_id")[:1]),
+        configuration_name=Subquery(effective.values("effective_configuration_name")[:1]),
+        synced=ExpressionWrapper(Q(user__active=True) & Exists(data_setting.exclude(direction=Direction.NONE)),
+                                 output_field=BooleanField()),
+    )
+
+
+def disabled_reason(row: dict) -> tuple[str, str]:
+    """Why an object does not sync for a user (code, sentence for support staff), from ``_states_with_reason``."""
+    if not row["user__active"]:
+        return "user_inactive", ("Nothing syncs for this user because they are inactive. Their sync starts again "
+                                 "once they are active (an import from Salesforce updates this).")
+    if row["configuration_id"] is None:
+        return "not_assigned", ("Nothing syncs for this user because no active configuration applies to them. "
+                                "Assign them (or their profile) to an active configuration to start syncing.")
+    return "object_not_synced", (f"The configuration {row['configuration_name']!r} does not sync "
+                                 f"{row['object']}. Change its data setting for {row['object']} to sync them.")
+
+
+def refresh_object_states(user_ids: list[int] | None = None) -> int:
+    """Bring the users' object states in line with what syncs for them now; answer how many rows changed.
+
+    An object that nothing syncs for the user (no active configuration, an inactive user, or a data setting of
+    ``none``) is ``disabled``, with the reason as its last error and nothing due; a ``disabled`` object that now
+    syncs is ``not_started``, due at once (its links and watermarks are kept: the first run reads both sides in
+    full and matches). Call it in the transaction of every change that can start or stop objects (configurations,
+    assignments, profiles, users' activity), for the users it touched. ``None`` is the dispatcher's safety net: it
+    checks every object a run has finished with (a run that began before such a change ends under the old
+    configuration and leaves its state behind).
+    """
+    if user_ids is None:
+        finished = [SyncState.IN_SYNC, SyncState.ERROR, SyncState.NEEDS_ATTENTION]
+        batches = [UserObjectState.objects.filter(state__in=finished)]
+    else:
+        ordered = sorted(set(user_ids))
+        batches = [UserObjectState.objects.filter(user_id__in=ordered[start : start + CHUNK])
+                   for start in range(0, len(ordered), CHUNK)]
+    changed = 0
+    for states in batches:
+        # a disabled object stays to be looked at: its reason may have changed (assigned, but to a configuration
+        # that does not sync this object)
+        stale = _states_with_reason(states).filter(Q(synced=True, state=SyncState.DISABLED) | Q(synced=False))
+        started, stopped = [], {}
+        for row in stale.values("pk", "object", "synced", "user__active", "configuration_id", "configuration_name",
+                                "state", "last_error_code", "last_error_message"):
+            if row["synced"]:
+                started.append(row["pk"])
+                continue
+            reason = disabled_reason(row)
+            if row["state"] != SyncState.DISABLED or (row["last_error_code"], row["last_error_message"]) != reason:
+                stopped.setdefault(reason, []).append(row["pk"])
+        if started:
+            changed += UserObjectState.objects.filter(pk__in=started, state=SyncState.DISABLED).update(
+                state=SyncState.NOT_STARTED, next_due_at=None, consecutive_failures=0, last_error_code="",
+                last_error_message="", updated_at=timezone.now())
+        for (code, message), pks in stopped.items():
+            changed += UserObjectState.objects.filter(pk__in=pks).update(
+                state=SyncState.DISABLED, next_due_at=None, consecutive_failures=0, progress_done=0,
+                progress_total=None, last_error_code=code, last_error_message=message, updated_at=timezone.now())
+    return changed
 
 
 @transaction.atomic
@@ -339,6 +423,7 @@ def assign_users(configuration: OutlookConfiguration, identifiers: list[Any], ac
         SyncUser.objects.filter(pk__in=to_update[start : start + CHUNK]).update(
             configuration=configuration, updated_at=now
         )
+    refresh_object_states(to_update)
     if to_update:
         newly = sorted(pk for pk in to_update if previous[pk] is None)
         moved_from: dict[int, list[int]] = {}
@@ -386,6 +471,7 @@ def unassign_users(configuration: OutlookConfiguration, identifiers: list[Any], 
         SyncUser.objects.filter(pk__in=pks[start : start + CHUNK], configuration=configuration).update(
             configuration=None, updated_at=timezone.now()
         )
+    refresh_object_states(pks)
     if pks:
         audit.record(
             AuditEntry.Action.USERS_UNASSIGNED,

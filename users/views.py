@@ -148,9 +148,17 @@ def _busy_message(exc: SyncUnavailable) -> str:
                        exc.running_run_id)
 
 
-def _queued_message(runs: list[SyncRun], what: str) -> str:
-    names = ", ".join(f"{OBJECT_LABELS.get(run.object, run.object).lower()} (run {run.pk})" for run in runs)
-    return f"{what} queued: {names}. The progress shows below."
+def _refused(request, exc: SyncUnavailable) -> None:
+    """Nothing was queued: amber when every object was already under way (a sync is coming anyway, and the message
+    links its run), red when there is nothing to sync."""
+    (messages.warning if isinstance(exc, operations.ObjectsBusy) else messages.error)(request, _busy_message(exc))
+
+
+def _queued(request, runs: operations.QueuedRuns) -> None:
+    """What was queued and, in the same sentence, what was already under way: green when everything asked for was
+    queued, blue when some objects were left to the runs they already had."""
+    sentence = f"{runs.sentence()} The progress shows below."
+    (messages.info if runs.busy else messages.success)(request, sentence)
 
 
 @console_view
@@ -166,11 +174,11 @@ def user_sync_now(request, pk: int):
     try:
         runs = operations.sync_now(user, objects, actor=request.user)
     except SyncUnavailable as exc:
-        messages.error(request, _busy_message(exc))
+        _refused(request, exc)
     except QueueUnavailable as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _queued_message(runs, "Sync"))
+        _queued(request, runs)
     return redirect("users:detail", pk=user.pk)
 
 
@@ -224,11 +232,11 @@ def user_reset(request, pk: int):
             try:
                 runs = operations.reset_sync(user, form.cleaned_data["objects"], actor=request.user)
             except SyncUnavailable as exc:
-                messages.error(request, _busy_message(exc))
+                _refused(request, exc)
             except QueueUnavailable as exc:
                 messages.error(request, f"Nothing was reset. {exc}")
             else:
-                messages.success(request, _queued_message(runs, "Reset done; full matching sync"))
+                _queued(request, runs)
             return redirect("users:detail", pk=user.pk)
     else:
         chosen = [name for name in request.GET.getlist("objects") if name in synced]

@@ -5,13 +5,14 @@ import binascii
 import logging
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
 from lxml import etree
 
 from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
-from sandbox.exchange import folders, hierarchy, itemops, seed, soap, sync
+from sandbox.exchange import folders, hierarchy, itemops, seed, soap, strict, sync
 from sandbox.exchange.context import Context
 from sandbox.exchange.control import handle_control
 from sandbox.exchange.recurrence import zone
@@ -85,6 +86,8 @@ class ExchangeEmulator:
             fault = SoapFault("ErrorInternalServerError", soap.default_message("ErrorInternalServerError"))
             status, headers, body = 500, [("Content-Type", "text/xml; charset=utf-8")], \
                 soap.serialize(soap.fault_envelope(fault))
+        if path.lower() == EWS_PATH:
+            headers = [*headers, *_exchange_headers(environ, status)]
         reason = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
                   404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error"}.get(status, "Status")
         headers = [*headers, ("Content-Length", str(len(body)))]
@@ -150,9 +153,15 @@ class ExchangeEmulator:
             if req.tag != soap.m(op) or op not in OPERATIONS:
                 if self.validate_requests:
                     soap.validate(req)
-                raise SoapFault("ErrorInvalidRequest", f"The operation {op} is not supported by this server.")
+                # Exchange's general "the requested operation is invalid" (ResponseCode reference), as a fault
+                # without a SOAP header: exchangelib raises it at once instead of retrying older versions.
+                if op in strict.schema_operations():
+                    raise SoapFault("ErrorInvalidOperation", f"The operation {op} is not supported by this server.")
+                # Not an operation at all (a response element, say): Exchange's fault for a malformed request.
+                raise SoapFault("ErrorInvalidRequest", "The request is invalid.")
             if self.validate_requests:
                 soap.validate(req)
+            strict.check_header(header)
             resp = self._dispatch(op, req, header, user, injected)
             status, body = 200, soap.serialize(soap.envelope(resp))
         except SoapFault as fault:
@@ -210,6 +219,7 @@ class ExchangeEmulator:
                     error_message(msgs, op, EwsError(injected["error_code"]))
                 return root
             try:
+                strict.check_request(op, req, self.store.mailboxes)
                 OPERATIONS[op](ctx, req, msgs)
             except EwsError as err:
                 # A request-wide problem found outside a per-object step (e.g. a bad property path in the shape):
@@ -221,6 +231,18 @@ class ExchangeEmulator:
             finally:
                 self.store.flush()
             return root
+
+
+def _exchange_headers(environ, status: int) -> list[tuple[str, str]]:
+    """The HTTP headers Exchange puts on every EWS answer, errors included: a request id for support, the client's
+    own request id when it asks for it back, and the back end's status (learn.microsoft.com, "Instrumenting client
+    requests for EWS and REST in Exchange")."""
+    headers = [("request-id", str(uuid.uuid4())), ("X-BackEndHttpStatus", str(status)),
+               ("X-FEServer", "SANDBOX"), ("X-BEServer", "SANDBOX"), ("Cache-Control", "private")]
+    client_id = environ.get("HTTP_CLIENT_REQUEST_ID", "")
+    if client_id and environ.get("HTTP_RETURN_CLIENT_REQUEST_ID", "").lower() == "true":
+        headers.append(("client-request-id", client_id[:100]))
+    return headers
 
 
 def _request_count(op: str, req) -> int:

@@ -18,9 +18,15 @@ ORDER = {
     "CalendarItem": so.ITEM_ORDER + so.CALENDAR_ITEM_ORDER,
     "Task": so.ITEM_ORDER + so.TASK_ORDER,
     "Message": so.ITEM_ORDER + so.MESSAGE_ORDER,
+    # Items of other classes that folders a sync reads hold (issue 17, item 7): distribution lists beside contacts,
+    # generic items of any message class (meeting messages among them, served under their own element).
+    "DistributionList": so.ITEM_ORDER + so.DISTRIBUTION_LIST_ORDER,
+    "Item": so.ITEM_ORDER,
 }
-ITEM_CLASS = {"Contact": "IPM.Contact", "CalendarItem": "IPM.Appointment", "Task": "IPM.Task", "Message": "IPM.Note"}
-DEFAULT_FOLDER = {"Contact": "contacts", "CalendarItem": "calendar", "Task": "tasks", "Message": "drafts"}
+ITEM_CLASS = {"Contact": "IPM.Contact", "CalendarItem": "IPM.Appointment", "Task": "IPM.Task", "Message": "IPM.Note",
+              "DistributionList": "IPM.DistList", "Item": "IPM"}
+DEFAULT_FOLDER = {"Contact": "contacts", "CalendarItem": "calendar", "Task": "tasks", "Message": "drafts",
+                  "DistributionList": "contacts", "Item": "drafts"}
 INDEXED = {"EmailAddress": "EmailAddresses", "PhoneNumber": "PhoneNumbers", "ImAddress": "ImAddresses",
            "PhysicalAddress": "PhysicalAddresses"}
 READ_ONLY = {
@@ -41,6 +47,9 @@ DEFAULT_SHAPE = {
              "Status", "PercentComplete", "IsComplete", "Importance", "Categories"},
     "Message": {"ItemId", "ParentFolderId", "ItemClass", "Subject", "HasAttachments", "Importance",
                 "DateTimeReceived"},
+    "DistributionList": {"ItemId", "ParentFolderId", "ItemClass", "Subject", "HasAttachments", "DisplayName",
+                         "FileAs", "Categories"},
+    "Item": {"ItemId", "ParentFolderId", "ItemClass", "Subject", "HasAttachments", "Importance", "Categories"},
 }
 PROPERTY_SETS = {
     "Meeting": "6ed8da90-450b-101b-98da-00aa003f1305", "Appointment": "00062002-0000-0000-c000-000000000046",

@@ -4,6 +4,7 @@ import copy
 
 from lxml import etree
 
+from sandbox.exchange import aqs
 from sandbox.exchange import recurrence as rec
 from sandbox.exchange.fields import (
     DEFAULT_FOLDER,
@@ -21,8 +22,12 @@ from sandbox.exchange.fields import (
 )
 from sandbox.exchange.ids import make_change_key, parse_change_key
 from sandbox.exchange.items import (
+    COMPUTED_CONTACT,
+    apply_text_limits,
+    element_name,
     make_uid,
     materialize,
+    normalize_all_day,
     normalize_task,
     occurrence_at,
     occurrence_id,
@@ -33,6 +38,7 @@ from sandbox.exchange.items import (
 from sandbox.exchange.restrictions import matches, sort
 from sandbox.exchange.soap import EwsError, child, local, sub, success_message, t
 from sandbox.exchange.store import now_iso
+from sandbox.exchange.taskrecurrence import regenerate
 
 SERIES_FIELDS = {"Start", "End", "Recurrence", "StartTimeZone", "EndTimeZone", "IsAllDayEvent"}
 
@@ -46,7 +52,7 @@ def _shape(req, ctx):
 
 def render_row(mb, item, index, base, paths):
     props, ext = materialize(mb, item, index)
-    return render(item["kind"], props, ext, base, paths)
+    return render(item["kind"], props, ext, base, paths, tag=element_name(item, props))
 
 
 # ---- FindItem ----------------------------------------------------------------------------------------------------
@@ -56,6 +62,7 @@ def find_item(ctx, req, msgs):
     order = child(req, "SortOrder", ns=ctx.M)
     cal_view = child(req, "CalendarView", ns=ctx.M)
     contacts_view = child(req, "ContactsView", ns=ctx.M)
+    query = aqs.parse(text_of(child(req, "QueryString", ns=ctx.M)) or "")  # checked by strict.check_request
     for pid in child(req, "ParentFolderIds", ns=ctx.M):
         with ctx.per_message(msgs):
             mb, folder = ctx.store.resolve_folder(ctx.acting, pid, ctx.check_access)
@@ -83,6 +90,8 @@ def find_item(ctx, req, msgs):
 
                 if restriction is not None:
                     rows = [r for r in rows if matches(restriction, *getter(r))]
+                if query is not None:
+                    rows = [r for r in rows if aqs.matches(query, getter(r)[0], r[0]["kind"])]
                 if contacts_view is not None:
                     rows = _contacts_view(rows, contacts_view, getter)
                 rows = sort(rows, order, getter)
@@ -119,7 +128,7 @@ def _calendar_view(mb, items, view):
             continue
         if "Recurrence" not in item["fields"]:
             s, e = start_end(item["fields"])
-            if s < hi and (e > lo or (s == e and s >= lo)):
+            if _in_view(s, e, lo, hi):
                 found.append((s, item, None))
             continue
         for index, s, e in series(item, until=hi):
@@ -130,7 +139,7 @@ def _calendar_view(mb, items, view):
                 s, e = start_end(exc["fields"])
             elif s >= hi:
                 break
-            if s < hi and e > lo:
+            if _in_view(s, e, lo, hi):
                 found.append((s, item, index))
     found.sort(key=lambda r: (r[0], r[1]["seq"], r[2] or 0))
     rows = [(item, index) for _, item, index in found]
@@ -139,6 +148,12 @@ def _calendar_view(mb, items, view):
     if max_entries is not None and int(max_entries) < total:
         rows = rows[: int(max_entries)]
     return rows, {"TotalItemsInView": total, "IncludesLastItemInRange": "true" if len(rows) == total else "false"}
+
+
+def _in_view(start, end, lo, hi) -> bool:
+    """Exchange's CalendarView edges: items ending before StartDate and items starting on or after EndDate are left
+    out (the CalendarView element reference), so an item ending exactly at StartDate is in the view."""
+    return start < hi and end >= lo
 
 
 # ---- GetItem -----------------------------------------------------------------------------------------------------
@@ -152,6 +167,13 @@ def get_item(ctx, req, msgs):
 
 
 # ---- CreateItem --------------------------------------------------------------------------------------------------
+def _adjust(kind: str, fields: dict, request_tz) -> None:
+    """What Exchange does to values as it saves them: text limits, all-day events from midnight to midnight."""
+    apply_text_limits(fields)
+    if kind == "CalendarItem":
+        normalize_all_day(fields, request_tz)
+
+
 def _validate(kind: str, fields: dict, now: str) -> None:
     if kind == "CalendarItem":
         start, end = parse_dt(text_of(fields.get("Start"))), parse_dt(text_of(fields.get("End")))
@@ -189,6 +211,7 @@ def create_item(ctx, req, msgs):
             for value in elem:
                 set_field(record, kind, value, ctx.tz)
             now = now_iso()
+            _adjust(kind, record["fields"], ctx.tz)
             _validate(kind, record["fields"], now)
             item = ctx.store.new_item(mb, folder, kind)
             item["fields"], item["ext"] = record["fields"], record["ext"]
@@ -247,12 +270,13 @@ def update_item(ctx, req, msgs):
             known = parse_change_key(ck) if ck else None
             record = {"fields": {k: copy.deepcopy(v) for k, v in target["fields"].items()},
                       "ext": {k: copy.deepcopy(v) for k, v in target["ext"].items()}}
-            changed = set()
+            changed, deleted = set(), set()
             for upd in child(change, "Updates"):
                 op = local(upd.tag)
                 path = parse_path(upd[0])
                 if op == "DeleteItemField":
-                    changed.add(delete_field(record, item["kind"], path))
+                    deleted.add(delete_field(record, item["kind"], path))
+                    changed |= deleted
                     continue
                 value_holder = upd[1] if len(upd) > 1 else None
                 if value_holder is None or not len(value_holder):
@@ -277,9 +301,15 @@ def update_item(ctx, req, msgs):
                 if stale:
                     raise EwsError("ErrorIrresolvableConflict")
             now = now_iso()
+            _adjust(item["kind"], record["fields"], ctx.tz)
             _validate(item["kind"], record["fields"], now)
+            # Completing a recurring task's occurrence splits it off as a one-off (whose id the response names).
+            one_off = regenerate(ctx.store, mb, item, target["fields"], record, index, ctx.tz, now)
             new_change = ctx.store.next_change()
             target["fields"], target["ext"] = record["fields"], record["ext"]
+            if item["kind"] == "Contact":
+                cleared = (set(target.get("cleared", ())) | deleted) - set(record["fields"])
+                target["cleared"] = sorted(n for n in cleared if n in COMPUTED_CONTACT)
             for name in changed:
                 target["field_changes"][name] = new_change
             target["change"] = new_change
@@ -294,8 +324,11 @@ def update_item(ctx, req, msgs):
             item["updates"] += 1
             ctx.store.touch(mb)
             rm = success_message(msgs, "UpdateItem")
-            _item_id(sub(rm, "m:Items"), item["kind"],
-                     occurrence_id(mb["email"], item, index) if index is not None else item["id"], new_change)
+            if one_off is not None:
+                _item_id(sub(rm, "m:Items"), item["kind"], one_off["id"], one_off["change"])
+            else:
+                _item_id(sub(rm, "m:Items"), item["kind"],
+                         occurrence_id(mb["email"], item, index) if index is not None else item["id"], new_change)
             sub(sub(rm, "m:ConflictResults"), "Count", "0")
 
 

@@ -2,7 +2,7 @@
 
 import copy
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from lxml import etree
 
@@ -234,16 +234,81 @@ def _occ_times(master, occ):
     return occ[1], occ[2]
 
 
+# ---- values Exchange adjusts on save -----------------------------------------------------------------------------
+# Exchange truncates a Subject to 255 characters ("The subject is limited to 255 characters", the EWS Subject
+# element reference) and refuses a longer given, middle or surname with ErrorPropertyUpdate; every other text
+# property keeps the 4,000 characters exchangelib's own test_text_field_settings sets against a real server.
+# Characters are .NET's (UTF-16 code units); a cut never splits a surrogate pair.
+TRUNCATED_TEXT = {"Subject": 255}
+REFUSED_TEXT = {"GivenName": 255, "MiddleName": 255, "Surname": 255}
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_cut(text: str, limit: int) -> str:
+    """The longest prefix of `text` of at most `limit` UTF-16 code units."""
+    if utf16_len(text) <= limit:
+        return text
+    units = text.encode("utf-16-le")[: limit * 2]
+    return units.decode("utf-16-le", errors="ignore")  # a lone high surrogate at the end is dropped
+
+
+def apply_text_limits(fields: dict) -> None:
+    for name, limit in REFUSED_TEXT.items():
+        if name in fields and utf16_len(text_of(fields[name]) or "") > limit:
+            raise EwsError("ErrorPropertyUpdate", f"An object within a change description contains an invalid "
+                                                  f"value for property {name}: it is longer than {limit} characters.")
+    for name, limit in TRUNCATED_TEXT.items():
+        if name in fields and not len(fields[name]):
+            fields[name].text = utf16_cut(fields[name].text or "", limit)
+
+
+def normalize_all_day(fields: dict, request_tz) -> None:
+    """Exchange stores an all-day event from local midnight to local midnight in the item's time zone (or the
+    request's): a start is moved back to the midnight before it, an end forward to the midnight after it
+    ("Create all-day events by using EWS in Exchange", Microsoft Learn)."""
+    if (text_of(fields.get("IsAllDayEvent")) or "").strip() != "true":
+        return
+    start, end = parse_dt(text_of(fields.get("Start"))), parse_dt(text_of(fields.get("End")))
+    start_tz = _zone_of(fields.get("StartTimeZone"), request_tz)
+    end_tz = _zone_of(fields.get("EndTimeZone"), start_tz)
+    if start is not None:
+        local_start = start.astimezone(start_tz)
+        midnight = datetime.combine(local_start.date(), time(0), tzinfo=start_tz)
+        fields["Start"] = leaf("Start", fmt_dt(midnight))
+    if end is not None:
+        local_end = end.astimezone(end_tz)
+        midnight = datetime.combine(local_end.date(), time(0), tzinfo=end_tz)
+        if local_end.replace(tzinfo=None) != midnight.replace(tzinfo=None):
+            midnight = datetime.combine(local_end.date() + timedelta(days=1), time(0), tzinfo=end_tz)
+        fields["End"] = leaf("End", fmt_dt(midnight))
+
+
+def _zone_of(element, default):
+    if element is None or not element.get("Id"):
+        return default
+    return rec.zone(element.get("Id"))
+
+
 # ---- contacts and tasks ------------------------------------------------------------------------------------------
-def _contact_props(props: dict, fields: dict) -> None:
+# Exchange computes a contact's FileAs and Subject when the client does not set them; once a client deletes them
+# (DeleteItemField), they stay deleted: `cleared` lists them.
+COMPUTED_CONTACT = ("FileAs", "Subject")
+
+
+def _contact_props(props: dict, fields: dict, cleared=()) -> None:
     given, middle, surname = (text_of(fields.get(n)) or "" for n in ("GivenName", "MiddleName", "Surname"))
     display = text_of(fields.get("DisplayName")) or " ".join(p for p in (given, middle, surname) if p)
     if not display:
         display = text_of(fields.get("CompanyName")) or ""
     props.setdefault("DisplayName", leaf("DisplayName", display))
     file_as = f"{surname}, {given}" if surname and given else display
-    props.setdefault("FileAs", leaf("FileAs", file_as))
-    props.setdefault("Subject", leaf("Subject", display))
+    if "FileAs" not in cleared:
+        props.setdefault("FileAs", leaf("FileAs", file_as))
+    if "Subject" not in cleared:
+        props.setdefault("Subject", leaf("Subject", display))
     props.setdefault("ContactSource", leaf("ContactSource", "Store"))
     props.setdefault("HasPicture", leaf("HasPicture", "false"))
     cn = etree.Element(t("CompleteName"), nsmap={"t": T})
@@ -269,7 +334,7 @@ def _task_props(props: dict, mb: dict, item: dict) -> None:
     props["IsComplete"] = leaf("IsComplete", bool_text(status == "Completed"))
     props["StatusDescription"] = leaf("StatusDescription", STATUS_DESCRIPTION.get(status, status))
     props["ChangeCount"] = leaf("ChangeCount", str(item["updates"] + 1))
-    props.setdefault("IsRecurring", leaf("IsRecurring", "false"))
+    props["IsRecurring"] = leaf("IsRecurring", bool_text("Recurrence" in item["fields"]))
     props["IsTeamTask"] = leaf("IsTeamTask", "false")
     props["IsAssignmentEditable"] = leaf("IsAssignmentEditable", "0")
     props["DelegationState"] = leaf("DelegationState", "NoMatch")
@@ -353,9 +418,33 @@ def materialize(mb: dict, item: dict, index: int | None = None) -> tuple[dict, d
     if kind == "CalendarItem":
         _calendar_props(props, mb, item, index, fields)
     elif kind == "Contact":
-        _contact_props(props, fields)
+        _contact_props(props, fields, item.get("cleared", ()))
     elif kind == "Task":
         _task_props(props, mb, item)
     elif kind == "Message":
         props.setdefault("IsRead", leaf("IsRead", "false"))
+    elif kind == "DistributionList":
+        _distribution_list_props(props, fields)
     return props, ext
+
+
+# Generic items whose message class Exchange serves under an element of its own (a meeting message in a calendar).
+CLASS_ELEMENTS = (("IPM.Schedule.Meeting.Request", "MeetingRequest"), ("IPM.Schedule.Meeting.Canceled",
+                  "MeetingCancellation"), ("IPM.Schedule.Meeting.Resp", "MeetingResponse"))
+
+
+def element_name(item: dict, props: dict) -> str:
+    """The element an item is served as: its kind, or for a generic item the element its message class has."""
+    if item["kind"] == "Item":
+        item_class = text_of(props.get("ItemClass")) or ""
+        return next((name for prefix, name in CLASS_ELEMENTS if item_class.startswith(prefix)), "Item")
+    return item["kind"]
+
+
+def _distribution_list_props(props: dict, fields: dict) -> None:
+    """A distribution list's computed names: FileAs and Subject follow its DisplayName."""
+    display = text_of(fields.get("DisplayName")) or text_of(fields.get("Subject")) or ""
+    props.setdefault("DisplayName", leaf("DisplayName", display))
+    props.setdefault("FileAs", leaf("FileAs", display))
+    props.setdefault("Subject", leaf("Subject", display))
+    props.setdefault("ContactSource", leaf("ContactSource", "Store"))

@@ -14,6 +14,8 @@ COMPARISONS = {
     "IsLessThanOrEqualTo": lambda a, b: a <= b,
 }
 PATH_TAGS = ("FieldURI", "IndexedFieldURI", "ExtendedFieldURI")
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+WORDS = ("true", "false")
 
 
 def values(props: dict, ext: dict, path: tuple) -> list[str]:
@@ -58,8 +60,9 @@ def coerce(a: str, b: str):
     da, db = parse_dt(a), parse_dt(b)
     if da is not None and db is not None:
         return da, db
-    if a.lower() in ("true", "false") and b.lower() in ("true", "false"):
-        return a.lower() == "true", b.lower() == "true"
+    # A yes/no constant may be written "1"/"0" as well as "true"/"false" (xs:boolean), and Exchange matches both.
+    if a.lower() in BOOLEANS and b.lower() in BOOLEANS and (a.lower() in WORDS or b.lower() in WORDS):
+        return BOOLEANS[a.lower()], BOOLEANS[b.lower()]
     try:
         return float(a), float(b)
     except ValueError:

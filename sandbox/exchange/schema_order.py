@@ -53,6 +53,9 @@ CALENDAR_ITEM_ORDER = (
     'OnlineMeetingSettings', 'IsOrganizer', 'CalendarActivityData', 'DoNotForwardMeeting',
 )
 
+# DistributionListType: ITEM_ORDER followed by these
+DISTRIBUTION_LIST_ORDER = ('DisplayName', 'FileAs', 'ContactSource', 'Members')
+
 # TaskType: ITEM_ORDER followed by these
 TASK_ORDER = (
     'ActualWork', 'AssignedTime', 'BillingInformation', 'ChangeCount', 'Companies', 'CompleteDate',

@@ -29,11 +29,24 @@ _schema_lock = threading.Lock()
 _validate_lock = threading.Lock()
 
 
+class _LaxUris(etree.Resolver):
+    """Serves types.xsd with xs:anyURI read as xs:string: Exchange's validator accepts any text where the schema
+    says anyURI (a contact's BusinessHomePage keeps a 4,000-character text with spaces: exchangelib's
+    test_text_field_settings against a real server), where libxml2 refuses one with a space."""
+
+    def resolve(self, url, pubid, context):
+        if not url.endswith("types.xsd"):
+            return None
+        text = (SCHEMA_DIR / "types.xsd").read_text(encoding="utf-8").replace('type="xs:anyURI"', 'type="xs:string"')
+        return self.resolve_string(text, context, base_url=str(SCHEMA_DIR / "types.xsd"))
+
+
 def schema() -> etree.XMLSchema:
     global _schema
     with _schema_lock:
         if _schema is None:
             parser = etree.XMLParser(resolve_entities=False, no_network=True)
+            parser.resolvers.add(_LaxUris())
             _schema = etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "messages.xsd"), parser))
         return _schema
 
@@ -146,7 +159,10 @@ def envelope(body_child: etree._Element | None, *, with_version: bool = True) ->
 
 
 def fault_envelope(fault: SoapFault) -> etree._Element:
-    env = envelope(None, with_version=fault.code != "ErrorSchemaValidation")
+    # Exchange sends a SOAP fault without a SOAP header: no ServerVersionInfo. exchangelib would otherwise take the
+    # fault's header as the version that worked and, walking older versions after a version-shaped fault, end the
+    # session on Exchange2007 (exchangelib issues #501 and #591 show real fault bodies; docs/sandbox-exchange.md).
+    env = envelope(None, with_version=False)
     body = env.find(f"{{{SOAP_NS}}}Body")
     f = etree.SubElement(body, f"{{{SOAP_NS}}}Fault")
     code = etree.SubElement(f, "faultcode", nsmap={"a": T})

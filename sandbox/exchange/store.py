@@ -43,9 +43,38 @@ DISTINGUISHED = {
     "recoverableitemsdeletions": (22, "Folder", None, "Deletions", "recoverableitemsroot"),
     "recoverableitemsversions": (23, "Folder", None, "Versions", "recoverableitemsroot"),
     "recoverableitemspurges": (24, "Folder", None, "Purges", "recoverableitemsroot"),
+    "recoverableitemsdiscoveryholds": (25, "Folder", None, "DiscoveryHolds", "recoverableitemsroot"),
+    # Hidden contacts folders Exchange 2013+ keeps below Contacts (Lync/Skype quick contacts and IM list).
+    "quickcontacts": (26, "ContactsFolder", "IPF.Contact.MOC.QuickContacts", "{06967759-274D-40B2-A3EB-D7F9E73727D7}",
+                      "contacts"),
+    "imcontactlist": (27, "ContactsFolder", "IPF.Contact.MOC.ImContactList", "{A9E2BC46-B3A0-4243-B315-60D991004455}",
+                      "contacts"),
 }
+# DistinguishedFolderId names an Exchange 2016 server knows (the schema's enumeration up to Exchange 2016). A known
+# name whose folder this mailbox lacks (no archive, no Unified Messaging, no public folders, ...) answers
+# ErrorFolderNotFound; a name only Exchange Online knows answers ErrorInvalidOperation, "The distinguished folder name
+# is unrecognized." (both seen from a real Exchange 2019 in exchangelib issue #1301).
+KNOWN_DISTINGUISHED = frozenset((
+    "calendar", "contacts", "deleteditems", "drafts", "inbox", "journal", "notes", "outbox", "sentitems", "tasks",
+    "msgfolderroot", "publicfoldersroot", "root", "junkemail", "searchfolders", "voicemail", "recoverableitemsroot",
+    "recoverableitemsdeletions", "recoverableitemsversions", "recoverableitemspurges",
+    "recoverableitemsdiscoveryholds", "archiveroot", "archivemsgfolderroot", "archivedeleteditems", "archiveinbox",
+    "archiverecoverableitemsroot", "archiverecoverableitemsdeletions", "archiverecoverableitemsversions",
+    "archiverecoverableitemspurges", "archiverecoverableitemsdiscoveryholds", "syncissues", "conflicts",
+    "localfailures", "serverfailures", "recipientcache", "quickcontacts", "conversationhistory", "adminauditlogs",
+    "todosearch", "mycontacts", "imcontactlist", "peopleconnect", "favorites",
+))
 FIRST_FREE_SEQ = 100
 FOLDER_KIND_BY_CLASS = {"IPF.Appointment": "CalendarFolder", "IPF.Contact": "ContactsFolder", "IPF.Task": "TasksFolder"}
+
+
+def folder_kind_for_class(cls: str | None) -> str:
+    """The folder type Exchange makes for a folder class: IPF.Contact and its subclasses (IPF.Contact.X) are contacts
+    folders, and so on; any other class, or none, is a generic Folder."""
+    for prefix, kind in FOLDER_KIND_BY_CLASS.items():
+        if cls and (cls == prefix or cls.startswith(prefix + ".")):
+            return kind
+    return "Folder"
 
 
 def now_iso() -> str:
@@ -159,6 +188,8 @@ class Store:
                 if mb is None:
                     raise EwsError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
             check_access(mb)
+            if elem.get("Id") not in KNOWN_DISTINGUISHED:
+                raise EwsError("ErrorInvalidOperation", "The distinguished folder name is unrecognized.")
             fid = make_id("F", mb["email"], DISTINGUISHED[elem.get("Id")][0]) if elem.get("Id") in DISTINGUISHED \
                 else None
             if fid is None or fid not in mb["folders"]:

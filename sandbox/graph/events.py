@@ -105,7 +105,7 @@ def render(ctx_mb: dict, rec: dict, props: dict, *, ev_id: str, ck: str, kind: s
         "occurrenceId": None, "isDraft": False, "hideAttendees": props.get("hideAttendees", False),
         "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
         "body": _body_out(body, prefer),
-        "start": write_dttz(start, out_tz), "end": write_dttz(end, out_tz),
+        "start": _when_out(start, props, "start", out_tz), "end": _when_out(end, props, "end", out_tz),
         "location": {"displayName": location.get("displayName", ""), "locationType": location.get(
             "locationType", "default"), "uniqueIdType": "unknown" if not location.get("displayName") else "private",
             "address": location.get("address", {}), "coordinates": location.get("coordinates", {}),
@@ -119,6 +119,17 @@ def render(ctx_mb: dict, rec: dict, props: dict, *, ev_id: str, ck: str, kind: s
     if original is not None:
         out["originalStart"] = utc_text(original)
     return out
+
+
+def _when_out(value: datetime, props: dict, name: str, out_tz: str | None) -> dict:
+    """A start or end as Graph answers it. An all-day event's midnights are floating dates: Graph sends the
+    wall-clock midnight of the zone the event was made in, labelled with the zone asked for, never converted
+    (an all-day day off made in UTC-3 reads 00:00 "UTC", not 03:00: microsoftgraph/msgraph-sdk-javascript#1158;
+    Microsoft Q&A "Graph API - Events with property isAllDay", 2022)."""
+    if not props.get("isAllDay"):
+        return write_dttz(value, out_tz)
+    local = value.astimezone(zone(props.get(f"{name}TimeZone"))).replace(tzinfo=None)
+    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": out_tz or "UTC"}
 
 
 # ---- series arithmetic ------------------------------------------------------------------------------------------

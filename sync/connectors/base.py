@@ -49,7 +49,7 @@ class EwsSettings:
     version: str = "Exchange2016"  # Exchange2013 | Exchange2016 | Exchange2019
     verify: bool | str = True
     timeout_seconds: float = 30.0
-    max_wait_seconds: int = 10  # exchangelib's FaultTolerance: short; Celery owns long retries
+    max_wait_seconds: int = 5  # in-process back-off per call (errors, BackOffMilliseconds); longer: next_due
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class GraphSettings:
     graph_url: str = "https://graph.microsoft.com"  # the sandbox: its Graph emulator's URL
     verify: bool | str = True  # True (system CAs), or the path of a CA bundle (the sandbox's ca.pem)
     timeout_seconds: float = 30.0
-    max_wait_seconds: int = 10  # longest Retry-After honoured in-process; longer waits go back to Celery
+    max_wait_seconds: int = 5  # longest Retry-After honoured in-process; longer waits become next_due
 
 
 # ---- interactive tests: a person waits ----------------------------------------------------------------------------

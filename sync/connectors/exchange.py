@@ -118,14 +118,20 @@ class ContactsFolders:
 
 class MailboxSide:
     """What a mailbox's side for one object starts with on either protocol: the mailbox, the object and its
-    options, the data set's window as instants, and the mailbox's call counter (the engine's `Side.OUTLOOK`)."""
+    options, the data set's window as instants, and the mailbox's call counter (the engine's `Side.OUTLOOK`).
+
+    `create_folder`: whether a read from scratch may create a missing contacts folder. The runner allows it only on
+    a first sync and after a reset (no Exchange watermark stored); any other full read (a changed data setting, an
+    expired sync state) reports the missing folder instead, so that a folder the user deleted is never re-created
+    silently (and the empty-side guard never mistakes it for a mailbox emptied)."""
 
     side = Side.OUTLOOK
 
-    def __init__(self, mailbox: Any, object_type: SyncObject, options: ObjectOptions):
+    def __init__(self, mailbox: Any, object_type: SyncObject, options: ObjectOptions, *, create_folder: bool = True):
         self.mailbox = mailbox
         self.object_type = object_type
         self.options = options
+        self.create_folder = create_folder
         self.window_start = parse_instant(options.window_start)
         self.window_end = parse_instant(options.window_end)
 
@@ -140,8 +146,10 @@ class MailboxSide:
 def folder_missing(name: str) -> NeedsAttention:
     """The contacts folder the sync reads is gone: a person recreates it or resets the contact sync."""
     return NeedsAttention("contacts_folder_missing",
-                          f"the contacts folder {name!r} is missing from the mailbox",
-                          "recreate the folder or reset the user's contact sync")
+                          f"The contacts folder {name!r} is missing from the mailbox (deleted or renamed in Outlook), "
+                          "so the contact sync stopped and deleted nothing.",
+                          "Reset the user's contact sync (it creates the folder again and fills it), or recreate "
+                          "the folder in Outlook.")
 
 
 def parse_instant(value: str | None) -> datetime | None:

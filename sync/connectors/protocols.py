@@ -86,7 +86,11 @@ class MailboxEnd(Protocol):
     reached_how: str  # how the product reaches the mailbox, in words ("by impersonation over EWS")
     calls: CallCounter
 
-    def side(self, object_type: SyncObject | str, options: ObjectOptions | None = None) -> MailboxSideEnd: ...
+    def side(self, object_type: SyncObject | str, options: ObjectOptions | None = None, *,
+             create_folder: bool = True) -> MailboxSideEnd:
+        """The mailbox's side for one object; `create_folder`: a read from scratch may create a missing contacts
+        folder (the runner allows it only on a first sync and after a reset)."""
+        ...
 
     def check(self, contacts_folder: str = "Salesforce_Sync") -> dict[str, Any]:
         """Reach the mailbox: {"mailbox": address, "contacts_folder_present": bool}."""

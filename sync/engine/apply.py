@@ -35,7 +35,7 @@ from sync.engine.canonical import Schema, schema_for
 from sync.engine.links import Link, LinkStore, MarkingLinkStore, WatermarkStore
 from sync.engine.pending import LookupRequest, fetch_match_candidates, resolve_pending
 from sync.engine.plan import Action, ActionKind, Guards, Plan, RecordIssue, Refusal
-from sync.engine.reconcile import reconcile
+from sync.engine.reconcile import COPY_OF_SYNCED, VALUE_TRUNCATED, reconcile
 from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
 
 SF, OL = Side.SALESFORCE, Side.OUTLOOK
@@ -143,9 +143,10 @@ CHANGED_DURING_SYNC = "CHANGED_DURING_SYNC"  # a conditional write refused: the 
 # state. An Outlook item stamped with a Salesforce id an incremental run does not know waits for the next full
 # sync (`stamp_unresolved`); Graph cannot change or delete a meeting the mailbox organizes without e-mailing its
 # attendees (`meeting_not_updated`, `meeting_not_deleted`); a record a user edited while the sync wrote it is
-# decided again by the next run (`CHANGED_DURING_SYNC`: the edit is kept, nobody has anything to do).
+# decided again by the next run (`CHANGED_DURING_SYNC`: the edit is kept, nobody has anything to do); a text longer
+# than both ends hold was written cut (`VALUE_TRUNCATED`: the note says which and how to choose the cut).
 INFORMATIONAL_CODES = frozenset({"stamp_unresolved", "meeting_not_updated", "meeting_not_deleted",
-                                 CHANGED_DURING_SYNC})
+                                 CHANGED_DURING_SYNC, VALUE_TRUNCATED, COPY_OF_SYNCED})
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -78,8 +78,11 @@ def fetch_match_candidates(
             continue
         for found in connectors[target].lookup_many(requests):
             for candidate in found:
+                # A linked Salesforce contact joins too: an Outlook card matching it is a copy of a synced contact,
+                # never created again (reconcile's `_copies_of_synced`); its own link sees it unchanged.
                 if (candidate.in_scope and candidate.id not in target_changes.records
-                        and not linked(links, target, candidate.id)):
+                        and (not linked(links, target, candidate.id)
+                             or (target is SF and object_type is SyncObject.CONTACTS))):
                     target_changes.records[candidate.id] = candidate
 
 

@@ -84,6 +84,9 @@ class Refusal:
 
     code: str  # "mass_delete", "side_empty"
     reason: str
+    # How many synced records the refused plan would have removed (deleted, or left for deletion on the next run):
+    # for a person deciding whether a change of scope or a loss on one end caused it.
+    count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ from enum import Enum
 
 from sync.engine.canonical import Schema, schema_for
 from sync.engine.links import Link, LinkTable, link_for_pair
-from sync.engine.matching import match_records
+from sync.engine.matching import match_keys, match_records
 from sync.engine.plan import Action, ActionKind, Conflict, Guards, Plan, RecordIssue, Refusal
 from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
 
@@ -69,6 +69,8 @@ class Status(Enum):
 
 
 REMOVED = frozenset({Status.DELETED, Status.OUT_OF_SCOPE, Status.GONE, Status.RESHAPED})
+VALUE_TRUNCATED = "value_truncated"  # a per-record note (informational): a text was cut to what both ends hold
+COPY_OF_SYNCED = "copy_of_synced"  # a per-record note (informational): an Outlook contact copying a synced one
 RESHAPED_REASON = "_reshaped"
 
 
@@ -144,8 +146,18 @@ class _Reconciler:
     def _stamp_for(self, target: Side, salesforce_id: str | None) -> str | None:
         return salesforce_id if target is OL else None
 
+    def _note_cuts(self, target: Side, source: SideRecord) -> None:
+        """Tell the run which of the source's texts are longer than both ends hold: the write carries them cut."""
+        for name, length, limit in self.schema.overflows(source.fields):
+            source_name, target_name = _SIDE_NAME[target.other], _SIDE_NAME[target]
+            self.plan.issues.append(RecordIssue(target.other, source.id, VALUE_TRUNCATED, (
+                f"The {name.replace('_', ' ')} has {length} characters, more than the {limit} that both "
+                f"Salesforce and Outlook can hold, so its first {limit} characters were written to {target_name}. "
+                f"Shorten it in {source_name} to choose where it is cut.")))
+
     def _update(self, target: Side, cur: Link, stored: Link | None, source: SideRecord, reason: str) -> None:
         """Write `source`'s content over the copy on `target`; the link then holds the new hash and tokens."""
+        self._note_cuts(target, source)
         source_side = target.other
         after = cur.replace(state=LinkState.LINKED, content_hash=self._hash(source_side, source),
                             needs_retry=False).with_version(source_side, source.version).with_version(target, None)
@@ -157,6 +169,7 @@ class _Reconciler:
 
     def _create(self, target: Side, source: SideRecord, stored: Link | None, reason: str) -> None:
         """Create a copy of `source` on `target`, behind a pending link committed before the remote create."""
+        self._note_cuts(target, source)
         source_side = target.other
         pending = Link(
             salesforce_id=source.id if source_side is SF else None,
@@ -435,9 +448,40 @@ class _Reconciler:
                 if (SF, record.id) not in left_out:
                     self._create(OL, record, None, "new_in_salesforce")
         if self.direction.flows_from(OL):
+            copies = self._copies_of_synced(outlook_left) if self.object_type is SyncObject.CONTACTS else {}
             for record in outlook_left:
-                if (OL, record.id) not in left_out:
-                    self._create(SF, record, None, "new_in_outlook")
+                if (OL, record.id) in left_out:
+                    continue
+                if record.id in copies:
+                    self.plan.issues.append(RecordIssue(OL, record.id, COPY_OF_SYNCED, (
+                        "This Outlook contact was not created in Salesforce: it is a copy of one already synced "
+                        f"with Salesforce contact {copies[record.id]}. Delete the copy in Outlook, or edit the "
+                        "synced one.")))
+                    continue
+                self._create(SF, record, None, "new_in_outlook")
+
+    def _copies_of_synced(self, items: list[SideRecord]) -> dict[str, str]:
+        """Contacts: the unlinked Outlook items that copy a contact already synced (stamped with its Salesforce id, or
+        with its matching keys), by item id → that Salesforce id. A person is one Salesforce contact however many
+        cards a user copies into the folder (Lightning Sync's advice, "move, do not copy", made unnecessary)."""
+        synced: dict[object, str] = {}
+        for record in self.changes[SF].records.values():
+            link = self.links.by_salesforce_id(record.id)
+            if record.in_scope and link is not None and link.state is LinkState.LINKED and link.gone is None:
+                for key in match_keys(self.object_type, self.schema.canonicalize(record.fields)):
+                    if key is not None:
+                        synced.setdefault(key, record.id)
+        out: dict[str, str] = {}
+        for item in items:
+            stamped = self.links.by_salesforce_id(item.salesforce_id) if item.salesforce_id else None
+            if stamped is not None and stamped.state is LinkState.LINKED and stamped.gone is None:
+                out[item.id] = stamped.salesforce_id or ""
+                continue
+            for key in match_keys(self.object_type, self.schema.canonicalize(item.fields)):
+                if key is not None and key in synced:
+                    out[item.id] = synced[key]
+                    break
+        return out
 
     # ---- run -----------------------------------------------------------------------------------------------
 
@@ -473,7 +517,8 @@ class _Reconciler:
             if changes.full and changes.in_scope_count() == 0:
                 linked = sum(1 for link in self.links if link.id_on(side) and link.gone is not side)
                 if linked >= self.guards.empty_side_min_links:
-                    return Refusal("side_empty", _EMPTY_REASON[side].format(obj=self.object_type, linked=linked))
+                    return Refusal("side_empty", _EMPTY_REASON[side].format(obj=self.object_type, linked=linked),
+                                   linked)
         for side in (SF, OL):
             # A copy replaced by its new shape (a series and its occurrences) is not a loss the guard is about.
             deletes = sum(1 for a in self.write_actions if a.kind is ActionKind.DELETE and a.side is side
@@ -481,7 +526,7 @@ class _Reconciler:
             if deletes >= self.guards.min_deletes and deletes > self.guards.max_delete_share * max(total, 1):
                 return Refusal("mass_delete", _MASS_DELETE_REASON.format(
                     deletes=deletes, side=_SIDE_NAME[side], source=_SIDE_NAME[side.other], total=total,
-                    obj=self.object_type, share=round(self.guards.max_delete_share * 100)))
+                    obj=self.object_type, share=round(self.guards.max_delete_share * 100)), deletes)
         return None
 
 

@@ -110,8 +110,11 @@ UNMAPPED: dict[SyncObject, frozenset[str]] = {
 EWS_FIELDS: dict[SyncObject, tuple[str, ...]] = {
     SyncObject.CONTACTS: ("given_name", "surname", "email_addresses", "company_name", "job_title", "department",
                           "phone_numbers", "physical_addresses", "birthday", "body"),
+    # The zones and the duration too: exchangelib reads an all-day event's dates in its own zone (without them, in
+    # the machine's: one made east of UTC would read a day early), and its end from the duration (convert.py).
     SyncObject.EVENTS: ("subject", "location", "start", "end", "is_all_day", "legacy_free_busy_status",
-                        "sensitivity", "body", "categories", "organizer", "type", "uid"),
+                        "sensitivity", "body", "categories", "organizer", "type", "uid", "_start_timezone",
+                        "_end_timezone", "duration"),
     SyncObject.TASKS: ("subject", "due_date", "status", "importance", "reminder_is_set", "reminder_due_by", "body"),
 }
 

@@ -9,6 +9,16 @@ from typing import Any
 # Canonical task priorities (Salesforce picklist values); Outlook's importance has the same three.
 PRIORITIES = ("High", "Normal", "Low")
 
+# Exchange's own limits on the texts we write, per object and canonical field (characters, UTF-16 code units):
+# it cuts a Subject to 255 and refuses a given name or surname over 255 (ErrorPropertyUpdate); other texts keep
+# what they are given (exchangelib's test_text_field_settings against real servers). The engine cuts texts to what
+# both ends hold (sync.engine.canonical.TEXT_LIMITS), never more than this.
+TEXT_LIMITS: dict[str, dict[str, int]] = {
+    "contacts": {"first_name": 255, "last_name": 255},
+    "events": {"subject": 255},
+    "tasks": {"subject": 255},
+}
+
 
 def clean(value: Any) -> str | None:
     """A single-line text value stripped, or None when empty."""

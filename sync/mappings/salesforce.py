@@ -66,6 +66,18 @@ SF_INSTANCES = ("First", "Second", "Third", "Fourth", "Last")
 
 MINUTES_PER_DAY = 1440
 
+# Salesforce's lengths of the text fields we write, per canonical field (characters; the object reference and
+# describe: Contact FirstName 40, LastName 80, Title 128, ..., Event and Task Subject 255, Description 32,000).
+# A longer value is refused (STRING_TOO_LONG): the engine cuts texts to what both ends hold
+# (sync.engine.canonical.TEXT_LIMITS), never more than this.
+TEXT_LIMITS: dict[SyncObject, dict[str, int]] = {
+    SyncObject.CONTACTS: {"first_name": 40, "last_name": 80, "email": 80, "title": 128, "department": 80,
+                          "business_phone": 40, "mobile_phone": 40, "home_phone": 40, "fax": 40, "street": 255,
+                          "city": 40, "state": 80, "postal_code": 20, "country": 80, "notes": 32000},
+    SyncObject.EVENTS: {"subject": 255, "location": 255, "description": 32000},
+    SyncObject.TASKS: {"subject": 255, "description": 32000},
+}
+
 
 @dataclass(frozen=True, slots=True)
 class FieldMap:

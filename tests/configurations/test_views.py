@@ -400,8 +400,9 @@ def test_delete_confirmation_counts_the_users_who_lose_it_then_deletes(admin_cli
     page = admin_client.get(url)
     body = page.content.decode()
     assert (page.context["direct"], page.context["via_profile"]) == (2, 3)
-    assert "2 users</strong> directly assigned lose this configuration" in body
-    assert "3 users</strong> through 1 profile (Sales User) lose their configuration" in body
+    assert ("2 users</strong> directly assigned (profiles Sales User, Standard User) have no other configuration to "
+            "fall back to: their syncs stop.") in body
+    assert "3 users</strong> through the profile Sales User lose their configuration" in body
     response = admin_client.post(url)
     assert response.status_code == 302 and response["Location"] == reverse("configurations:list")
     assert not OutlookConfiguration.objects.exists()
@@ -557,9 +558,13 @@ def test_preview_counts_each_data_sets_records_as_the_user_in_the_sandbox(admin_
     )
     response = admin_client.post(reverse("configurations:preview", args=[configuration.pk]),
                                  {"user": "pia@sandbox.test"})
-    answers = {a["label"]: a for a in response.context["answers"]}
+    # Counted where each direction reads (issue 15): contacts both ways on both sides, tasks in Salesforce.
+    answers = {a.label: {r.side: r for r in a.reads} for a in response.context["answers"]}
     assert set(answers) == {"Contacts", "Tasks"}
-    assert answers["Contacts"].get("error") is None and answers["Contacts"]["count"] == 2
-    assert answers["Tasks"]["count"] == 1 and not answers["Tasks"]["limited"]
+    assert not answers["Contacts"]["salesforce"].error and answers["Contacts"]["salesforce"].count == 2
+    assert answers["Contacts"]["outlook"].count == 0  # no Salesforce_Sync folder yet
+    assert set(answers["Tasks"]) == {"salesforce"}
+    assert answers["Tasks"]["salesforce"].count == 1 and not answers["Tasks"]["salesforce"].limited
     body = response.content.decode()
-    assert "2 records" in body and "1 record" in body
+    assert "<strong>2</strong> records: Salesforce contacts" in body
+    assert "<strong>1</strong> record: Salesforce tasks" in body

@@ -56,7 +56,7 @@ class FakeEnd:
         self._permissions = permissions or Permissions()
         self.raise_on_side: Exception | None = None
 
-    def side(self, object_type, options):
+    def side(self, object_type, options, create_folder=True):
         self.calls.add("changes")
         if self.raise_on_side:
             raise self.raise_on_side

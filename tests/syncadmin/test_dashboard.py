@@ -39,7 +39,7 @@ def test_overview_counts_and_orders(django_assert_max_num_queries):
                                                              salesforce_api_allocation=15000)
     result = overview(now)
     assert result.salesforce_api[:2] == (1500, 15000) and result.salesforce_api_share == 10
-    assert result.states == {"error": 1, "needs_attention": 1, "in_sync": 3, "not_started": 4}
+    assert result.states == {"error": 1, "needs_attention": 1, "in_sync": 3, "disabled": 4}  # no configuration
     assert [(s.user_id, s.state) for s in result.failing] == [(b.pk, "needs_attention"), (a.pk, "error")]
     assert (result.runs, result.failed_runs) == (2, 1)
     assert result.hours[-1].total == 2 and len(result.hours) == 24

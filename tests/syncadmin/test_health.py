@@ -62,7 +62,7 @@ def test_the_dashboard_says_no_worker_and_how_long_runs_have_waited(client, work
     client.force_login(admin_user)
     page = client.get("/").content.decode()
     assert "No worker" in page and "No worker has answered since" in page
-    assert "1 run waiting for a worker, the oldest since" in page
+    assert "1 run waiting for a worker</a>, the oldest queued" in page
 
 
 def test_healthz_reports_a_real_unreachable_broker(client, db):

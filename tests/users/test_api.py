@@ -34,8 +34,9 @@ def test_detail_shape(admin_client_api):
         "progress": None,
     }
     assert body["objects"]["events"]["progress"] == {"done": 5, "total": 40}
-    assert body["objects"]["tasks"]["state"] == "not_started"
-    assert body["objects"]["tasks"]["last_error"] is None
+    # "Sales" syncs nothing: what it does not sync is disabled, with the reason.
+    assert body["objects"]["tasks"]["state"] == "disabled"
+    assert body["objects"]["tasks"]["last_error"]["code"] == "object_not_synced"
 
 
 def test_detail_of_a_user_without_state_rows(admin_client_api):
@@ -71,8 +72,8 @@ def test_list_search_and_filters(admin_client_api):
     assert ids("configuration=none") == [cy.pk]
     assert ids("state=needs_attention") == [bob.pk]
     assert ids("state=in_sync") == [cy.pk]
-    assert ids("state=not_started") == [ann.pk, bob.pk]
-    assert ids(f"state=not_started&configuration={sales.pk}&search=ann") == [ann.pk]
+    assert ids("state=disabled") == [ann.pk, bob.pk]  # "Sales" and "Pilot" sync nothing
+    assert ids(f"state=disabled&configuration={sales.pk}&search=ann") == [ann.pk]
 
 
 @pytest.mark.parametrize("query", ["configuration=abc", "configuration=-1", "state=sleeping", "search=" + "x" * 300,
@@ -134,7 +135,7 @@ class TestAddUser:
         body = response.json()
         assert body["username"] == "new.user@example.com"
         assert body["effective_configuration"]["via"] == "profile"
-        assert {s["state"] for s in body["objects"].values()} == {"not_started"}
+        assert {s["state"] for s in body["objects"].values()} == {"disabled"}  # "Standard" syncs nothing
         assert UserObjectState.objects.filter(user_id=body["id"]).count() == 3
 
     def test_a_15_character_id_is_stored_in_its_18_character_form(self, admin_client_api):

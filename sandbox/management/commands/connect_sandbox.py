@@ -3,14 +3,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.services import (
-    DEFAULT_EXCHANGE_URL,
-    DEFAULT_GRAPH_URL,
-    DEFAULT_SALESFORCE_URL,
-    PROTOCOLS,
-    SandboxNotFound,
-    connect_to_sandbox,
-)
+from sandbox.services import PROTOCOLS, SandboxNotFound, connect_to_sandbox
+
+
+def _graph_url() -> str:
+    return f"https://127.0.0.1:{settings.SANDBOX_GRAPH_PORT}"
 
 
 class Command(BaseCommand):
@@ -18,11 +15,13 @@ class Command(BaseCommand):
             "(keys, CA and app registration from its data dir).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--salesforce-url", default=DEFAULT_SALESFORCE_URL)
-        parser.add_argument("--exchange-url", default=DEFAULT_EXCHANGE_URL)
+        # On this machine, at the sandbox's ports (SANDBOX_SALESFORCE_PORT, SANDBOX_EXCHANGE_PORT, SANDBOX_GRAPH_PORT).
+        parser.add_argument("--salesforce-url", default=f"https://127.0.0.1:{settings.SANDBOX_SALESFORCE_PORT}")
+        parser.add_argument("--exchange-url",
+                            default=f"http://127.0.0.1:{settings.SANDBOX_EXCHANGE_PORT}/EWS/Exchange.asmx")
         parser.add_argument(
             "--graph-url", default=None,
-            help=f"the Graph emulator (default {DEFAULT_GRAPH_URL} when the sandbox has one; 'none' to skip)",
+            help=f"the Graph emulator (default {_graph_url()} when the sandbox has one; 'none' to skip)",
         )
         parser.add_argument(
             "--exchange", choices=PROTOCOLS, default=settings.SANDBOX_EXCHANGE,
@@ -33,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args, salesforce_url, exchange_url, graph_url, exchange, data_dir, **options):
         data_dir = Path(data_dir)
         if graph_url is None:
-            graph_url = DEFAULT_GRAPH_URL if (data_dir / "graph" / "app.json").exists() else None
+            graph_url = _graph_url() if (data_dir / "graph" / "app.json").exists() else None
         elif graph_url.lower() == "none":
             graph_url = None
         try:

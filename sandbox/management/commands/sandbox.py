@@ -16,9 +16,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--salesforce-port", type=int, default=8443)
-        parser.add_argument("--exchange-port", type=int, default=8444)
-        parser.add_argument("--graph-port", type=int, default=8445)
+        # Defaults from SANDBOX_SALESFORCE_PORT, SANDBOX_EXCHANGE_PORT, SANDBOX_GRAPH_PORT (8443, 8444, 8445).
+        parser.add_argument("--salesforce-port", type=int, default=settings.SANDBOX_SALESFORCE_PORT)
+        parser.add_argument("--exchange-port", type=int, default=settings.SANDBOX_EXCHANGE_PORT)
+        parser.add_argument("--graph-port", type=int, default=settings.SANDBOX_GRAPH_PORT)
         parser.add_argument("--exchange-https", action="store_true", help="serve EWS over HTTPS with the sandbox CA")
         parser.add_argument("--data-dir", default=str(settings.SANDBOX_DATA_DIR))
         parser.add_argument("--seed", choices=SEEDS, default="demo", help="data for a new data directory")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from exchangelib import Body, EWSDate, EWSDateTime, EWSTimeZone
@@ -37,10 +39,32 @@ def item_view(object_type: SyncObject, item: Any) -> dict[str, Any]:
         view.update({name: getattr(item, name) for name in
                      ("subject", "location", "start", "end", "is_all_day", "legacy_free_busy_status",
                       "sensitivity")})
+        if view["is_all_day"]:
+            view["end"] = _all_day_last_day(item) or view["end"]
     else:
         view.update({name: getattr(item, name) for name in
                      ("subject", "due_date", "status", "importance", "reminder_is_set", "reminder_due_by")})
     return view
+
+
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def _all_day_last_day(item: Any) -> date | None:
+    """An all-day event's last day, from its first day and Exchange's own Duration.
+
+    exchangelib reads an all-day end by taking 24 hours off the end instant and reading the date in the event's
+    zone: after a night the clocks go forward that lands on 23:00 two days back, a day early. The first day is read
+    right, and the first midnight plus the duration is the end midnight, whatever the clocks did in between."""
+    match = _DURATION.match(str(getattr(item, "duration", None) or ""))
+    tz = getattr(item, "_start_timezone", None)
+    if match is None or tz is None or not isinstance(item.start, date) or isinstance(item.start, datetime):
+        return None
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    first = datetime(item.start.year, item.start.month, item.start.day, tzinfo=tz)
+    end = datetime.fromtimestamp(first.timestamp() + days * 86400 + hours * 3600 + minutes * 60 + seconds, UTC)
+    end_tz = getattr(item, "_end_timezone", None) or tz
+    return date.fromordinal(end.astimezone(end_tz).date().toordinal() - 1)
 
 
 def ews_datetime(value: datetime | None) -> EWSDateTime | None:
@@ -51,6 +75,9 @@ def ews_datetime(value: datetime | None) -> EWSDateTime | None:
 
 def ews_date(value: date | None) -> EWSDate | None:
     return EWSDate(value.year, value.month, value.day) if value is not None else None
+
+
+_PERCENT_FOR_STATUS = {"Completed": Decimal(100), "NotStarted": Decimal(0)}
 
 
 def model_kwargs(object_type: SyncObject, view: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,6 +115,9 @@ def model_kwargs(object_type: SyncObject, view: Mapping[str, Any]) -> dict[str, 
             kwargs["recurrence"] = recurrence_to_ews(series, first)
     else:
         kwargs.update({name: view.get(name) for name in ("subject", "status", "importance", "reminder_is_set")})
+        # The percentage EWS requires with the status: without it exchangelib keeps its default (0), then warns
+        # and corrects it on every completed task. Other statuses leave the user's own percentage alone.
+        kwargs["percent_complete"] = _PERCENT_FOR_STATUS.get(view.get("status") or "")
         kwargs["due_date"] = ews_date(view.get("due_date"))
         kwargs["reminder_due_by"] = ews_datetime(view.get("reminder_due_by"))
     return kwargs

@@ -19,7 +19,7 @@ from sync.connectors.base import CallCounter, EwsSettings, ObjectOptions, Perman
 from sync.connectors.ews.errors import PASSTHROUGH, classify
 from sync.connectors.ews.properties import register_salesforce_id
 from sync.connectors.ews.side import EwsSide
-from sync.connectors.ews.transport import build_configuration
+from sync.connectors.ews.transport import RETRY_WAIT_SECONDS, build_configuration, retry_budget
 from sync.connectors.exchange import ContactsFolders, counting
 from sync.engine.records import SyncObject
 
@@ -46,13 +46,14 @@ class EwsMailbox(ContactsFolders):
             account = Account(primary_smtp_address=self.mailbox, config=build_configuration(self.settings),
                               autodiscover=False, access_type=IMPERSONATION, default_timezone=EWSTimeZone("UTC"))
             account.protocol.TIMEOUT = self.settings.timeout_seconds
+            account.protocol.RETRY_WAIT = RETRY_WAIT_SECONDS
             self._account = account
         return self._account
 
     @contextlib.contextmanager
     def ews(self, keep: tuple[type[Exception], ...] = ()) -> Iterator[None]:
         """Count the EWS calls made inside, and turn exchangelib's errors (but `keep`) into the connector's."""
-        with counting(self.calls):
+        with counting(self.calls), retry_budget():
             try:
                 yield
             except PASSTHROUGH:
@@ -103,5 +104,6 @@ class EwsMailbox(ContactsFolders):
         return {"ok": True, "mailbox": self.mailbox, "contacts_folder": contacts_folder,
                 "contacts_folder_present": folder_id is not None}
 
-    def side(self, object_type: SyncObject | str, options: ObjectOptions | None = None) -> EwsSide:
-        return EwsSide(self, SyncObject(object_type), options or ObjectOptions())
+    def side(self, object_type: SyncObject | str, options: ObjectOptions | None = None, *,
+             create_folder: bool = True) -> EwsSide:
+        return EwsSide(self, SyncObject(object_type), options or ObjectOptions(), create_folder=create_folder)

@@ -24,7 +24,7 @@ from exchangelib.items import AUTO_RESOLVE, HARD_DELETE, ID_ONLY, SAVE_ONLY, SEN
 from exchangelib.restriction import Restriction
 from exchangelib.services import FindItem, SyncFolderItems
 
-from sync.connectors.base import NeedsAttention, ObjectOptions, PermanentError, TransientError
+from sync.connectors.base import NeedsAttention, ObjectOptions, PermanentError
 from sync.connectors.ews.convert import item_view, model_kwargs, required_after_save
 from sync.connectors.ews.errors import (
     GET_BATCH,
@@ -72,8 +72,9 @@ class EwsSide(SeriesReads, MailboxSide):
     supports_series = True  # a recurring master can be read and written as one item (ObjectOptions.series_as_series)
     mailbox: EwsMailbox
 
-    def __init__(self, mailbox: EwsMailbox, object_type: SyncObject, options: ObjectOptions):
-        super().__init__(mailbox, object_type, options)
+    def __init__(self, mailbox: EwsMailbox, object_type: SyncObject, options: ObjectOptions, *,
+                 create_folder: bool = True):
+        super().__init__(mailbox, object_type, options, create_folder=create_folder)
         self.model = MODELS[object_type]
         self._folder_id: str | None = None  # contacts: the subfolder's id
         self._home_id: str | None = None  # the real id of the folder items must be in to be in scope
@@ -176,7 +177,7 @@ class EwsSide(SeriesReads, MailboxSide):
     def _full_read(self, *, first: bool) -> ChangeSet:
         """Every item of the folder: a SyncFolderItems pass from an empty state (its end state is the watermark),
         then GetItem for the items in scope."""
-        self._folder(create=first)
+        self._folder(create=first and self.create_folder)
         changed, _deleted, state = self._sync(None)
         series: dict[str, list[str]] = {}
         reshaped: set[str] = set()
@@ -477,10 +478,9 @@ class EwsSide(SeriesReads, MailboxSide):
         return out
 
     def _failure(self, error: Any) -> WriteResult:
-        if isinstance(error, ErrorServerBusy):
-            raise TransientError("ErrorServerBusy", str(error), retry_after=error.back_off)
-        if isinstance(error, (ErrorImpersonateUserDenied, ErrorImpersonationFailed, ErrorNonExistentMailbox)):
-            raise classify(error)  # the mailbox, not the item: stop and tell a person
+        if isinstance(error, (ErrorServerBusy, ErrorImpersonateUserDenied, ErrorImpersonationFailed,
+                              ErrorNonExistentMailbox)):
+            raise classify(error)  # throttling, or the mailbox, not the item: stop (and tell a person)
         if not isinstance(error, BaseException):
             return WriteResult(error=WriteError("unknown", repr(error), False))
         return WriteResult(error=item_error(error))

@@ -5,13 +5,15 @@ fail-fast protocol and timeouts cut to its deadline."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import requests
 from exchangelib import BASIC, NTLM, Build, Configuration, Credentials, FailFast, FaultTolerance, Version
-from exchangelib.errors import UnauthorizedError
+from exchangelib.errors import RateLimitError, UnauthorizedError
 from exchangelib.protocol import BaseProtocol
 
 from sync.connectors.base import (
@@ -69,13 +71,51 @@ if BaseProtocol.HTTP_ADAPTER_CLS is requests.adapters.HTTPAdapter:
     BaseProtocol.HTTP_ADAPTER_CLS = _EwsHTTPAdapter
 
 
+# exchangelib's own first wait before retrying a failed request that carries no back-off of the server's (a 5xx page,
+# a dropped connection): its default of 10 s, doubled each time, held a worker ~10 s per attempt. Ours: 1, 2 s.
+RETRY_WAIT_SECONDS = 1
+_BUDGET = threading.local()
+
+
+@contextlib.contextmanager
+def retry_budget() -> Iterator[None]:
+    """One connector call's allowance of in-process back-off: the waits of every retry inside it (exchangelib's own
+    and the server's BackOffMilliseconds) add up to at most the retry policy's `max_wait`; a longer wait ends the
+    call with the wait it asked for, which becomes the object's `next_due` (sync.outcome). Nested calls share the
+    outer allowance."""
+    outer = getattr(_BUDGET, "waited", None)
+    if outer is None:
+        _BUDGET.waited = 0.0
+    try:
+        yield
+    finally:
+        if outer is None:
+            _BUDGET.waited = None
+
+
 class _RetryPolicy(FaultTolerance):
-    """exchangelib's FaultTolerance with a short max wait, except that HTTP 401 is a credential problem."""
+    """exchangelib's FaultTolerance with a small allowance of in-process waiting per connector call (see
+    `retry_budget`), HTTP 401 as a credential problem, and each HTTP-level failure tagged with its status
+    (`http_status`) so that errors.classify names the real cause, not the back-off that followed it."""
 
     def raise_response_errors(self, response):  # type: ignore[no-untyped-def]
         if response.status_code == 401:
             raise UnauthorizedError(f"Invalid credentials for {response.url}")
-        return super().raise_response_errors(response)
+        try:
+            return super().raise_response_errors(response)
+        except Exception as e:
+            e.http_status = response.status_code  # type: ignore[attr-defined]
+            raise
+
+    def back_off(self, seconds):  # type: ignore[no-untyped-def]
+        seconds = self.DEFAULT_BACKOFF if seconds is None else float(seconds)
+        waited = getattr(_BUDGET, "waited", None) or 0.0
+        if waited + seconds > self.max_wait:
+            # raised inside exchangelib's handler of the failure: that failure is this error's __context__
+            raise RateLimitError("Max timeout reached", wait=seconds)
+        if getattr(_BUDGET, "waited", None) is not None:
+            _BUDGET.waited = waited + seconds
+        super().back_off(seconds)
 
 
 class _ServiceCredentials(Credentials):

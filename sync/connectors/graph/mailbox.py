@@ -73,5 +73,6 @@ class GraphMailbox(ContactsFolders, GraphTransport):
         return {"ok": True, "mailbox": self.mailbox, "contacts_folder": contacts_folder,
                 "contacts_folder_present": folder_id is not None}
 
-    def side(self, object_type: SyncObject | str, options: ObjectOptions | None = None) -> GraphSide:
-        return GraphSide(self, SyncObject(object_type), options or ObjectOptions())
+    def side(self, object_type: SyncObject | str, options: ObjectOptions | None = None, *,
+             create_folder: bool = True) -> GraphSide:
+        return GraphSide(self, SyncObject(object_type), options or ObjectOptions(), create_folder=create_folder)

@@ -52,8 +52,9 @@ class GraphSide(GraphWrites, MailboxSide):
     supports_series = False  # a series is synced as its occurrences inside the window
     mailbox: GraphMailbox
 
-    def __init__(self, mailbox: GraphMailbox, object_type: SyncObject, options: ObjectOptions):
-        super().__init__(mailbox, object_type, options)
+    def __init__(self, mailbox: GraphMailbox, object_type: SyncObject, options: ObjectOptions, *,
+                 create_folder: bool = True):
+        super().__init__(mailbox, object_type, options, create_folder=create_folder)
         self._folder_id: str | None = None
         self._list_id: str | None = None
         self._no_folder = False
@@ -151,7 +152,7 @@ class GraphSide(GraphWrites, MailboxSide):
     def _full_read(self, *, first: bool) -> ChangeSet:
         """Every item: a delta round from scratch (its deltaLink is the watermark), then the stamps in pages."""
         if self.object_type is SyncObject.CONTACTS:
-            self._folder(create=first)
+            self._folder(create=first and self.create_folder)
         elif self.object_type is SyncObject.TASKS:
             self._task_list()
         changed, _removed, delta = self._delta(None)

@@ -43,6 +43,8 @@ from sync.connectors.graph.errors import (
     error_of,
     mailbox_error,
     retry_after,
+    throttled,
+    unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 BATCH_SIZE = 20  # Graph's limit of requests per JSON batch
 MAX_RETRIES = 5
+LOGIN = "Microsoft Entra ID (the authority URL)"
 
 
 # ---- tokens: one msal application per (authority, tenant, client) per process --------------------------------------
@@ -108,14 +111,20 @@ def _credential(settings: GraphSettings) -> str | dict[str, str]:
                 raise ValueError("a private key and a certificate (PEM) are both needed")
             certificate = x509.load_pem_x509_certificate(found["CERTIFICATE"].encode())
         except ValueError as e:
-            raise NeedsAttention("invalid_certificate", f"the Graph certificate cannot be read: {e}",
-                                 "upload the app registration's private key and certificate (PEM)") from None
+            log.warning("Graph certificate unreadable: %s", e)
+            raise NeedsAttention("invalid_certificate", "The Graph connection's certificate cannot be read "
+                                 "(code invalid_certificate).", "Paste the app registration's private key and its "
+                                 "certificate (PEM) on the Connections page.", own_words=True) from None
         # x5t: the SHA-1 thumbprint Entra ID identifies an uploaded certificate by
         return {"private_key": key, "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper()}  # noqa: S303
     if not settings.client_secret:
         raise NeedsAttention("missing_credential", "the Graph connection has neither a client secret nor a "
                              "certificate", "enter the app registration's client secret or certificate")
     return settings.client_secret
+
+
+def _sentence(text: str) -> str:
+    return f"{text[0].upper()}{text[1:]}." if text and not text.endswith(".") else text
 
 
 def _app_for(settings: GraphSettings) -> _App:
@@ -142,14 +151,20 @@ def _app_for(settings: GraphSettings) -> _App:
             app = msal.ConfidentialClientApplication(
                 settings.client_id, client_credential=credential, authority=authority, http_client=session,
                 instance_discovery=False, timeout=settings.timeout_seconds)
-        except requests.exceptions.SSLError as e:
-            raise NeedsAttention("tls_error", str(e), "check the login URL and the CA bundle it trusts") from None
         except requests.exceptions.RequestException as e:
-            raise TransientError("login_unreachable", str(e)) from None
+            raise unreachable(e, LOGIN) from None
         except ValueError as e:  # msal could not read the tenant's OpenID configuration
-            raise NeedsAttention("tenant_not_found", str(e), "check the tenant id and the login URL") from None
+            log.warning("tenant's OpenID configuration unreadable: %s", e)
+            raise NeedsAttention("tenant_not_found", "The tenant's sign-in settings could not be read from the "
+                                 "authority URL (code tenant_not_found).", "Check the tenant id and the authority URL "
+                                 "on the Connections page.", own_words=True) from None
         _APPS[key] = found = _App(app, threading.Lock())
         return found
+
+
+def sign_in(settings: GraphSettings) -> None:
+    """Obtain the app's token, or raise why not: what a connection test checks when no mailbox is routed to Graph."""
+    GraphTransport(settings)._access_token()
 
 
 def forget_token_caches() -> None:
@@ -203,17 +218,19 @@ class GraphTransport:
                         cache.remove_at(entry)
             try:
                 result = holder.app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
-            except requests.exceptions.SSLError as e:
-                raise NeedsAttention("tls_error", str(e), "check the login URL and the CA bundle it trusts") from None
             except requests.exceptions.RequestException as e:
-                raise TransientError("login_unreachable", str(e)) from None
+                raise unreachable(e, LOGIN) from None
         if "access_token" not in result:
             error = str(result.get("error") or "token_error")
             description = str(result.get("error_description") or "")
+            log.warning("Graph token refused: %s: %s", error, description)  # Entra ID's text: the log only
+            shown = re.sub(r"[^A-Za-z0-9_.:-]", "", error)[:64]
             if error in _TOKEN_ATTENTION:
                 code, action = _TOKEN_ATTENTION[error]
-                raise NeedsAttention(code, description or error, action)
-            raise TransientError(error, description)
+                raise NeedsAttention(code, f"Microsoft Entra ID refused the app's sign-in (code {shown}).",
+                                     _sentence(action), own_words=True)
+            raise TransientError(error, f"Microsoft Entra ID could not issue the app a token (code {shown}). The "
+                                 "sync tries again by itself.", own_words=True)
         self._token = str(result["access_token"])
         return self._token
 
@@ -257,8 +274,8 @@ class GraphTransport:
                 else:
                     return answer
             if waited + wait > self.settings.max_wait_seconds:
-                code, message = error_of(answer.body)
-                raise TransientError(code or f"http_{answer.status}", message or "throttled", retry_after=wait)
+                log.info("Graph answered %s for %s %s: %s", answer.status, method, operation, error_of(answer.body))
+                raise throttled(answer.status, error_of(answer.body)[0], wait)
             log.info("Graph answered %s for %s %s: waiting %.1fs", answer.status, method, operation, wait)
             time.sleep(wait)
             waited += wait
@@ -276,12 +293,8 @@ class GraphTransport:
             response = self._session.request(method, self.url(path), params=params, headers=all_headers,
                                              data=json.dumps(body) if body is not None else None,
                                              timeout=request_timeout(self.settings.timeout_seconds))
-        except requests.exceptions.SSLError as e:
-            raise NeedsAttention("tls_error", str(e), "check the Graph URL and the CA bundle it trusts") from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
-            raise TransientError(type(e).__name__, str(e)) from None
         except requests.exceptions.RequestException as e:
-            raise TransientError(type(e).__name__, str(e)) from None
+            raise unreachable(e) from None
         try:
             parsed = response.json() if response.content else None
         except ValueError:
@@ -332,8 +345,9 @@ class GraphTransport:
                 hints = [retry_after(inner[i].headers) for i in retry if inner[i].status != 401]
                 wait = max((h if h is not None else 2.0 ** _attempt for h in hints), default=0.0)
                 if waited + wait > self.settings.max_wait_seconds:
-                    code, message = error_of(inner[retry[0]].body)
-                    raise TransientError(code or "TooManyRequests", message or "throttled", retry_after=wait)
+                    first = inner[retry[0]]
+                    log.info("Graph answered %s in a $batch: %s", first.status, error_of(first.body))
+                    raise throttled(first.status, error_of(first.body)[0] or "TooManyRequests", wait)
                 if wait:
                     time.sleep(wait)
                 waited += wait

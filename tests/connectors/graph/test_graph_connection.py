@@ -183,7 +183,7 @@ def test_an_untrusted_certificate_needs_attention(settings, email):
     untrusted = dataclasses.replace(settings, verify=True)  # the system CAs do not know the sandbox's CA
     with pytest.raises(NeedsAttention) as caught:
         GraphMailbox(untrusted, email).check()
-    assert caught.value.code == "tls_error" and "CA bundle" in caught.value.action
+    assert caught.value.code == "tls_error" and "CA certificate" in caught.value.action
 
 
 @pytest.mark.parametrize("field", ["authority_url", "graph_url"])

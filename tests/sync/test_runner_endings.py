@@ -1,4 +1,4 @@
-"""A run holds its object's lease while it writes, and ends with a reason whatever stops it (issue 20).
+"""A run holds its object's lease while it writes, and ends with a reason in our words, whatever stops it.
 
 The chaos run saw two runs of one object overlap: the first outlived its lease on a slow end, the next claimed the
 object, and both created the same records. Now every batch of writes first renews the lease, and a run whose lease
@@ -31,8 +31,8 @@ class SlowEnd(FakeEnd):
         self.sync_user, self.overtaken = sync_user, overtaken
         self.lease_at_writes = []
 
-    def side(self, object_type, options, create_folder=True):
-        inner = super().side(object_type, options, create_folder)
+    def side(self, object_type, options, *args, **kwargs):
+        inner = super().side(object_type, options, *args, **kwargs)
         end = self
 
         class Slow:
@@ -88,3 +88,26 @@ def test_an_unexpected_error_ends_the_run_with_a_reason(user):  # noqa: F811
     assert "report it with the worker's log" in run.error_message and "a defect" not in run.error_message
     state = state_of(user)
     assert state.state == SyncState.ERROR and state.next_due_at and state.lease_owner == ""
+
+
+def test_a_salesforce_outage_is_told_in_our_words_with_its_code(user):  # noqa: F811
+    from sync.connectors.base import PermanentError, TransientError
+
+    ends = Clients(salesforce=FakeEnd(Side.SALESFORCE), exchange=FakeEnd(Side.OUTLOOK))
+    ends.salesforce.raise_on_side = TransientError("SERVER_UNAVAILABLE", "<html>503 Service Unavailable</html>")
+    run = execute_run(queue_run(user, "contacts", SyncRun.Trigger.COMMAND).pk, clients=ends)
+    assert run.error_code == "SERVER_UNAVAILABLE"
+    assert run.error_message == (
+        "Salesforce could not answer this run (code SERVER_UNAVAILABLE). The sync tries again by itself, backing "
+        "off while this lasts; nothing needs doing unless it goes on.")
+
+    ends.salesforce.raise_on_side = TransientError("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.",
+                                                   retry_after=3600)
+    run = execute_run(queue_run(user, "contacts", SyncRun.Trigger.COMMAND).pk, clients=ends)
+    assert run.error_message.startswith("Salesforce answered: The org's daily API request limit is used up (code "
+                                        "REQUEST_LIMIT_EXCEEDED). The sync tries again by itself in about 60 minutes")
+
+    ends.salesforce.raise_on_side = PermanentError("MALFORMED_QUERY", "unexpected token: 'FROM'")
+    run = execute_run(queue_run(user, "contacts", SyncRun.Trigger.COMMAND).pk, clients=ends)
+    assert "unexpected token" not in run.error_message
+    assert run.error_message.startswith("Salesforce refused this run (code MALFORMED_QUERY).")
