@@ -23,12 +23,14 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # `make run` reads WEB_HOST (127.0.0.1), WEB_PORT (8000), SANDBOX_SALESFORCE_PORT (8443), SANDBOX_EXCHANGE_PORT (8444),
-# SANDBOX_GRAPH_PORT (8445) and SYNCADMIN_VAR_DIR (var): two can run side by side with other ports and folders.
+# SANDBOX_GRAPH_PORT (8445), SANDBOX_SMTP_PORT (8025: the SMTP sink that alerts' e-mails go to) and SYNCADMIN_VAR_DIR
+# (var): two can run side by side with other ports and folders.
 run: install
 	$(BIN)/python manage.py migrate --no-input
 	@$(BIN)/python manage.py ensure_admin
-	@echo "Sandbox: Salesforce on port $${SANDBOX_SALESFORCE_PORT:-8443}, EWS on $${SANDBOX_EXCHANGE_PORT:-8444}, Graph on $${SANDBOX_GRAPH_PORT:-8445}"
+	@echo "Sandbox: Salesforce on port $${SANDBOX_SALESFORCE_PORT:-8443}, EWS on $${SANDBOX_EXCHANGE_PORT:-8444}, Graph on $${SANDBOX_GRAPH_PORT:-8445}, SMTP sink on $${SANDBOX_SMTP_PORT:-8025}"
 	@echo "Console: http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-8000}/   (Ctrl-C stops everything)"
+	EMAIL_HOST=$${EMAIL_HOST:-127.0.0.1} EMAIL_PORT=$${EMAIL_PORT:-$${SANDBOX_SMTP_PORT:-8025}} \
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start
 
 lint: install-dev
@@ -51,13 +53,17 @@ test-fast: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(call pytest,-m "not e2e and not browser" $(PYTEST_ARGS))
 
-# Refresh the vendored Bootstrap from the npm registry (needs npm; not needed to run or test).
+# Refresh the vendored Bootstrap and Chart.js from the npm registry (needs npm; not needed to run or test).
 BOOTSTRAP_VERSION ?= 5.3.9
+CHARTJS_VERSION ?= 4.6.2
 vendor:
 	cd $$(mktemp -d) && npm pack --silent bootstrap@$(BOOTSTRAP_VERSION) && tar xzf bootstrap-*.tgz && \
 	cp package/dist/css/bootstrap.min.css package/dist/js/bootstrap.bundle.min.js package/LICENSE \
 	   $(CURDIR)/static/vendor/bootstrap/
 	sed -i 's|/\*# sourceMappingURL=.*\*/||; s|//# sourceMappingURL=.*||' static/vendor/bootstrap/*.min.*
+	cd $$(mktemp -d) && npm pack --silent chart.js@$(CHARTJS_VERSION) && tar xzf chart.js-*.tgz && \
+	cp package/dist/chart.umd.min.js package/LICENSE.md $(CURDIR)/static/vendor/chartjs/
+	sed -i 's|//# sourceMappingURL=.*||' static/vendor/chartjs/chart.umd.min.js
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

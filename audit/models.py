@@ -19,6 +19,7 @@ class AuditEntry(models.Model):
         CONFIGURATION_DELETED = "configuration.deleted"
         USERS_ASSIGNED = "assignment.assigned"
         USERS_MOVED_AWAY = "assignment.moved_away"
+        ASSIGNMENTS_IMPORTED = "assignment.imported"
         USERS_UNASSIGNED = "assignment.unassigned"
         USER_ADDED = "user.added"
         USER_ROUTED = "user.routed"
@@ -26,6 +27,7 @@ class AuditEntry(models.Model):
         USER_RESET = "user.reset"
         USER_CONNECTION_TESTED = "user.connection_tested"
         USERS_IMPORTED = "users.imported"
+        USERS_BULK = "users.bulk_action"
         CONNECTION_CREATED = "connection.created"
         CONNECTION_UPDATED = "connection.updated"
         API_TOKEN_ISSUED = "api_token.issued"  # noqa: S105 - an action name, not a secret
@@ -35,6 +37,7 @@ class AuditEntry(models.Model):
         ACCOUNT_DEACTIVATED = "account.deactivated"
         ACCOUNT_REACTIVATED = "account.reactivated"
         ACCOUNT_PASSWORD_RESET = "account.password_reset"  # noqa: S105 - an action name, not a secret
+        ALERT_SETTINGS_CHANGED = "alerts.settings_changed"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -4,14 +4,16 @@ work."""
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action, api_view, parser_classes, permission_classes
 from rest_framework.response import Response
 
 from audit.api import ACTION_PARAMETER, AuditEntrySerializer, filter_entries
 from audit.models import AuditEntry
-from configurations import counts, services, soql
+from configurations import counts, csv_import, services, soql
 from configurations.models import (
     ConflictBehavior,
     ContactScope,
@@ -20,6 +22,8 @@ from configurations.models import (
     OutlookConfiguration,
 )
 from configurations.validation import MAX_DAYS, MAX_RECORD_LIMIT, ConfigurationInvalid
+from sync import previews
+from sync.preview_api import QueuedPreview, queued
 from syncadmin.api_fields import BooleanField, CharField, NameField, TextField
 from syncadmin.permissions import permission_required
 from users import services as user_services
@@ -169,6 +173,14 @@ class ConfigurationSerializer(StrictSerializer):
                                      max_length=1000)
     data_settings = DataSettingsSerializer(required=False)
     data_sets = DataSetsSerializer(required=False)
+    on_scope_exit = serializers.ChoiceField(
+        choices=list(services.ON_SCOPE_EXIT_CHOICES), required=False, write_only=True,
+        error_messages={"invalid_choice": services.ON_SCOPE_EXIT_INVALID, "null": services.ON_SCOPE_EXIT_INVALID},
+        help_text="PATCH only: what happens to the Outlook copies of records this change takes out of scope. "
+                  '"delete" (what happens when left out) deletes them at the next sync; "keep" leaves them in '
+                  "Outlook, unlinked: never updated, deleted or sent to Salesforce, and linked again (no duplicate) "
+                  "if their record comes back into scope. Leaving it out keeps a choice an earlier change made that "
+                  "no sync has applied yet.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -239,6 +251,8 @@ def _invalid(exc: ConfigurationInvalid):
 
 
 _DETAIL = inline_serializer("RecordCountsProblem", {"detail": serializers.CharField()})
+_USER_REFUSED = inline_serializer("RecordCountsUserRefused", {"user": serializers.ListField(
+    child=serializers.CharField(), help_text="Why the user named in ?user= cannot be counted for.")})
 
 
 class SideCountSerializer(serializers.Serializer):
@@ -264,6 +278,14 @@ class RecordCountsSerializer(serializers.Serializer):
     objects = ObjectCountSerializer(many=True)
 
 
+ImpactRequestSerializer = inline_serializer("ImpactRequest", {
+    "assign": serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="Users to assign (or send a PATCH body of the configuration)."),
+    "unassign": serializers.ListField(child=serializers.CharField(), required=False),
+    "delete": serializers.BooleanField(required=False),
+})
+
+
 class ConfigurationViewSet(viewsets.ModelViewSet):
     """Outlook Configurations with their data settings and data sets (keyed by object) and profiles."""
 
@@ -276,8 +298,10 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        values.pop("on_scope_exit", None)  # a new configuration takes nothing out of scope
         try:
-            configuration = services.create_configuration(serializer.validated_data, actor=request.user)
+            configuration = services.create_configuration(values, actor=request.user)
         except ConfigurationInvalid as exc:
             return _invalid(exc)
         return Response(self.get_serializer(configuration).data, status=status.HTTP_201_CREATED)
@@ -286,8 +310,11 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
         configuration = self.get_object()
         serializer = self.get_serializer(configuration, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        on_scope_exit = values.pop("on_scope_exit", None)
         try:
-            configuration = services.update_configuration(configuration, serializer.validated_data, actor=request.user)
+            configuration = services.update_configuration(configuration, values, actor=request.user,
+                                                          on_scope_exit=on_scope_exit)
         except ConfigurationInvalid as exc:
             return _invalid(exc)
         return Response(self.get_serializer(configuration).data)
@@ -316,6 +343,35 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
         result = user_services.unassign_users(configuration, serializer.validated_data["users"], actor=request.user)
         return Response(result.as_dict())
 
+    @extend_schema(request=ImpactRequestSerializer, responses={202: QueuedPreview, 400: dict}, tags=["configurations"])
+    @action(detail=True, methods=["post"],
+            permission_classes=[permission_required("configurations.change_outlookconfiguration")])
+    def impact(self, request, pk=None):
+        """Before saving: what a change (a PATCH body), an assignment (`{"assign": [users]}`), an unassignment
+        (`{"unassign": [users]}`) or the deletion (`{"delete": true}`) would do to the affected users' records,
+        per object and side, with examples by name. A worker reads both ends (at most 20 users: `sampled` says
+        so); nothing is written. Read the result at /api/v1/previews/{id}/."""
+        configuration = self.get_object()
+        data = request.data if isinstance(request.data, dict) else {}
+        keys = set(data) & {"assign", "unassign", "delete"}
+        if keys and set(data) - keys:
+            return Response({"non_field_errors": ["Preview one thing at a time: a change of the configuration, or "
+                                                  "\"assign\", \"unassign\" or \"delete\" alone."]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        if keys:
+            ask = {key: data[key] for key in keys}
+        else:
+            serializer = self.get_serializer(configuration, data=data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            ask = {"change": serializer.validated_data}
+        try:
+            preview = previews.request_impact(configuration, ask, actor=request.user)
+        except ConfigurationInvalid as exc:
+            return _invalid(exc)
+        except previews.PreviewRefused as exc:
+            return Response({"non_field_errors": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return queued(preview)
+
     @extend_schema(responses=SyncUserSerializer(many=True), parameters=[SEARCH_PARAMETER, STATE_PARAMETER])
     @action(
         detail=True,
@@ -336,7 +392,7 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
     @extend_schema(
         parameters=[OpenApiParameter("user", str, required=True, description=(
             "The synced user to count for: id, Salesforce user id, username or e-mail address."))],
-        responses={200: RecordCountsSerializer, 400: _DETAIL, 503: _DETAIL},
+        responses={200: RecordCountsSerializer, 400: _USER_REFUSED, 503: _DETAIL},
     )
     @action(
         detail=True,
@@ -389,3 +445,47 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
             return UserListSerializer
         return super().get_serializer_class()
 
+
+
+# ---- assignments as CSV --------------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    responses={(200, "text/csv"): {"type": "string", "description": "user,configuration lines, a header first"}},
+    tags=["configurations"],
+)
+@api_view(["GET"])
+@permission_classes([permission_required("configurations.view_outlookconfiguration", "users.view_syncuser")])
+def users_csv(request, pk: int):
+    """The users directly assigned to this configuration, as `user,configuration` CSV lines (what
+    `POST /api/v1/assignments/import/` reads back)."""
+    configuration = get_object_or_404(OutlookConfiguration, pk=pk)
+    response = HttpResponse(csv_import.export_csv(configuration), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="configuration-{configuration.pk}-users.csv"'
+    return response
+
+
+class ImportLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    result = serializers.ChoiceField(choices=["assigned", "moved", "unchanged", "refused"])
+    detail = serializers.CharField()
+
+
+@extend_schema(
+    request={"text/csv": {"type": "string", "description": "user,configuration lines (an optional header)"}},
+    responses={200: inline_serializer("ImportedAssignments", {"lines": ImportLineSerializer(many=True)}),
+               400: _DETAIL, 415: _DETAIL},
+    tags=["configurations"],
+)
+@api_view(["POST"])
+@parser_classes([csv_import.CSVParser])
+@permission_classes([permission_required("users.change_syncuser")])
+def import_assignments(request):
+    """Assign users from `user,configuration` CSV lines (user: id, Salesforce id, username or e-mail address;
+    configuration: name or id); answers each line's result: assigned, moved, unchanged, or refused with why."""
+    data = request.data if isinstance(request.data, str) else ""
+    try:
+        lines = csv_import.import_assignments(data, actor=request.user)
+    except csv_import.ImportInvalid as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"lines": [line.as_dict() for line in lines]})

@@ -31,6 +31,7 @@ from configurations.validation import (
     validate_data_set,
     validate_data_setting,
 )
+from users.models import UserObjectState
 from users.services import assigned_user_ids, refresh_object_states
 
 CONFIGURATION_FIELDS = ("name", "description", "active", "sync_interval_minutes")
@@ -123,6 +124,31 @@ def check_configuration(values: dict, configuration: OutlookConfiguration | None
     return {}
 
 
+@dataclass(frozen=True)
+class Proposed:
+    """A configuration as a change would leave it, in memory only (never saved): for an impact preview."""
+
+    configuration: OutlookConfiguration
+    data_settings: dict[str, DataSetting]
+    data_sets: dict[str, DataSet]
+
+
+def propose(configuration: OutlookConfiguration, values: dict) -> Proposed:
+    """The configuration with the change ``values`` (PATCH semantics) applied in memory; raises
+    ConfigurationInvalid like saving would. Writes nothing."""
+    configuration = _prefetched(configuration.pk)
+    plan = _plan(configuration, values)
+    copy = OutlookConfiguration(pk=configuration.pk, **{name: plan.values.get(name, getattr(configuration, name))
+                                                        for name in CONFIGURATION_FIELDS})
+    settings, data_sets = {}, {}
+    for row, merged in plan.rows:
+        kept = {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields
+                if f.attname not in ("id", "configuration_id")}
+        unsaved = type(row)(**{**kept, **merged})
+        (settings if isinstance(row, DataSetting) else data_sets)[row.object] = unsaved
+    return Proposed(copy, settings, data_sets)
+
+
 def _write(configuration: OutlookConfiguration, plan: _Plan) -> None:
     values = plan.values
     for name in CONFIGURATION_FIELDS:
@@ -176,10 +202,33 @@ def create_configuration(values: dict, actor=None) -> OutlookConfiguration:
     return configuration
 
 
+ON_SCOPE_EXIT_CHOICES = ("delete", "keep")
+ON_SCOPE_EXIT_INVALID = (
+    'Choose "delete" (the Outlook copies of records leaving the scope are deleted) or "keep" (they stay in '
+    "Outlook, unlinked, and are never synced again unless their record comes back into scope)."
+)
+
+
+def _scope_changed_objects(before: dict, after: dict) -> list[str]:
+    """The objects whose data setting or data set a change touched (what can take records out of scope)."""
+    return [o for o in SyncObject.values
+            if before["data_settings"].get(o) != after["data_settings"].get(o)
+            or before["data_sets"].get(o) != after["data_sets"].get(o)]
+
+
 @transaction.atomic
-def update_configuration(configuration: OutlookConfiguration, changes: dict, actor=None) -> OutlookConfiguration:
+def update_configuration(configuration: OutlookConfiguration, changes: dict, actor=None,
+                         on_scope_exit: str | None = None) -> OutlookConfiguration:
     """Apply a partial change (PATCH semantics: nested data settings and data sets merge field by field; a list
-    of profiles or filters replaces the old one). No audit entry when nothing changed."""
+    of profiles or filters replaces the old one). No audit entry when nothing changed.
+
+    ``on_scope_exit`` is the admin's choice for records the change takes out of scope: ``"delete"`` their Outlook
+    copies (DESIGN.md §5; also what happens when no choice is given), or ``"keep"`` them unlinked. The choice is
+    stored, one-shot, on the object states of the users the configuration applies to, for the objects whose data
+    setting or data set changed; the next run of each consumes it (``sync.runner``). ``None`` leaves a choice made
+    by an earlier save that no run has consumed yet as it is."""
+    if on_scope_exit is not None and on_scope_exit not in ON_SCOPE_EXIT_CHOICES:
+        raise ConfigurationInvalid({"on_scope_exit": [ON_SCOPE_EXIT_INVALID]})
     OutlookConfiguration.objects.select_for_update().filter(pk=configuration.pk).first()  # one change at a time
     configuration = _prefetched(configuration.pk)
     before = snapshot(configuration)
@@ -188,14 +237,23 @@ def update_configuration(configuration: OutlookConfiguration, changes: dict, act
     configuration = _prefetched(configuration.pk)
     after = snapshot(configuration)
     if before != after:
-        refresh_object_states(applied_to + assigned_user_ids(configuration.pk))
+        users = applied_to + assigned_user_ids(configuration.pk)
+        refresh_object_states(users)
+        scoped = _scope_changed_objects(before, after)
+        if scoped and on_scope_exit is not None:
+            UserObjectState.objects.filter(user_id__in=users, object__in=scoped).update(
+                release_scope_exits=on_scope_exit == "keep")
         old, new = audit.diff(before, after)
+        audit_changes = {"before": old, "after": new}
+        if scoped and on_scope_exit is not None:
+            audit_changes["on_scope_exit"] = on_scope_exit
+        kept = " (copies of records leaving the scope kept, unlinked)" if scoped and on_scope_exit == "keep" else ""
         audit.record(
             AuditEntry.Action.CONFIGURATION_UPDATED,
             actor,
             configuration,
-            summary=f"Changed {', '.join(sorted(new))} of {configuration.name!r}",
-            changes={"before": old, "after": new},
+            summary=f"Changed {', '.join(sorted(new))} of {configuration.name!r}{kept}",
+            changes=audit_changes,
         )
     return configuration
 

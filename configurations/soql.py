@@ -347,6 +347,22 @@ def compile_where(
     closed_days_back). With the object's ``data_setting``, events that are private in Salesforce are left out
     unless it syncs private events. Raises DataSetError if a filter or the user id is not acceptable.
     """
+    return " AND ".join(clause.condition for clause in where_clauses(data_set, salesforce_user_id, now, data_setting))
+
+
+@dataclass(frozen=True)
+class WhereClause:
+    """One condition of a compiled data set, with what a record failing it is, in words (the record explorer says
+    which clause keeps a record out)."""
+
+    condition: str
+    fails: str  # "It is owned by someone else (the data set syncs the user's own contacts)."
+
+
+def where_clauses(
+    data_set: Any, salesforce_user_id: str, now: datetime | None = None, data_setting: Any = None
+) -> list[WhereClause]:
+    """The conditions `compile_where` ANDs, each with the sentence that says why a record failing it is left out."""
     sync_object = data_set.object
     if sync_object not in SOBJECTS:
         raise DataSetError({"object": [f"Unknown object {sync_object!r}."]})
@@ -355,13 +371,17 @@ def compile_where(
     now = now or datetime.now(UTC)
     today = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC).date()
     owner = quote(salesforce_user_id)
-    conditions: list[str] = []
+    conditions: list[WhereClause] = []
+    not_owner = "It is owned by another Salesforce user, and the data set takes only the user's own {what}."
     if sync_object == "contacts":
         scope = data_set.scope
         if scope == "my_contacts":
-            conditions.append(f"OwnerId = {owner}")
+            conditions.append(WhereClause(f"OwnerId = {owner}", not_owner.format(what="contacts")))
         elif scope == "my_accounts_contacts":
-            conditions.append(f"Account.OwnerId = {owner}")
+            conditions.append(WhereClause(
+                f"Account.OwnerId = {owner}",
+                "Its account is owned by another Salesforce user (or it has none), and the data set takes only "
+                "contacts on the user's accounts."))
         elif scope != "all_visible":
             raise DataSetError({"scope": [f"Unknown scope {scope!r}."]})
     elif sync_object == "events":
@@ -369,24 +389,36 @@ def compile_where(
         end = datetime.combine(today + timedelta(days=_days(data_set.days_ahead, "days_ahead")), time(23, 59, 59),
                                tzinfo=UTC)
         conditions += [
-            f"OwnerId = {owner}",
-            f"EndDateTime >= {datetime_literal(start)}",
-            f"StartDateTime <= {datetime_literal(end)}",
+            WhereClause(f"OwnerId = {owner}", not_owner.format(what="events")),
+            WhereClause(f"EndDateTime >= {datetime_literal(start)}",
+                        f"It ended before the data set's window, which starts {start.date().isoformat()} "
+                        f"({data_set.days_back} days back)."),
+            WhereClause(f"StartDateTime <= {datetime_literal(end)}",
+                        f"It starts after the data set's window, which ends {end.date().isoformat()} "
+                        f"({data_set.days_ahead} days ahead)."),
         ]
         if data_setting is not None and not getattr(data_setting, "sync_private_events", False):
-            conditions.append("IsPrivate = false")
+            conditions.append(WhereClause(
+                "IsPrivate = false", "It is private in Salesforce, and the data setting does not sync private events."))
     else:
         since = today - timedelta(days=_days(data_set.closed_days_back, "closed_days_back"))
         conditions += [
-            f"OwnerId = {owner}",
-            f"(IsClosed = false OR (IsClosed = true AND ActivityDate >= {since.isoformat()}))",
+            WhereClause(f"OwnerId = {owner}", not_owner.format(what="tasks")),
+            WhereClause(f"(IsClosed = false OR (IsClosed = true AND ActivityDate >= {since.isoformat()}))",
+                        f"It is closed with a due date before {since.isoformat()} (or none), and the data set takes "
+                        f"closed tasks of the last {data_set.closed_days_back} days only."),
         ]
     filters = list(data_set.filters or [])
     errors = filter_errors(sync_object, filters)
     if errors:
         raise DataSetError({"filters": errors})
-    conditions += [_compile_filter(sync_object, item)[0] for item in filters]
-    return " AND ".join(conditions)
+    for number, item in enumerate(filters, start=1):
+        shown = item.get("value")
+        conditions.append(WhereClause(
+            _compile_filter(sync_object, item)[0],
+            f"It fails the data set's filter {number}: {item['field']} {item['op'].replace('_', ' ')} "
+            f"{shown if shown not in (None, '') else ''}".rstrip() + "."))
+    return conditions
 
 
 def compile_query(

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from configurations import views
+from sync import preview_views
 
 app_name = "configurations"
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/edit/validate/", views.configuration_validate, name="validate"),
     path("<int:pk>/preview/", views.configuration_preview, name="preview"),
     path("<int:pk>/delete/", views.configuration_delete, name="delete"),
+    path("<int:pk>/impact/", preview_views.configuration_impact, name="impact"),
     path("<int:pk>/users/search/", views.configuration_search, name="search"),
     path("<int:pk>/users/assign/", views.configuration_assign, name="assign"),
     path("<int:pk>/users/unassign/", views.configuration_unassign, name="unassign"),

@@ -115,7 +115,9 @@ def configuration_list(request):
 
 def _render_form(request, form: ConfigurationForm, status: int = 200):
     template = "configurations/_form_body.html" if request.htmx else "configurations/form.html"
-    return render(request, template, {"form": form}, status=status)
+    # A choice for records leaving the scope, made under an impact preview, is shown again if the save failed.
+    choice = request.POST.get("on_scope_exit") if request.method == "POST" else None
+    return render(request, template, {"form": form, "on_scope_exit": choice}, status=status)
 
 
 def _action(request) -> str:
@@ -132,8 +134,12 @@ def _save(request, configuration: OutlookConfiguration | None):
             configuration = services.create_configuration(form.values(), actor=request.user)
             messages.success(request, f"Configuration “{configuration.name}” created.")
         else:
-            configuration = services.update_configuration(configuration, form.values(), actor=request.user)
-            messages.success(request, f"Configuration “{configuration.name}” saved.")
+            on_scope_exit = request.POST.get("on_scope_exit") or None
+            configuration = services.update_configuration(configuration, form.values(), actor=request.user,
+                                                          on_scope_exit=on_scope_exit)
+            kept = (" The Outlook copies of records leaving the scope are kept, unlinked, at the next sync."
+                    if on_scope_exit == "keep" else "")
+            messages.success(request, f"Configuration “{configuration.name}” saved.{kept}")
     except ConfigurationInvalid as exc:
         form.set_errors(exc.errors)
         return _render_form(request, form, status=400)

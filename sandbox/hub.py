@@ -44,12 +44,17 @@ class Sandbox:
             marker.write_text(json.dumps({"seed": seed}))
 
     def create_user(
-        self, *, username: str, email: str, first_name: str, last_name: str, profile: str
+        self, *, username: str, email: str, first_name: str, last_name: str, profile: str,
+        time_zone: str | None = None,
     ) -> dict:
-        """Create a Salesforce user and its mailbox; answer what the control API returns."""
+        """Create a Salesforce user and its mailbox; answer what the control API returns.
+
+        `time_zone`: the user's TimeZoneSidKey (an IANA name from the emulator's picklist); by default the org's,
+        GMT, as every sandbox user before time zones had."""
         with self.lock:
             salesforce_id = self.salesforce.create_user(
-                username=username, email=email, first_name=first_name, last_name=last_name, profile=profile
+                username=username, email=email, first_name=first_name, last_name=last_name, profile=profile,
+                time_zone=time_zone,
             )
             mailbox = self.exchange.create_mailbox(email=email, display_name=f"{first_name} {last_name}".strip())
             self.graph.create_mailbox(email=email, display_name=f"{first_name} {last_name}".strip())

@@ -11,6 +11,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.ca import ensure_certificates, server_ssl_context
 from sandbox.hub import Sandbox
+from sandbox.smtp_sink import SmtpSink, start_sink
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class RunningSandbox:
     exchange_url: str
     ca_path: Path
     graph_url: str = ""
+    smtp: SmtpSink | None = None  # the SMTP sink, when asked for (`smtp_port`)
     _servers: list[BaseWSGIServer] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -45,6 +47,8 @@ class RunningSandbox:
         return f"{self.exchange_url}/EWS/Exchange.asmx"
 
     def stop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.stop()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -61,8 +65,10 @@ def start_sandbox(
     seed: str = "demo",
     exchange_https: bool = False,
     graph_port: int = 0,
+    smtp_port: int | None = None,
 ) -> RunningSandbox:
-    """Serve the emulators on background threads; port 0 picks a free port. Call ``stop()`` when done."""
+    """Serve the emulators on background threads; port 0 picks a free port. Call ``stop()`` when done. With
+    `smtp_port`, an SMTP sink too, keeping messages under ``<data_dir>/mail``."""
     if not is_loopback(host):
         logger.warning(
             "The sandbox listens on %s, beyond this machine: anyone who can reach it can use its control API "
@@ -94,6 +100,12 @@ def start_sandbox(
         graph_url=f"https://{host}:{graph.server_port}",
         _servers=[salesforce, exchange, graph],
     )
+    if smtp_port is not None:
+        try:
+            running.smtp = start_sink(data_dir / "mail", host=host, port=smtp_port)
+        except (OSError, RuntimeError) as exc:  # the emulators are what matters; e-mails are a development nicety
+            logger.warning("The SMTP sink could not listen on %s:%s (%s), so alert e-mails sent to it are not kept. "
+                           "Set SANDBOX_SMTP_PORT (or --smtp-port) to a free port.", host, smtp_port, exc)
     for server in running._servers:
         thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"sandbox-{server.server_port}")
         thread.start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -13,11 +15,11 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.response import Response
 
 from configurations.models import SyncObject
-from sync import connections
+from sync import connections, runs_csv
 from sync.filters import filter_runs
 from sync.models import Connection, RecordError, SyncRun
 from sync.routing import routing_summary
@@ -208,3 +210,35 @@ class ConnectionViewSet(viewsets.GenericViewSet):
         if connection is None:
             return {"kind": kind, "label": Connection.Kind(kind).label, "configured": False}
         return {**ConnectionSerializer(connection).data, "configured": True}
+
+
+# ---- runs as CSV --------------------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("since", OpenApiTypes.DATE, description="first day (the server's time zone)"),
+        OpenApiParameter("until", OpenApiTypes.DATE, description="last day, included"),
+        OpenApiParameter("configuration", {"type": "string", "pattern": "^(none|[1-9][0-9]{0,17})$"},
+                         description="runs of the users this configuration applies to now; 'none' for users with "
+                                     "none"),
+        OpenApiParameter("error_code", {"type": "string", "maxLength": 100}),
+        OpenApiParameter("user", {"type": "string", "maxLength": 254}, description="id, username or e-mail"),
+        OpenApiParameter("object", str, enum=SyncObject.values),
+        OpenApiParameter("state", str, enum=SyncRun.State.values),
+        OpenApiParameter("trigger", str, enum=SyncRun.Trigger.values),
+    ],
+    responses={(200, "text/csv"): {"type": "string", "description": "one line per run, oldest first"}, 400: dict},
+    tags=["sync-runs"],
+)
+@api_view(["GET"])
+@permission_classes([permission_required("sync.view_syncrun")])
+def runs_csv_export(request):
+    """Sync runs as CSV (oldest first): counts per side, API calls, error, and the user's configuration now;
+    filtered by a date range, configuration, error code, user, object, state and trigger."""
+    runs, errors = runs_csv.export_runs(request.query_params)
+    if errors:
+        return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+    response = StreamingHttpResponse(runs_csv.csv_lines(runs), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{runs_csv.filename(request.query_params)}"'
+    return response

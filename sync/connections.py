@@ -146,7 +146,7 @@ def open_mailbox(user: SyncUser, route: Route | None = None):
     """The connector for the user's mailbox on the connection that serves it (EWS or Graph)."""
     route = route or mailbox_route(user)
     settings_ = graph_settings() if route.protocol == ExchangeRoute.GRAPH else ews_settings()
-    return mailbox_class(route)(settings_, user.email)
+    return mailbox_class(route)(settings_, user.email, time_zone=user.time_zone)
 
 
 def salesforce_client(username: str):

@@ -78,7 +78,9 @@ class DjangoLinkStore:
         return self._memory.revisit()
 
     def clear(self) -> None:
-        RecordLink.objects.filter(user_id=self.user_id, object=self.object_type).delete()
+        # Released links (copies the admin chose to keep) survive a reset, as in the engine's memory store.
+        RecordLink.objects.filter(user_id=self.user_id, object=self.object_type).exclude(
+            state=LinkState.RELEASED.value).delete()
         self._memory.clear()
 
     def commit(self, puts: Sequence[Link], removals: Sequence[Link]) -> list[Link]:

@@ -151,6 +151,7 @@ class LinkState(models.TextChoices):
     LINKED = "linked", "Linked"
     PENDING_CREATE_SALESFORCE = "pending_create_salesforce", "Being created in Salesforce"
     PENDING_CREATE_OUTLOOK = "pending_create_outlook", "Being created in Outlook"
+    RELEASED = "released", "Kept in Outlook, unlinked"
 
 
 class SideChoice(models.TextChoices):
@@ -284,3 +285,44 @@ class RecordError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.side} {self.record_id}: {self.code}"
+
+
+class Preview(models.Model):
+    """A dry run of one user's sync, or the impact of a configuration change, computed by a worker: what a sync
+    would do, read from both ends and never applied (sync.previews). Support staff and admins read the result."""
+
+    class Kind(models.TextChoices):
+        DRY_RUN = "dry_run", "Dry run"
+        IMPACT = "impact", "Impact preview"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    TERMINAL_STATES = (State.DONE, State.FAILED)
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    # The dry run's user; the impact preview's configuration (kept when the configuration is deleted later).
+    user = models.ForeignKey("users.SyncUser", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="previews")
+    configuration = models.ForeignKey("configurations.OutlookConfiguration", null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    # What was asked: {"objects": [...]} for a dry run; {"change": {...}} | {"assign": [...]} | {"unassign": [...]}
+    # | {"delete": true} for an impact preview.
+    request = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    progress = models.JSONField(default=dict, blank=True)  # {"done": n, "total": n, "step": "..."}
+    result = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"preview {self.pk}: {self.kind} {self.state}"

@@ -1,20 +1,23 @@
-"""What one run of one user's object needs to know: the connectors' options, the scope fingerprint, the engine's
-data setting, and which objects a configuration syncs."""
+"""What one run of one user's object needs to know: its scope (the data setting and data set in force, the
+connectors' options, the scope fingerprint), the engine's data setting, and which objects a configuration syncs."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from configurations.models import DataSet, DataSetting, Direction, EventScope, OutlookConfiguration
+from configurations.services import Proposed
 from configurations.soql import compile_where
 from sync import engine
 from sync.connections import mailbox_class
 from sync.connectors.base import ObjectOptions
 from sync.routing import Route, mailbox_route
 from users.models import SyncUser
+from users.services import effective_configuration
 
 OBJECTS = ("contacts", "events", "tasks")
 
@@ -53,12 +56,14 @@ def scope_fingerprint(data_setting: DataSetting, options: ObjectOptions) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def engine_setting(data_setting: DataSetting) -> engine.DataSetting:
-    """The engine's (pure) copy of a data setting: direction, conflict behaviour, deletions."""
+def engine_setting(data_setting: DataSetting, *, release_scope_exits: bool = False) -> engine.DataSetting:
+    """The engine's (pure) copy of a data setting: direction, conflict behaviour, deletions, and whether this run
+    keeps (releases) the Outlook copies of records leaving the scope (the admin's one-shot choice)."""
     return engine.DataSetting(
         direction=engine.Direction(data_setting.direction),
         conflict_behavior=engine.ConflictBehavior(data_setting.conflict_behavior),
         propagate_deletions=data_setting.propagate_deletions,
+        release_scope_exits=release_scope_exits,
     )
 
 
@@ -66,3 +71,41 @@ def synced_objects(configuration: OutlookConfiguration) -> list[str]:
     """The objects a configuration syncs (direction other than `none`), in a stable order."""
     directions = dict(configuration.data_settings.values_list("object", "direction"))
     return [name for name in OBJECTS if directions.get(name, Direction.NONE) != Direction.NONE]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user's object syncs with: the configuration's data setting and data set, the connectors' options
+    at this moment, their fingerprint, and the Exchange route that serves the mailbox."""
+
+    configuration: OutlookConfiguration
+    data_setting: DataSetting
+    data_set: DataSet
+    options: ObjectOptions
+    fingerprint: str
+    route: Route
+
+
+def resolve_scope(user: SyncUser, object_type: str, now: datetime,
+                  proposed: Proposed | None = None) -> Scope | tuple[str, str]:
+    """The scope a run of the user's object has now, or why nothing syncs (error code, sentence).
+
+    `proposed` replaces the user's effective configuration with an unsaved one (an impact preview)."""
+    if proposed is None:
+        effective = effective_configuration(user)
+        if effective is None or not user.active:
+            reason = "no configuration is assigned" if user.active else "the user is inactive"
+            return ("not_assigned", f"Nothing to sync: {reason}.")
+        configuration = effective.configuration
+        data_setting = configuration.data_settings.filter(object=object_type).first()
+        data_set = configuration.data_sets.filter(object=object_type).first()
+    else:
+        if not user.active:
+            return ("not_assigned", "Nothing to sync: the user is inactive.")
+        configuration = proposed.configuration
+        data_setting, data_set = proposed.data_settings.get(object_type), proposed.data_sets.get(object_type)
+    if data_setting is None or data_setting.direction == Direction.NONE or data_set is None:
+        return ("object_not_synced", f"{configuration.name} does not sync {object_type}.")
+    route = mailbox_route(user)
+    options = object_options(data_setting, data_set, user, now, route)
+    return Scope(configuration, data_setting, data_set, options, scope_fingerprint(data_setting, options), route)

@@ -3,10 +3,23 @@ runs and records over time."""
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Max, Q, Value, When, Window
-from django.db.models.functions import RowNumber, TruncHour
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Q,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, RowNumber, TruncDate, TruncHour
 from django.utils import timezone
 
 from sync.models import Connection, SyncRun
@@ -223,3 +236,121 @@ def end_health(now: datetime | None = None) -> list[EndHealth]:
     for key, end in ends.items():
         end.last_success = latest[key]
     return [end for end in ends.values() if end.key == "salesforce" or end.status != "unused"]
+
+
+# ---- trends: the last 14 days ---------------------------------------------------------------------------------------
+
+TREND_DAYS = 14
+TREND_CODES = 5  # error codes charted each on their own; the rest are summed as "other"
+
+
+@dataclass
+class TrendDay:
+    day: date
+    succeeded: int = 0
+    failed: int = 0
+    to_salesforce: int = 0  # records written in Salesforce (created, updated, deleted)
+    to_outlook: int = 0
+    salesforce_calls: int = 0  # the sync's own Salesforce API calls
+    exchange_calls: int = 0
+    org_api_used: int | None = None  # the org's use of its daily allocation as last reported that day (peak)
+    api_allocation: int | None = None
+    failures: Counter = field(default_factory=Counter)  # failed runs by error code
+
+    @property
+    def failure_codes(self) -> list[tuple[str, int]]:
+        """(code, failed runs), most first (templates cannot call Counter.most_common: a lookup answers 0)."""
+        return self.failures.most_common()
+
+    @property
+    def org_api_share(self) -> float | None:
+        """The org's peak use that day as a percentage of its allocation (what the alerts threshold compares)."""
+        if not self.api_allocation or self.org_api_used is None:
+            return None
+        return round(100 * self.org_api_used / self.api_allocation, 1)
+
+    @property
+    def own_api_share(self) -> float | None:
+        """The sync's own Salesforce calls that day as a percentage of the allocation."""
+        return round(100 * self.salesforce_calls / self.api_allocation, 2) if self.api_allocation else None
+
+
+@dataclass
+class Trends:
+    days: list[TrendDay]
+    codes: list[str]  # the error codes charted, most frequent first ("other" last when there are more)
+
+    def as_dict(self) -> dict:
+        """The charts' data (labels and series), as the dashboard's script reads it."""
+        days = self.days
+        return {
+            "labels": [d.day.isoformat() for d in days],
+            "runs": {"succeeded": [d.succeeded for d in days], "failed": [d.failed for d in days]},
+            "failures": {code: [_code_count(d, code, self.codes) for d in days] for code in self.codes},
+            "records": {"salesforce": [d.to_salesforce for d in days], "outlook": [d.to_outlook for d in days]},
+            "api": {"org_share": [d.org_api_share for d in days], "own_share": [d.own_api_share for d in days],
+                    "salesforce_calls": [d.salesforce_calls for d in days],
+                    "allocation": [d.api_allocation for d in days]},
+        }
+
+    @property
+    def runs(self) -> int:
+        return sum(d.succeeded + d.failed for d in self.days)
+
+    @property
+    def failed(self) -> int:
+        return sum(d.failed for d in self.days)
+
+
+def _code_count(day: TrendDay, code: str, charted: list[str]) -> int:
+    if code == "other":
+        return sum(n for c, n in day.failures.items() if c not in charted)
+    return day.failures.get(code, 0)
+
+
+def _number(path: str):
+    """A number inside a run's JSON column (``counts__salesforce__create``), NULL when absent."""
+    return Cast(KT(path), BigIntegerField())
+
+
+def trends(now: datetime | None = None, days: int = TREND_DAYS) -> Trends:
+    """Runs that ended in each of the last ``days`` days (the server's time zone), today included: succeeded and
+    failed, failures by error code, records written on each side, API calls against the Salesforce allocation.
+    Three aggregate queries whatever the number of runs."""
+    now = timezone.localtime(now or timezone.now())
+    first = now.date() - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    by_day = {first + timedelta(days=n): TrendDay(first + timedelta(days=n)) for n in range(days)}
+    ended = SyncRun.objects.filter(finished_at__gte=since, state__in=[SyncRun.State.SUCCEEDED, SyncRun.State.FAILED])
+    day = TruncDate("finished_at", tzinfo=timezone.get_current_timezone())
+    rows = ended.annotate(day=day).values("day").order_by().annotate(
+        succeeded=Count("id", filter=Q(state=SyncRun.State.SUCCEEDED)),
+        failed=Count("id", filter=Q(state=SyncRun.State.FAILED)),
+        **{f"{side}_{kind}": Sum(_number(f"counts__{side}__{kind}"))
+           for side in ("salesforce", "outlook") for kind in ("create", "update", "delete")},
+        salesforce_calls=Sum(_number("api_calls__salesforce")),
+        exchange_calls=Sum(_number("api_calls__exchange")),
+        org_api_used=Max("salesforce_api_used"),
+        api_allocation=Max("salesforce_api_allocation"),
+    )
+    for row in rows:
+        entry = by_day.get(row["day"])
+        if entry is None:
+            continue
+        entry.succeeded, entry.failed = row["succeeded"], row["failed"]
+        entry.to_salesforce = sum(row[f"salesforce_{k}"] or 0 for k in ("create", "update", "delete"))
+        entry.to_outlook = sum(row[f"outlook_{k}"] or 0 for k in ("create", "update", "delete"))
+        entry.salesforce_calls = row["salesforce_calls"] or 0
+        entry.exchange_calls = row["exchange_calls"] or 0
+        entry.org_api_used, entry.api_allocation = row["org_api_used"], row["api_allocation"]
+    totals: Counter = Counter()
+    failures = (ended.filter(state=SyncRun.State.FAILED).annotate(day=day).values_list("day", "error_code")
+                .annotate(n=Count("id")).order_by())
+    for failed_day, code, number in failures:
+        if failed_day in by_day:
+            by_day[failed_day].failures[code or "unknown"] += number
+            totals[code or "unknown"] += number
+    codes = [code for code, _ in totals.most_common(TREND_CODES)]
+    if len(totals) > TREND_CODES:
+        codes.append("other")
+    return Trends(list(by_day.values()), codes)

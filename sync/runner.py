@@ -20,14 +20,12 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from configurations.models import Direction
 from configurations.soql import DataSetError
 from sync import engine, outcome
 from sync.connections import (
     Route,
     describe_error,
     describe_run_error,
-    mailbox_route,
     open_mailbox,
     required_permissions,
     salesforce_client,
@@ -39,10 +37,9 @@ from sync.guard_advice import guard_message
 from sync.leases import SyncUnavailable, claim, lease_owner, release, renew
 from sync.linkstore import DjangoLinkStore, DjangoWatermarks
 from sync.models import RecordError, SyncRun
-from sync.options import engine_setting, object_options, scope_fingerprint
+from sync.options import engine_setting, resolve_scope
 from sync.outcome import RunResult
 from users.models import SyncState, SyncUser, UserObjectState
-from users.services import effective_configuration
 
 log = logging.getLogger(__name__)
 
@@ -331,20 +328,13 @@ def _start(run: SyncRun, state: UserObjectState) -> str:
 def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Ending:
     """Resolve what to sync, build the ends, run the engine and record its outcome; connector errors propagate."""
     run, state, user = job.run, job.state, job.run.user
-    effective = effective_configuration(user)
-    if effective is None or not user.active:
-        reason = "no configuration is assigned" if user.active else "the user is inactive"
-        return Ending(RunResult.DISABLED, ("not_assigned", f"Nothing to sync: {reason}."))
-    configuration = effective.configuration
-    data_setting = configuration.data_settings.filter(object=run.object).first()
-    data_set = configuration.data_sets.filter(object=run.object).first()
-    if data_setting is None or data_setting.direction == Direction.NONE or data_set is None:
-        return Ending(RunResult.DISABLED, ("object_not_synced", f"{configuration.name} does not sync {run.object}."))
+    scope = resolve_scope(user, run.object, run.started_at)
+    if isinstance(scope, tuple):
+        return Ending(RunResult.DISABLED, scope)
+    configuration, data_setting, route = scope.configuration, scope.data_setting, scope.route
+    options, fingerprint = scope.options, scope.fingerprint
 
     job.clients = job.given
-    route = mailbox_route(user)
-    options = object_options(data_setting, data_set, user, run.started_at, route)
-    fingerprint = scope_fingerprint(data_setting, options)
     if not run.full and fingerprint != state.scope_fingerprint:
         # The data setting, data set, window or mailbox route changed since the watermarks were taken (series
         # synced as series or as occurrences among them): read everything.
@@ -356,16 +346,17 @@ def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Endin
     _follow_mailbox(run, state, route.protocol)
     if run.full or previous_state in (SyncState.NEEDS_ATTENTION, SyncState.NOT_STARTED):
         with blamed_on("salesforce"):
-            _check_permissions(clients, run.object, data_setting.direction)
+            check_permissions(clients, run.object, data_setting.direction)
     with blamed_on("salesforce"):
         salesforce_side = _Blamed(clients.salesforce.side(run.object, options), "salesforce")
     # The contacts folder is created by a first sync or after a reset (no Exchange watermark yet), never otherwise.
     first_or_reset = DjangoWatermarks(state).get(engine.Side.OUTLOOK) is None
     with blamed_on("exchange"):
         exchange_side = _Blamed(clients.exchange.side(run.object, options, create_folder=first_or_reset), "exchange")
+    release = UserObjectState.objects.filter(pk=state.pk, release_scope_exits=True).exists()
     synced = engine.run_sync(
         run.object,
-        engine_setting(data_setting),
+        engine_setting(data_setting, release_scope_exits=release),
         TrackedSide(salesforce_side, job.progress),
         TrackedSide(exchange_side, job.progress),
         DjangoLinkStore(user.pk, run.object),
@@ -376,7 +367,9 @@ def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Endin
     )
 
     if synced.watermarks_advanced:
-        UserObjectState.objects.filter(pk=state.pk).update(scope_fingerprint=fingerprint)
+        # The admin's one-shot "keep them and unlink" is spent once a run has applied it.
+        extra = {"release_scope_exits": False} if release else {}
+        UserObjectState.objects.filter(pk=state.pk).update(scope_fingerprint=fingerprint, **extra)
     _record_outcome(run, synced)
     if synced.refusal is not None:
         message = guard_message(synced.refusal, user, configuration, run.object, state.last_success_at)
@@ -421,7 +414,7 @@ def _follow_mailbox(run: SyncRun, state: UserObjectState, protocol: str) -> None
         state.exchange_protocol = protocol
 
 
-def _check_permissions(clients: Clients, object_type: str, direction: str) -> None:
+def check_permissions(clients: Clients, object_type: str, direction: str) -> None:
     permissions = clients.salesforce.permissions(object_type)
     missing = [name for name in required_permissions(direction) if not getattr(permissions, name)]
     if missing:

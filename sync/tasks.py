@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from sync.dispatch import dispatch_due
 from sync.leases import SyncUnavailable
 from sync.models import SyncRun
+from sync.previews import compute_preview as compute
 from sync.recovery import defer_run, recover_queue
 from sync.runner import DATABASE_OUTAGE, RunInterrupted, close_interrupted, execute_run
 
@@ -51,6 +52,13 @@ def sync_run(run_id: int) -> None:
     except DATABASE_OUTAGE as exc:
         # Before the run started: it stays queued and recovery sends it again once the database is back.
         log.warning("sync run %s could not start: the database is unreachable (%s)", run_id, exc)
+
+
+@shared_task(ignore_result=True)
+def compute_preview(preview_id: int) -> None:
+    """Compute a queued dry run or impact preview (sync.previews); it only reads the ends. Exits quietly if the
+    preview is gone or already computed (a message sent twice)."""
+    compute(preview_id)
 
 
 def _close_when_possible(interrupted: RunInterrupted) -> None:

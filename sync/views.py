@@ -9,12 +9,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import trigger_client_event
 
+from sync import runs_csv
 from sync.connections import ConnectionTestBusy, check_connection, tls_summary
 from sync.filters import filter_runs
 from sync.forms import connection_form
@@ -250,3 +251,17 @@ def connections(request):
         "may_change": request.user.has_perm("sync.change_connection"),
         "may_test": request.user.has_perm("users.test_connection"),
     }, status=status)
+
+
+@console_view
+def run_export(request):
+    """The runs matching the runs page's filters, a date range, a configuration and an error code, as CSV; bad
+    filters send the reader back to the dashboard's export form with what is wrong."""
+    runs, errors = runs_csv.export_runs(request.GET)
+    if errors:
+        for name, problems in errors.items():
+            messages.error(request, f"Nothing was exported: {name.replace('_', ' ')}: {' '.join(problems)}")
+        return redirect(reverse("dashboard") + "#trends")
+    response = StreamingHttpResponse(runs_csv.csv_lines(runs), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{runs_csv.filename(request.GET)}"'
+    return response

@@ -35,6 +35,11 @@ app.conf.update(
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),
             "options": {"expires": settings.CELERY_BEAT_INTERVAL_SECONDS, "queue": "default"},
         },
+        "alerts": {
+            "task": "alerts.tasks.alerts_tick",
+            "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),
+            "options": {"expires": settings.CELERY_BEAT_INTERVAL_SECONDS, "queue": "default"},
+        },
         "heartbeat": {
             "task": "syncadmin.tasks.heartbeat",
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from apitokens import services as apitokens
 from audit import services as audit
+from alerts.models import AlertSettings
 from audit.models import AuditEntry
 from sync.models import Connection
 from syncadmin import crypto
@@ -246,8 +247,8 @@ def rotate_stored_secrets(actor=None) -> int:
 
     All or nothing: a secret that no configured key decrypts raises ``crypto.SecretUnreadable`` naming its
     connection, and nothing is changed. Each connection gets an audit entry (the secret "re-encrypted", never its
-    value); the settings, and so ``updated_at``, stay as they were. Connections are the only stored secrets today
-    (tests/syncadmin/test_secrets_key.py fails when a model gains another encrypted field).
+    value); the settings, and so ``updated_at``, stay as they were. The stored secrets are the connections' and the
+    alerts' webhook secret (tests/syncadmin/test_secrets_key.py fails when a model gains another encrypted field).
     """
     rotated = 0
     for connection in Connection.objects.select_for_update().exclude(secret_encrypted="").order_by("kind"):
@@ -264,6 +265,23 @@ def rotate_stored_secrets(actor=None) -> int:
             AuditEntry.Action.CONNECTION_UPDATED, actor, subject=label,
             summary=f"Re-encrypted the secret of the {label} with the newest SECRETS_KEY",
             changes={"secret": "re-encrypted"},
+        )
+        rotated += 1
+    alert_settings = AlertSettings.objects.select_for_update().exclude(webhook_secret_encrypted="").first()
+    if alert_settings is not None:
+        try:
+            alert_settings.webhook_secret_encrypted = crypto.rotate(alert_settings.webhook_secret_encrypted)
+        except crypto.SecretUnreadable as exc:
+            raise crypto.SecretUnreadable(
+                "The alerts' webhook secret cannot be decrypted with any key in SECRETS_KEY: put the key it was saved "
+                "with back in the list (after the new one), or enter the secret again; nothing was re-encrypted."
+            ) from exc
+        AlertSettings.objects.filter(pk=alert_settings.pk).update(
+            webhook_secret_encrypted=alert_settings.webhook_secret_encrypted)
+        audit.record(
+            AuditEntry.Action.ALERT_SETTINGS_CHANGED, actor, subject="Alert settings",
+            summary="Re-encrypted the alerts' webhook secret with the newest SECRETS_KEY",
+            changes={"webhook_secret": "re-encrypted"},
         )
         rotated += 1
     return rotated

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "sync",
     "sandbox",
     "apitokens",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -305,6 +306,28 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 # --- end of API tokens -------------------------------------------------------------------------------------------
 
+# ---- Alerts (alerts/) ---------------------------------------------------------------------------------------------
+# E-mail goes through Django's SMTP backend with these settings (`make run` points it at the sandbox's SMTP sink).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS, EMAIL_USE_SSL: set one of them, not both")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10, minimum=1, maximum=300)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "sync-console@localhost")
+# The same cause (e.g. users needing attention for the same code) is alerted at most once per this many hours.
+ALERTS_REPEAT_HOURS = env_int("ALERTS_REPEAT_HOURS", 24, minimum=1, maximum=24 * 30)
+# With the daily digest on, it is sent at the first tick after this hour (TIME_ZONE).
+ALERTS_DIGEST_HOUR = env_int("ALERTS_DIGEST_HOUR", 8, minimum=0, maximum=23)
+# A failed delivery is tried again after base * 2^(attempts - 1) seconds (capped), at most this many times in all.
+ALERTS_MAX_ATTEMPTS = env_int("ALERTS_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+ALERTS_BACKOFF_BASE_SECONDS = env_int("ALERTS_BACKOFF_BASE_SECONDS", 60, minimum=1)
+ALERTS_BACKOFF_CAP_SECONDS = env_int("ALERTS_BACKOFF_CAP_SECONDS", 3600, minimum=1)
+# ---- end of alerts -----------------------------------------------------------------------------------------------
+
 SANDBOX_DATA_DIR = Path(env_str("SANDBOX_DATA_DIR") or VAR_DIR / "sandbox")
 # Which Exchange protocol serves the sandbox demo's mailboxes: its EWS emulator or its Graph emulator.
 SANDBOX_EXCHANGE = env_choice("SANDBOX_EXCHANGE", "ews", choices=("ews", "graph"))
@@ -312,6 +335,8 @@ SANDBOX_EXCHANGE = env_choice("SANDBOX_EXCHANGE", "ews", choices=("ews", "graph"
 SANDBOX_SALESFORCE_PORT = env_int("SANDBOX_SALESFORCE_PORT", 8443, minimum=1, maximum=65535)
 SANDBOX_EXCHANGE_PORT = env_int("SANDBOX_EXCHANGE_PORT", 8444, minimum=1, maximum=65535)
 SANDBOX_GRAPH_PORT = env_int("SANDBOX_GRAPH_PORT", 8445, minimum=1, maximum=65535)
+# The sandbox's SMTP sink (alerts' e-mails in development; the console lists them under DEBUG at /alerts/mail/).
+SANDBOX_SMTP_PORT = env_int("SANDBOX_SMTP_PORT", 8025, minimum=1, maximum=65535)
 
 LOGGING = {
     "version": 1,

@@ -27,6 +27,7 @@ urlpatterns = [
     path("sync/", include("sync.urls")),
     path("audit/", include("audit.urls")),
     path("api-tokens/", include("apitokens.urls")),
+    path("alerts/", include("alerts.urls")),
     path("api/v1/", include(("syncadmin.api_urls", "api"), namespace="api")),
     # The schema and its docs page need a role that may use the API (anonymous: 401, or the login page for the docs).
     path("api/schema/", SchemaView.as_view(), name="schema"),

@@ -14,7 +14,8 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from sync.reports import overview
+from configurations.models import OutlookConfiguration
+from sync.reports import overview, trends
 from syncadmin import health
 from syncadmin.roles import ADMIN, API, SUPPORT, may_use_console, role_of
 from users.models import SyncState
@@ -113,6 +114,8 @@ def dashboard(request):
             "worker": health.worker_status(),
             "waiting": health.waiting_for_a_worker(),
             "overview": overview(),
+            "trends": trends(),
+            "configurations": OutlookConfiguration.objects.order_by("name").values("pk", "name"),
             "states": [(state, label) for state, label in SyncState.choices],
         },
     )

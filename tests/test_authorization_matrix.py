@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from apitokens.models import ApiToken
 from audit.models import AuditEntry
-from sync.models import Connection, RecordLink, SyncRun
+from sync.models import Connection, Preview, RecordLink, SyncRun
 from syncadmin.models import Heartbeat
 from syncadmin.roles import ADMIN, SUPPORT
 from syncadmin.services import create_account
@@ -102,6 +102,7 @@ TABLE: dict[str, Row] = {
     "configurations:search": row(("GET",), CONSOLE_ADMIN),
     "configurations:assign": row(("POST",), CONSOLE_ADMIN),
     "configurations:unassign": row(("POST",), CONSOLE_ADMIN),
+    "configurations:impact": row(("POST",), CONSOLE_ADMIN),  # previews a change only those who may make it
     # Synced users (console): support may sync now, test and reset; routing a mailbox is for admins.
     "users:list": row(ANY, CONSOLE),
     "users:detail": row(ANY, CONSOLE),
@@ -109,10 +110,16 @@ TABLE: dict[str, Row] = {
     "users:test_connection": row(("POST",), CONSOLE),
     "users:reset": row(("GET", "POST"), CONSOLE),
     "users:route": row(("POST",), CONSOLE_ADMIN),
+    "users:dry_run": row(("POST",), CONSOLE),  # reads both ends, writes nothing
+    "users:records": row(("GET",), CONSOLE),  # the record explorer panel: reads only
+    "users:bulk": row(("POST",), CONSOLE),  # each action checks its own permission (assign: admins)
+    "users:import_assignments": row(("POST",), CONSOLE_ADMIN),
     # Runs and connections (console): saving a connection is for admins (testing one is for support too).
     "sync:runs": row(ANY, CONSOLE),
     "sync:run": row(ANY, CONSOLE),
+    "sync:runs_csv": row(ANY, CONSOLE),
     "sync:run_progress": row(ANY, CONSOLE),
+    "sync:preview": row(("GET",), CONSOLE),
     "sync:connections": row(("GET", "PUT", "PATCH", "DELETE"), CONSOLE, body={"kind": "salesforce"},
                             POST=CONSOLE_ADMIN),
     # The audit trail page: admins and support. API tokens page: admins only.
@@ -126,6 +133,9 @@ TABLE: dict[str, Row] = {
     "accounts:deactivate": row(("POST",), CONSOLE_ADMIN),
     "accounts:reactivate": row(("POST",), CONSOLE_ADMIN),
     "password_change": row(("GET", "POST"), CONSOLE),
+    # Alerts page: admins only; the SMTP sink's mail page exists under DEBUG only (tests run without: 404).
+    "alerts:page": row(("GET", "POST"), CONSOLE_ADMIN),
+    "alerts:mail": row(("GET",), _policy(LOGIN, 403, LOGIN, 403, 404)),
     # The REST API.
     "api:api-root": row(("GET",), API_READ),
     "api:me": row(("GET",), _policy(401, OK, OK, OK, OK)),  # any account: who am I, which role
@@ -138,17 +148,28 @@ TABLE: dict[str, Row] = {
     "api:configuration-unassign": row(("POST",), API_CHANGE),
     "api:syncuser-list": row(("GET",), API_READ, POST=API_CHANGE),
     "api:syncuser-detail": row(("GET",), API_READ, PATCH=API_CHANGE),
+    "api:syncuser-records": row(("GET",), API_READ),  # the record explorer: reads only
+    "api:syncuser-explain-record": row(("GET",), API_READ),
     "api:user-import": row(("POST",), API_CHANGE),
+    "api:user-bulk": row(("POST",), API_OPERATE),  # each action checks its own permission (assign: admin, api)
+    "api:configuration-users-csv": row(("GET",), API_READ),
+    "api:assignment-import": row(("POST",), API_CHANGE),
     "api:user-sync": row(("POST",), API_OPERATE),
     "api:user-reset": row(("POST",), API_OPERATE),
     "api:user-test-connection": row(("POST",), API_OPERATE),
+    "api:user-dry-run": row(("POST",), API_OPERATE),  # reads both ends, writes nothing: support staff too
+    "api:preview-detail": row(("GET",), API_READ),
+    "api:configuration-impact": row(("POST",), API_CHANGE),  # previews a change only those who may make it
     "api:audit-list": row(("GET",), API_READ),
     "api:audit-detail": row(("GET",), API_READ),
     "api:syncrun-list": row(("GET",), API_READ),
+    "api:syncrun-csv": row(("GET",), API_READ),
     "api:syncrun-detail": row(("GET",), API_READ),
     "api:connection-list": row(("GET",), API_READ),
     "api:connection-detail": row(("GET",), API_READ, PUT=API_CHANGE, PATCH=API_CHANGE),
     "api:connection-test": row(("POST",), API_OPERATE),
+    "api:alert-settings": row(("GET", "PUT"), API_CHANGE, body={"after_minutes": 30}),  # admins and api only
+    "api:alert-list": row(("GET",), API_CHANGE),
     # The schema and its docs: any role that may use the API; a browser without a session goes to the login.
     "schema": row(("GET",), API_READ),
     "api-docs": row(("GET",), _policy(LOGIN, 403, OK, OK, OK)),
@@ -253,7 +274,8 @@ PATH_OBJECTS = (
     ("configurations/", "configuration"), ("users/", "sync_user"), ("sync/runs/", "run"),
     ("api-tokens/", "token"), ("accounts/", "account"), ("api/v1/configurations/", "configuration"),
     ("api/v1/users/", "sync_user"),
-    ("api/v1/audit/", "audit_entry"), ("api/v1/sync-runs/", "run"),
+    ("api/v1/audit/", "audit_entry"), ("api/v1/sync-runs/", "run"), ("api/v1/previews/", "preview"),
+    ("sync/previews/", "preview"),
 )
 
 
@@ -283,6 +305,7 @@ def _build_world() -> World:
     run = SyncRun.objects.create(user=sync_user, object="contacts", trigger="schedule")
     link = RecordLink.objects.create(user=sync_user, object="contacts", salesforce_id="003000000000001AAA")
     connection = Connection.objects.create(kind="exchange", url="https://127.0.0.1:9/EWS/Exchange.asmx")
+    preview = Preview.objects.create(kind=Preview.Kind.DRY_RUN, user=sync_user)
     Heartbeat.objects.create(name="matrix", seen_at=timezone.now())
     api_key = make_token(api)
     token_row = ApiToken.objects.get(user=api)
@@ -302,7 +325,7 @@ def _build_world() -> World:
     }
     ids = {
         "configuration": configuration.pk, "sync_user": sync_user.pk, "run": run.pk, "token": token_row.pk,
-        "account": support.pk,
+        "account": support.pk, "preview": preview.pk,
         "audit_entry": AuditEntry.objects.first().pk, "content_type_id": ContentType.objects.get_for_model(
             type(sync_user)).pk, "view_on_site_object": sync_user.pk,
         **{f"admin:{model}": pk for model, pk in by_model.items()},

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("syncadmin", "configurations", "users", "sync", "audit", "apitokens", "sandbox")
+PRODUCT = ("syncadmin", "configurations", "users", "sync", "audit", "apitokens", "sandbox", "alerts")
 
 # Low to high. A name stands for that module and everything under it; the longest matching name wins.
 LAYERS: tuple[tuple[str, ...], ...] = (
@@ -28,10 +28,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "sync.mappings", "apitokens.keys"),
     ("sync.connectors",),
     ("configurations.models", "configurations.validation", "configurations.soql", "audit.models",
-     "syncadmin.models", "apitokens.models"),
+     "syncadmin.models", "apitokens.models", "alerts.models"),
     ("users.models", "sync.models", "sync.linkstore"),
     ("audit.services", "configurations.services", "users.services", "users.filters", "sync.routing",
-     "apitokens.services"),
+     "apitokens.services", "alerts.causes", "alerts.delivery", "alerts.services"),
     ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.runner",
      "sync.dispatch", "sync.recovery", "sync.reports", "sync.guard_advice"),
     ("users.operations",),

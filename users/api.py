@@ -14,10 +14,11 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.response import Response
 
 from configurations.models import SyncObject
+from sync import explorer
 from sync.api import Check, TestBusy
 from sync.connections import ConnectionTestBusy
 from sync.connectors.base import ConnectorError, TransientError
@@ -130,7 +131,7 @@ class SyncUserSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncUser
         fields = [
-            "id", "salesforce_id", "username", "email", "name", "profile", "active", "configuration",
+            "id", "salesforce_id", "username", "email", "name", "profile", "time_zone", "active", "configuration",
             "effective_configuration", "exchange_route", "exchange_endpoint", "objects", "created_at", "updated_at",
         ]
         read_only_fields = fields
@@ -169,6 +170,8 @@ class SyncUserCreateSerializer(serializers.Serializer):
     email = EmailField(max_length=254)
     name = NameField(max_length=255, allow_blank=True, required=False)
     profile = NameField(what="profile name", max_length=255, allow_blank=True, required=False)
+    time_zone = CharField(max_length=64, allow_blank=True, required=False,
+                          help_text="IANA time zone name (Salesforce's TimeZoneSidKey, e.g. Europe/Paris); blank: UTC.")
     active = BooleanField(required=False, default=True)
 
 
@@ -195,6 +198,31 @@ CONFIGURATION_PARAMETER = OpenApiParameter(
     "configuration", {"type": "string", "pattern": "^(none|[1-9][0-9]{0,17})$"},
     description="Effective configuration id, or 'none' for unassigned.",
 )
+
+
+RECORD_OBJECT_PARAMETER = OpenApiParameter("object", str, enum=SyncObject.values, required=True,
+                                           description="The object to look in.")
+RECORD_Q_PARAMETER = OpenApiParameter("q", str, description="An e-mail address, a name, a subject, a Salesforce id "
+                                      "or an Outlook item id.")
+RECORD_SALESFORCE_ID_PARAMETER = OpenApiParameter("salesforce_id", str, description="The record's Salesforce id.")
+RECORD_OUTLOOK_ID_PARAMETER = OpenApiParameter("outlook_id", str, description="The Outlook (Exchange) item id.")
+_record = serializers.DictField(allow_null=True, help_text="{id, name, version, in_scope, fields}")
+_link = serializers.DictField(allow_null=True, help_text="{id, state, salesforce_id, outlook_id, salesforce_version, "
+                              "outlook_version, last_synced_at, needs_retry, gone, last_error}")
+RecordsResponse = inline_serializer("ExplorerRecords", {
+    "results": inline_serializer("ExplorerRecord", {"name": serializers.CharField(), "link": _link,
+                                                     "salesforce": _record, "outlook": _record}, many=True),
+    "notes": serializers.ListField(child=serializers.CharField()),
+})
+ExplanationResponse = inline_serializer("RecordExplanation", {
+    "object": serializers.CharField(), "link": _link, "salesforce": _record, "outlook": _record,
+    "verdict": serializers.ChoiceField(choices=list(explorer.VERDICTS)),
+    "summary": serializers.CharField(), "reasons": serializers.ListField(child=serializers.CharField()),
+    "candidates": serializers.ListField(child=serializers.DictField()),
+    "matches": serializers.ListField(child=serializers.DictField()),
+    "notes": serializers.ListField(child=serializers.CharField()),
+    "last_error": serializers.DictField(allow_null=True),
+})
 
 
 @extend_schema_view(
@@ -248,6 +276,39 @@ class SyncUserViewSet(
         except services.SyncUserInvalid as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         return Response(SyncUserSerializer(synced_users().get(pk=user.pk)).data, status=status.HTTP_201_CREATED)
+
+    # The record explorer (sync.explorer): reads both ends live as the user; writes nothing.
+    @extend_schema(parameters=[RECORD_OBJECT_PARAMETER, RECORD_Q_PARAMETER],
+                   responses={200: RecordsResponse, 400: dict}, tags=["users"])
+    @action(detail=True, methods=["get"], url_path="records",
+            permission_classes=[permission_required("users.view_syncuser")])
+    def records(self, request, pk=None):
+        """The user's records of one object matching `q` (e-mail, name, subject, a Salesforce id or an Outlook item
+        id), read live from both ends and paired by their links. Writes nothing."""
+        user = self.get_object()
+        try:
+            found = explorer.find_records(user, request.query_params.get("object", ""),
+                                          request.query_params.get("q", ""))
+        except explorer.ExplorerInputError as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        return Response(found)
+
+    @extend_schema(parameters=[RECORD_OBJECT_PARAMETER, RECORD_SALESFORCE_ID_PARAMETER, RECORD_OUTLOOK_ID_PARAMETER,
+                               RECORD_Q_PARAMETER],
+                   responses={200: ExplanationResponse, 400: dict}, tags=["users"])
+    @action(detail=True, methods=["get"], url_path="records/explain",
+            permission_classes=[permission_required("users.view_syncuser")])
+    def explain_record(self, request, pk=None):
+        """Why one record does or does not sync: its link, both ends' copies as read now, a verdict and the
+        reasons in sentences. Name it by exactly one of salesforce_id, outlook_id or q. Writes nothing."""
+        user = self.get_object()
+        params = request.query_params
+        try:
+            answer = explorer.explain_record(user, params.get("object", ""), salesforce_id=params.get("salesforce_id"),
+                                             outlook_id=params.get("outlook_id"), q=params.get("q"))
+        except explorer.ExplorerInputError as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        return Response(answer.as_dict())
 
 
 # ---- user operations ---------------------------------------------------------------------------------------------
@@ -363,3 +424,4 @@ def import_users(request):
         return Response({"detail": f"{exc.message} {getattr(exc, 'action', '')}".strip(), "code": exc.code},
                         status=code)
     return Response({"created": result.created, "updated": result.updated, "deactivated": result.deactivated})
+

@@ -1,5 +1,8 @@
 """Synced users (a Salesforce user and their Exchange mailbox) and their per-object sync state."""
 
+import functools
+from zoneinfo import available_timezones
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -24,6 +27,27 @@ def validate_user_id(value: str) -> None:
     normalize_user_id(value)
 
 
+def normalize_time_zone(value: str | None) -> str:
+    """An IANA time zone name as zoneinfo knows it ("Europe/Paris"), blank for none (UTC); raises ValidationError."""
+    name = str(value or "").strip()
+    if not name:
+        return ""
+    if name not in _time_zones():
+        raise ValidationError(
+            f"There is no time zone called {name[:64]!r}: enter an IANA name such as Europe/Paris (Salesforce's "
+            "time zone keys are such names), or leave it blank for UTC.", code="unknown_time_zone")
+    return name
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    normalize_time_zone(value)
+
+
 class ExchangeRoute(models.TextChoices):
     """Which Exchange connection serves a user's mailbox: decided by the connections (blank), or forced."""
 
@@ -43,6 +67,10 @@ class SyncUser(models.Model):
         max_length=10, choices=ExchangeRoute.choices, blank=True, default=ExchangeRoute.AUTOMATIC,
         help_text="Force this mailbox to one Exchange connection (a hybrid organisation's exceptions).",
     )
+    # The user's own time zone (Salesforce's User.TimeZoneSidKey, an IANA name): all-day events are written to the
+    # mailbox from midnight to midnight there. Blank: UTC.
+    time_zone = models.CharField(max_length=64, blank=True, default="", validators=[validate_time_zone],
+                                 help_text="IANA time zone name (e.g. Europe/Paris); blank for UTC.")
     # The direct assignment; it wins over a profile assignment (see users.services.effective_configuration).
     configuration = models.ForeignKey(
         OutlookConfiguration, null=True, blank=True, on_delete=models.SET_NULL, related_name="direct_users"
@@ -99,6 +127,9 @@ class UserObjectState(models.Model):
     # The Exchange protocol (ews | graph) the links' Outlook ids and the Exchange watermark belong to; blank
     # before the first sync (and for syncs older than Graph support, which were all EWS).
     exchange_protocol = models.CharField(max_length=10, blank=True, default="")
+    # One-shot choice made when a configuration change was saved ("keep them and unlink"): the next run that
+    # applies releases the Outlook copies of records leaving the scope instead of deleting them, then clears it.
+    release_scope_exits = models.BooleanField(default=False)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     # Who is running this user's sync, and until when the claim holds (one sync per user at a time).

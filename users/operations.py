@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.models import AuditEntry
@@ -28,7 +29,7 @@ from sync.options import OBJECTS, synced_objects
 from sync.queue import enqueue_runs, queue_run, require_broker
 from sync.routing import mailbox_route
 from sync.runner import reset_links
-from users.models import SyncState, SyncUser
+from users.models import SyncState, SyncUser, normalize_time_zone
 from users.services import effective_configuration, ensure_object_states, refresh_object_states
 
 
@@ -96,25 +97,27 @@ class ObjectsBusy(SyncUnavailable):
         self.busy = busy
 
 
-def sync_now(user: SyncUser, objects: list[str] | None = None, actor=None) -> QueuedRuns:
+def sync_now(user: SyncUser, objects: list[str] | None = None, actor=None, *, check_broker: bool = True,
+             ) -> QueuedRuns:
     """Sync now some or all of the user's synced objects: a queued run each, sent to the workers after commit.
 
     Every object that can be queued is; an object with a run already queued or running is left to that run and
     listed in the answer's ``busy``. Raises ObjectsBusy (a SyncUnavailable naming the run, for the API's 409) when
     every object is busy; SyncUnavailable when the user has nothing to sync or the configuration does not sync an
     object asked for; ValueError for an unknown object; QueueUnavailable when the task broker does not answer
-    (then nothing is saved)."""
-    return _queue_runs(user, objects, actor, reset=False)
+    (then nothing is saved). ``check_broker=False``: the caller checked it already (a bulk action, once for all)."""
+    return _queue_runs(user, objects, actor, reset=False, check_broker=check_broker)
 
 
-def reset_sync(user: SyncUser, objects: list[str] | None = None, actor=None, *, send: bool = True) -> QueuedRuns:
+def reset_sync(user: SyncUser, objects: list[str] | None = None, actor=None, *, send: bool = True,
+               check_broker: bool = True) -> QueuedRuns:
     """Forget the user's links and watermarks for the objects (no record is touched), then a full matching sync.
 
     A busy object is not reset (a run still working on it would otherwise commit links and advance watermarks
     after they were forgotten): it is left out like in `sync_now`, and ObjectsBusy is raised when every object
     is busy. `send=False` leaves the queued runs to the caller (the foreground `sync_user --reset` runs them
     itself), and then refuses as a whole when any object is busy: the command syncs every object it was given."""
-    return _queue_runs(user, objects, actor, reset=True, send=send)
+    return _queue_runs(user, objects, actor, reset=True, send=send, check_broker=check_broker)
 
 
 def _busy_objects(user: SyncUser, wanted: list[str]) -> list[BusyObject]:
@@ -127,8 +130,9 @@ def _busy_objects(user: SyncUser, wanted: list[str]) -> list[BusyObject]:
 
 
 @transaction.atomic
-def _queue_runs(user: SyncUser, objects: list[str] | None, actor, *, reset: bool, send: bool = True) -> QueuedRuns:
-    if send:
+def _queue_runs(user: SyncUser, objects: list[str] | None, actor, *, reset: bool, send: bool = True,
+                check_broker: bool = True) -> QueuedRuns:
+    if send and check_broker:
         # Checked before anything is saved, so that an unreachable broker leaves no run (and no reset) behind. If
         # the broker fails between this check and the send after commit, the run keeps no `sent_at` and
         # sync.recovery sends it once the broker is back.
@@ -237,6 +241,14 @@ def _test_exchange(user: SyncUser, synced: dict[str, str], folder: str) -> dict:
     return {"ok": ok, "detail": detail, "protocol": route.protocol}
 
 
+def _known_zone(name: str | None) -> str:
+    """Salesforce's TimeZoneSidKey as the synced user's zone; one zoneinfo does not know is UTC (blank)."""
+    try:
+        return normalize_time_zone(name)
+    except ValidationError:
+        return ""
+
+
 @dataclass
 class ImportResult:
     created: list[str]
@@ -256,7 +268,8 @@ def import_users(actor=None) -> ImportResult:
     created, updated, new_rows, reassessed = [], [], [], []
     for person in remote:
         values = {"username": person.username.lower(), "email": (person.email or person.username).lower(),
-                  "name": person.name or "", "profile": person.profile or "", "active": True}
+                  "name": person.name or "", "profile": person.profile or "", "active": True,
+                  "time_zone": _known_zone(getattr(person, "time_zone", None))}
         existing = known.pop(person.id, None)
         if existing is None:
             new_rows.append(SyncUser(salesforce_id=person.id, **values))

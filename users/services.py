@@ -36,7 +36,7 @@ from django.utils import timezone
 from audit import services as audit
 from audit.models import AuditEntry
 from configurations.models import DataSetting, Direction, OutlookConfiguration, ProfileAssignment, SyncObject
-from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState, normalize_user_id
+from users.models import ExchangeRoute, SyncState, SyncUser, UserObjectState, normalize_time_zone, normalize_user_id
 
 VIA_USER, VIA_PROFILE = "user", "profile"
 CHUNK = 2000
@@ -329,9 +329,13 @@ def add_sync_user(values: dict, actor=None) -> SyncUser:
         errors["username"] = ["A synced user with this username already exists."]
     if values["email"] and SyncUser.objects.filter(email=values["email"]).exists():
         errors["email"] = ["A synced user with this e-mail address already exists."]
+    try:
+        values["time_zone"] = normalize_time_zone(values.get("time_zone"))
+    except ValidationError as exc:
+        errors["time_zone"] = list(exc.messages)
     if errors:
         raise SyncUserInvalid(errors)
-    allowed = ("salesforce_id", "username", "email", "name", "profile", "active")
+    allowed = ("salesforce_id", "username", "email", "name", "profile", "active", "time_zone")
     user = SyncUser(**{k: v for k, v in values.items() if k in allowed})
     try:
         with transaction.atomic():

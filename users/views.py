@@ -4,6 +4,9 @@ and show."""
 
 from __future__ import annotations
 
+from collections import Counter
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -12,6 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
+from configurations import csv_import
 from configurations.models import OutlookConfiguration, SyncObject
 from sync.connections import ConnectionTestBusy
 from sync.leases import SyncUnavailable
@@ -21,7 +25,7 @@ from sync.queue import QueueUnavailable
 from sync.routing import mailbox_route
 from sync.views import progress_of
 from syncadmin.views import console_view
-from users import operations, services
+from users import bulk, operations, services
 from users.api import synced_users
 from users.filters import FILTERS, NOT_ASSIGNED, filter_users
 from users.forms import ResetForm
@@ -99,6 +103,9 @@ def user_list(request):
         "object_choices": SyncObject.choices,
         "querystring": query.urlencode(),
         "filtered": bool(params),
+        "bulk_choices": bulk_choices(request),
+        "applied_filters": params if not errors else {k: v for k, v in params.items() if k not in errors},
+        "may_import": request.user.has_perm("users.change_syncuser"),
     })
 
 
@@ -242,3 +249,93 @@ def user_reset(request, pk: int):
         chosen = [name for name in request.GET.getlist("objects") if name in synced]
         form = ResetForm(synced=synced, initial={"objects": chosen or synced})
     return render(request, "users/reset.html", {"sync_user": user, "form": form, "effective": effective})
+
+
+# ---- bulk actions and assignments as CSV ----------------------------------------------------------------------------
+
+BULK_PERMISSIONS = {"sync": "users.sync_now", "reset": "users.reset_sync", "assign": "users.change_syncuser",
+                    "unassign": "users.change_syncuser"}
+BULK_LABELS = {"sync": "Sync now", "reset": "Reset and sync", "assign": "Assign to a configuration",
+               "unassign": "Unassign"}
+BULK_EXAMPLES = 10  # users named on the confirmation page; the rest are counted
+
+
+def bulk_choices(request) -> list[tuple[str, str]]:
+    """The bulk actions the reader's role allows, as (value, label)."""
+    return [(name, BULK_LABELS[name]) for name in bulk.ACTIONS if request.user.has_perm(BULK_PERMISSIONS[name])]
+
+
+def _posted_filters(request) -> dict[str, str]:
+    return {name: request.POST[f"filter_{name}"] for name in FILTERS
+            if request.POST.get(f"filter_{name}", "").strip()}
+
+
+@console_view
+@require_POST
+def user_bulk(request):
+    """A bulk action on the users ticked on the list (or every user matching its filters), in two steps: a page that
+    says what will be done to how many users, then the POST (``confirm``) that does it."""
+    filters = _posted_filters(request)
+    back = reverse("users:list") + (f"?{urlencode(filters)}" if filters else "")
+    action = request.POST.get("action", "")
+    if action not in BULK_PERMISSIONS:
+        messages.error(request, "Choose what to do with the selected users (sync now, reset, assign or unassign), "
+                                "then apply it again.")
+        return redirect(back)
+    _require(request, BULK_PERMISSIONS[action])
+    every = request.POST.get("all_matching") == "1"
+    try:
+        users, unknown = bulk.select_users(None if every else request.POST.getlist("users"),
+                                           filters if every else None)
+    except bulk.BulkInvalid as exc:
+        messages.error(request, f"Nothing was done. {exc}")
+        return redirect(back)
+    configuration = None
+    if request.POST.get("configuration", "").isdigit():
+        configuration = OutlookConfiguration.objects.filter(pk=int(request.POST["configuration"])).first()
+    if action == "assign" and configuration is None:
+        messages.error(request, "Nothing was done: choose the configuration to assign the selected users to.")
+        return redirect(back)
+    count = len(users) + len(unknown)
+    expected = request.POST.get("expected", "")
+    if request.POST.get("confirm") != "1" or expected != str(count):
+        # The first step, or the selection changed since the reader confirmed it (a filter now matches others).
+        return render(request, "users/bulk_confirm.html", {
+            "action": action, "action_label": BULK_LABELS[action], "count": count, "every": every,
+            "users": users[:BULK_EXAMPLES], "more": max(0, len(users) - BULK_EXAMPLES), "unknown": unknown,
+            "configuration": configuration, "filters": filters, "back": back,
+            "picked": [user.pk for user in users], "changed": request.POST.get("confirm") == "1",
+        })
+    try:
+        result = bulk.bulk_action(action, users, unknown=unknown, configuration=configuration, actor=request.user)
+    except bulk.BulkInvalid as exc:
+        messages.error(request, f"Nothing was done. {exc}")
+    except QueueUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        sentence = result.sentence()
+        if action in ("sync", "reset") and result.queued:
+            sentence = format_html('{} <a href="{}?trigger={}" class="alert-link">Follow the runs</a>.', sentence,
+                                   reverse("sync:runs"), "reset" if action == "reset" else "manual")
+        (messages.success if not result.skipped else messages.warning if not result.queued else messages.info)(
+            request, sentence)
+    return redirect(back)
+
+
+@console_view
+@require_POST
+def user_import_assignments(request):
+    """Assignments from a CSV file (``user,configuration`` lines): each line's result on a report page."""
+    _require(request, "users.change_syncuser")
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Nothing was imported: choose a CSV file of user,configuration lines first.")
+        return redirect("users:list")
+    try:
+        lines = csv_import.import_assignments(csv_import.decode(upload.read(csv_import.MAX_BYTES + 1)),
+                                              actor=request.user)
+    except csv_import.ImportInvalid as exc:
+        messages.error(request, str(exc))
+        return redirect("users:list")
+    counts = Counter(line.result for line in lines)
+    return render(request, "users/import_report.html", {"lines": lines, "counts": counts, "name": upload.name})

@@ -56,6 +56,21 @@ def settle(deployment: Deployment, ledger: Ledger, people: list[Person], timeout
     return False, time.monotonic() - began
 
 
+IN_FLIGHT = (SyncState.SYNCING, SyncState.INITIAL_SYNC)
+
+
+def _final_states(people: list[Person], patience: float = 120) -> list:
+    """The users' object states once no run is in flight. The deployment keeps syncing on its schedule while both
+    ends are read, so an object can be met in the middle of an ordinary run (`syncing`, its lease held): wait for
+    such runs to end (a run that never ends is a stuck object all the same, and `stale_runs` names it)."""
+    deadline = time.monotonic() + patience
+    while True:
+        states = product.states([p.sync_user_id for p in people])
+        if not any(s.state in IN_FLIGHT and s.lease_owner for s in states) or time.monotonic() > deadline:
+            return states
+        time.sleep(2)
+
+
 def _read(person: Person, side: str, object_type: str) -> list[Item] | None:
     for _ in range(5):
         try:
@@ -125,7 +140,7 @@ def compare(ledger: Ledger, people: list[Person]) -> dict:
                                          "object": object_type, "end": side, "key": key,
                                          "found": [c.value for c in copies]})
 
-    for state in product.states([p.sync_user_id for p in people]):
+    for state in _final_states(people):
         if state.state != SyncState.IN_SYNC or state.lease_owner:
             totals["stuck_objects"] += 1
             problems.append({"problem": "stuck_object", "user": state.user.username, "object": state.object,

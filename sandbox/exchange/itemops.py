@@ -402,6 +402,8 @@ def _move_or_copy(ctx, req, msgs, keep_original: bool):
             for key in ("fields", "ext", "exceptions"):
                 new[key] = {k: copy.deepcopy(v) for k, v in item[key].items()}
             new["deleted_occ"] = list(item["deleted_occ"])
+            if item.get("cleared"):
+                new["cleared"] = list(item["cleared"])
             if item["kind"] == "CalendarItem" and keep_original:
                 new["fields"]["UID"] = leaf("UID", make_uid(new["id"]))
             if not keep_original:

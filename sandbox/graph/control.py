@@ -1,5 +1,13 @@
 """The JSON control API under /_sandbox/ on the Graph port: users, faults, stats, reset, token and delta-token
-expiry, and a look into mailboxes (with the one thing a user does in Outlook that Graph cannot: moving a contact)."""
+expiry, and a look into mailboxes, with what a user does in Outlook that Graph v1.0 cannot: moving or copying a
+contact to another folder (the contact resource has no move or copy), and putting items of other classes (contact
+groups, notes, meeting messages) in a contact folder or the calendar (Graph has no resource for them there).
+
+    POST /_sandbox/mailboxes/{upn}/contacts/{id}/move  {"folder_id": "..."}  → {"id": <new id>, "parentFolderId"}
+    POST /_sandbox/mailboxes/{upn}/contacts/{id}/copy  {"folder_id": "..."}  → {"id": <new id>, "parentFolderId"}
+    POST /_sandbox/mailboxes/{upn}/items  {"folder_id": "<contact folder id>" | "calendar", "itemClass": "IPM.DistList",
+                                           "subject": "..."}                  → 201 {"id", "itemClass", "folder_id"}
+"""
 
 import json
 
@@ -129,16 +137,28 @@ def _mailboxes(emu, method, rest, body):
                                     for f in mb["contact_folders"].values()],
                 "events": [{"id": e["id"], "subject": e["props"].get("subject"),
                             "recurring": bool(e["props"].get("recurrence"))} for e in mb["events"].values()],
+                "other_items": [{"id": i["id"], "itemClass": i["props"]["itemClass"], "folder_id": i["folder"],
+                                 "subject": i["props"]["subject"]} for i in mb.get("other_items", {}).values()],
                 "todo_lists": [{"id": tl["id"], "displayName": tl["props"]["displayName"],
                                 "tasks": [{"id": t["id"], "title": t["props"].get("title")}
                                           for t in mb["tasks"].values() if t["list"] == tl["id"]]}
                                for tl in mb["todo_lists"].values()]})
-        if len(rest) == 4 and rest[1] == "contacts" and rest[3] == "move" and method == "POST":
+        if len(rest) == 4 and rest[1] == "contacts" and rest[3] in ("move", "copy") and method == "POST":
+            action = contacts.move_contact if rest[3] == "move" else contacts.copy_contact
             try:
-                moved = contacts.move_contact(store, mb, rest[2], str(body.get("folder_id", "")))
+                moved = action(store, mb, rest[2], str(body.get("folder_id", "")))
             except GraphError as e:
                 return _json(e.status, {"error": e.message})
             finally:
                 store.flush()
             return _json(200, {"id": moved["id"], "parentFolderId": moved["folder"]})
+        if len(rest) == 2 and rest[1] == "items" and method == "POST":
+            try:
+                item = contacts.add_other_item(store, mb, str(body.get("folder_id", "")),
+                                               str(body.get("itemClass", "")), str(body.get("subject", "")))
+            except GraphError as e:
+                return _json(e.status, {"error": e.message})
+            finally:
+                store.flush()
+            return _json(201, {"id": item["id"], "itemClass": item["props"]["itemClass"], "folder_id": item["folder"]})
     return _json(404, {"error": "unknown control endpoint"})

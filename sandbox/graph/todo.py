@@ -1,7 +1,17 @@
 """Microsoft To Do: task lists, tasks with linkedResources (the documented way to carry an external id) and open
-extensions, and the tasks delta query."""
+extensions, and the tasks delta query.
 
+A recurring task (`recurrence`, a patternedRecurrence) is one task standing for its open occurrence. Completing it
+splits the completed occurrence off as a new, completed task and moves the recurring task (same id) on to its next
+due date, open again; the last occurrence completes the task itself. This is Exchange's rule for recurring tasks (the
+UpdateItem (Task) reference), which To Do tasks follow: Graph's outlookTask "complete" answered with "the completed
+task in the series, and the next task in the series", and clients of the To Do API see the completed task keep its
+id with the next due date and its status reset (thobach/MMM-MicrosoftToDo#51, RogerSelwyn/MS365-ToDo#62).
+"""
+
+import copy
 import uuid
+from datetime import UTC, date, datetime, timedelta
 
 from sandbox.graph import delta
 from sandbox.graph.common import (
@@ -19,6 +29,7 @@ from sandbox.graph.common import (
 from sandbox.graph.errors import GraphError, not_found
 from sandbox.graph.ids import change_key, etag
 from sandbox.graph.odata import Query, parse_datetime
+from sandbox.graph.recurrence import normalize, occurrence_dates
 from sandbox.graph.store import now_iso
 
 STATUS = ("notStarted", "inProgress", "completed", "waitingOnOthers", "deferred")
@@ -167,8 +178,6 @@ def _apply(rec: dict, body: dict) -> None:
         p["isReminderOn"] = bool(expect(body["isReminderOn"], bool, "isReminderOn", "todoTask"))
     if "categories" in body:
         p["categories"] = expect(body["categories"] or [], list, "categories", "todoTask")
-    if "recurrence" in body:
-        p["recurrence"] = expect(body["recurrence"], dict, "recurrence", "todoTask")
     for name in ("dueDateTime", "startDateTime", "reminderDateTime", "completedDateTime"):
         if name in body:
             if body[name] is None:
@@ -188,10 +197,57 @@ def _apply(rec: dict, body: dict) -> None:
         if status != "completed":
             p.pop("completedDateTime", None)
         p["status"] = status
+    if "recurrence" in body:
+        if body["recurrence"] is None:
+            p.pop("recurrence", None)
+        else:
+            first = _due_date(p) or datetime.now(UTC).date()
+            p["recurrence"] = normalize(expect(body["recurrence"], dict, "recurrence", "todoTask"), first, "UTC")
     if "linkedResources" in body:
         rec["links"] = [_link(x) for x in expect(body["linkedResources"] or [], list, "linkedResources", "todoTask")]
     if "extensions" in body:
         rec["extensions"] = [_extension(x) for x in expect(body["extensions"] or [], list, "extensions", "todoTask")]
+
+
+def _due_date(p: dict) -> date | None:
+    return date.fromisoformat(p["dueDateTime"]["utc"][:10]) if p.get("dueDateTime") else None
+
+
+def _next_occurrence(p: dict, after: date) -> date | None:
+    """The first date of the task's recurrence after `after`, or None when the occurrence due then is the last."""
+    for day in occurrence_dates(p["recurrence"], after + timedelta(days=366 * 10)):
+        if day > after:
+            return day
+    return None
+
+
+def _shift(p: dict, name: str, days: int) -> None:
+    if p.get(name):
+        moved = parse_datetime(p[name]["utc"]) + timedelta(days=days)
+        p[name] = {"utc": moved.strftime("%Y-%m-%dT%H:%M:%SZ"), "tz": p[name]["tz"]}
+
+
+def _regenerate(store, mb: dict, rec: dict) -> dict | None:
+    """After `rec`, a recurring task, was completed: split the completed occurrence off as a new task and move `rec`
+    on to the next occurrence (see the module docstring). Returns the completed task, or None for the last one."""
+    p = rec["props"]
+    due = _due_date(p) or datetime.now(UTC).date()
+    nxt = _next_occurrence(p, due)
+    if nxt is None:
+        return None
+    done = store.new_record(mb, "tasks", "T", {k: copy.deepcopy(v) for k, v in p.items() if k != "recurrence"},
+                            list=rec["list"], links=copy.deepcopy(rec["links"]),
+                            extensions=copy.deepcopy(rec["extensions"]))
+    days = (nxt - due).days
+    if p.get("dueDateTime"):
+        _shift(p, "dueDateTime", days)
+    else:
+        p["dueDateTime"] = {"utc": f"{nxt.isoformat()}T00:00:00Z", "tz": "UTC"}
+    _shift(p, "startDateTime", days)
+    _shift(p, "reminderDateTime", days)
+    p["status"] = "notStarted"
+    p.pop("completedDateTime", None)
+    return done
 
 
 def list_tasks(ctx, list_id):
@@ -227,7 +283,10 @@ def update_task(ctx, list_id, task_id):
     rec = get_task(ctx.mb, list_id, task_id)
     check_if_match(ctx, task_ck(rec))
     body = check_properties(json_body(ctx), WRITABLE, READONLY, "todoTask")
+    was_completed = rec["props"].get("status") == "completed"
     _apply(rec, body)
+    if rec["props"].get("recurrence") and rec["props"].get("status") == "completed" and not was_completed:
+        _regenerate(ctx.store, ctx.mb, rec)  # the answer is the task as it now is: the next occurrence
     ctx.store.changed(ctx.mb, rec)
     return 200, {"@odata.context": ctx.context(f"todo/lists('{list_id}')/tasks/$entity"), **task_json(rec)}
 

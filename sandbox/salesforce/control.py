@@ -79,6 +79,7 @@ class Control:
                 return control_error(400, f"missing: {', '.join(missing)}")
             try:
                 kwargs = {name: body.get(name, "") for name in fields}
+                kwargs["time_zone"] = body.get("time_zone") or None  # TimeZoneSidKey; the org's default (GMT)
                 result = em.hub.create_user(**kwargs) if em.hub is not None else {
                     "salesforce_id": em.create_user(**kwargs), "mailbox": None}
             except ValueError as exc:

@@ -108,7 +108,7 @@ class SalesforceEmulator:
         return None
 
     # -- the hub's interface ---------------------------------------------------------------------
-    def create_user(self, *, username, email, first_name, last_name, profile) -> str:
+    def create_user(self, *, username, email, first_name, last_name, profile, time_zone=None) -> str:
         with self.lock:
             if not username or not last_name or not email:
                 raise ValueError("username, email and last_name are required")
@@ -125,6 +125,11 @@ class SalesforceEmulator:
                 "Name": " ".join(p for p in (first_name, last_name) if p), "Alias": alias,
                 "ProfileId": profile_record["Id"], "IsActive": True, "CompanyName": "Sandbox Org",
             }, creator)
+            # Salesforce asks a new user's time zone (TimeZoneSidKey); the sandbox's default is the org's, GMT.
+            if time_zone:
+                if time_zone not in schema.TIME_ZONES:
+                    raise ValueError(f"unknown time zone {time_zone!r}; expected one of {', '.join(schema.TIME_ZONES)}")
+                record["TimeZoneSidKey"] = time_zone
             self.store.save([("User", record)])
             return record["Id"]
 

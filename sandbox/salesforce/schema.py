@@ -172,8 +172,10 @@ RECURRENCE_TYPES = ["RecursDaily", "RecursEveryWeekday", "RecursMonthly", "Recur
                     "RecursYearly", "RecursYearlyNth"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
-TIME_ZONES = ["GMT", "Europe/London", "Europe/Paris", "Europe/Berlin", "America/New_York", "America/Chicago",
-              "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney"]
+# A part of Salesforce's TimeZoneSidKey picklist (IANA names; "GMT" is the org default of a new sandbox).
+TIME_ZONES = ["GMT", "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Stockholm", "America/New_York",
+              "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Kolkata",
+              "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland", "Pacific/Honolulu"]
 
 
 def _objects() -> dict[str, SObject]:

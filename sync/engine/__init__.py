@@ -13,12 +13,14 @@
 from sync.engine.apply import (
     CreateRequest,
     LookupRequest,
+    Planned,
     SideConnector,
     SyncOutcome,
     UpdateRequest,
     WriteError,
     WriteResult,
     apply_plan,
+    plan_sync,
     reset_sync,
     run_sync,
 )
@@ -40,8 +42,8 @@ from sync.engine.records import (
 
 __all__ = [
     "Action", "ActionKind", "ChangeSet", "Conflict", "ConflictBehavior", "CreateRequest", "DataSetting",
-    "Direction", "Guards", "Link", "LinkState", "LinkStore", "LinkTable", "LookupRequest", "Plan", "RecordIssue",
-    "Refusal", "Schema", "Side", "SideConnector", "SideRecord", "SyncObject", "SyncOutcome", "UpdateRequest",
-    "WatermarkStore", "WriteError", "WriteResult", "apply_plan", "match_keys", "match_records", "reconcile",
-    "reset_sync", "run_sync", "schema_for",
+    "Direction", "Guards", "Link", "LinkState", "LinkStore", "LinkTable", "LookupRequest", "Plan", "Planned",
+    "RecordIssue", "Refusal", "Schema", "Side", "SideConnector", "SideRecord", "SyncObject", "SyncOutcome",
+    "UpdateRequest", "WatermarkStore", "WriteError", "WriteResult", "apply_plan", "match_keys", "match_records",
+    "plan_sync", "reconcile", "reset_sync", "run_sync", "schema_for",
 ]

@@ -161,6 +161,52 @@ def reset_sync(links: LinkStore, watermarks: WatermarkStore) -> None:
         watermarks.set(side, None)
 
 
+@dataclass(slots=True)
+class Planned:
+    """What `plan_sync` read and decided: the plan, the change sets it was made from, and the run's bookkeeping."""
+
+    plan: Plan
+    changes: dict[Side, ChangeSet]
+    links: LinkStore
+    unseen: list[str]
+    fed: set[str]
+
+
+def plan_sync(
+    object_type: SyncObject | str,
+    setting: DataSetting,
+    salesforce: SideConnector,
+    outlook: SideConnector,
+    links: LinkStore,
+    watermarks: WatermarkStore,
+    *,
+    full: bool = False,
+    guards: Guards | None = None,
+    schema: Schema | None = None,
+) -> Planned:
+    """Read both change sets and reconcile them: the plan a run would apply, writing no record. Pending creates it
+    resolves are committed to `links` (pass an in-memory copy to keep the real link table as it is: a dry run)."""
+    object_type = SyncObject(object_type)
+    schema = schema or schema_for(object_type)
+    connectors = {SF: salesforce, OL: outlook}
+    first_read = watermarks.get(OL) is None  # a run that dies leaves it so: the next run reads everything again
+    changes = {side: connectors[side].changes(None if full else watermarks.get(side)) for side in (SF, OL)}
+    fed = set(changes[OL].records)  # what this run's Exchange feed read itself reported
+    links = MarkingLinkStore(links, fed if first_read and changes[OL].full else ())
+    revisit = links.revisit()
+    unseen = [link.outlook_id for link in links if link.outlook_unseen and link.outlook_id]
+    _complete_change_sets(changes, connectors, links, revisit, unseen)
+    _fetch_stamped(changes, salesforce, links)
+    fetch_match_candidates(object_type, schema, changes, connectors, links)
+    held, issues = resolve_pending(object_type, schema, changes, connectors, links, revisit)
+    plan = reconcile(object_type, setting, changes[SF], changes[OL], links, guards=guards, schema=schema)
+    if held:
+        plan.actions = [a for a in plan.actions
+                        if not (a.kind is ActionKind.CREATE and a.previous and a.previous.link_id in held)]
+    plan.issues[:0] = issues
+    return Planned(plan, changes, links, unseen, fed)
+
+
 def run_sync(
     object_type: SyncObject | str,
     setting: DataSetting,
@@ -180,36 +226,21 @@ def run_sync(
     `full=True` (first sync, reset, expired watermark, changed data setting) asks both sides for everything.
     `on_plan` is told the plan before anything is written (e.g. to show progress against its writes).
     """
-    object_type = SyncObject(object_type)
-    schema = schema or schema_for(object_type)
     if setting.direction is Direction.NONE:
         return SyncOutcome(Plan())
-    connectors = {SF: salesforce, OL: outlook}
-    first_read = watermarks.get(OL) is None  # a run that dies leaves it so: the next run reads everything again
-    changes = {side: connectors[side].changes(None if full else watermarks.get(side)) for side in (SF, OL)}
-    fed = set(changes[OL].records)  # what this run's Exchange feed read itself reported
-    links = MarkingLinkStore(links, fed if first_read and changes[OL].full else ())
-    revisit = links.revisit()
-    unseen = [link.outlook_id for link in links if link.outlook_unseen and link.outlook_id]
-    _complete_change_sets(changes, connectors, links, revisit, unseen)
-    _fetch_stamped(changes, salesforce, links)
-    fetch_match_candidates(object_type, schema, changes, connectors, links)
-    held, issues = resolve_pending(object_type, schema, changes, connectors, links, revisit)
-    plan = reconcile(object_type, setting, changes[SF], changes[OL], links, guards=guards, schema=schema)
-    if held:
-        plan.actions = [a for a in plan.actions
-                        if not (a.kind is ActionKind.CREATE and a.previous and a.previous.link_id in held)]
-    plan.issues[:0] = issues
+    planned = plan_sync(object_type, setting, salesforce, outlook, links, watermarks, full=full, guards=guards,
+                        schema=schema)
+    plan, changes = planned.plan, planned.changes
     if plan.refusal is not None:
         return SyncOutcome(plan, issues=list(plan.issues), refusal=plan.refusal)
     if on_plan is not None:
         on_plan(plan)
-    outcome = apply_plan(plan, connectors, links, batch_size=batch_size,
+    outcome = apply_plan(plan, {SF: salesforce, OL: outlook}, planned.links, batch_size=batch_size,
                          expected_version=_expected_versions(changes, setting.direction))
     for side in (SF, OL):
         watermarks.set(side, changes[side].watermark)
     outcome.watermarks_advanced = True
-    _mark_seen(links, [*unseen, *fed])
+    _mark_seen(planned.links, [*planned.unseen, *planned.fed])
     return outcome
 
 

@@ -65,7 +65,11 @@ class Link:
 
     @property
     def is_pending(self) -> bool:
-        return self.state is not LinkState.LINKED
+        return self.state.pending_side is not None
+
+    @property
+    def is_released(self) -> bool:
+        return self.state is LinkState.RELEASED
 
 
 class LinkTable(Protocol):

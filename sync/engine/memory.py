@@ -286,9 +286,14 @@ class MemoryLinkStore:
         return [link for link in self._links.values() if link.is_pending or link.needs_retry]
 
     def clear(self) -> None:
+        """Forget every link except the released ones: a kept copy stays kept through a reset."""
+        kept = [link for link in self._links.values() if link.is_released]
         self._links.clear()
         self._by_sf.clear()
         self._by_ol.clear()
+        for link in kept:
+            self._index(link)
+            self._links[link.link_id] = link  # type: ignore[index]
 
     def commit(self, puts: Sequence[Link], removals: Sequence[Link]) -> list[Link]:
         saved = [link if link.link_id is not None else replace(link, link_id=next(self._ids)) for link in puts]

@@ -38,8 +38,16 @@ Rules worth stating:
   linked without any write, a pair that differs is linked and the winner's content written. An Outlook item
   stamped with a Salesforce id that a full change set no longer holds is treated as a link whose Salesforce side
   was removed (except a series: its stamped copy is usually one replaced when the series changed shape, so it
-  counts as new and is matched or created, never deleted). Remaining unlinked records are created on the other
-  side where the direction sends them.
+  counts as new and is matched or created, never deleted; and except where that would delete an item `both` sends
+  with deletions propagating: a card back in scope after its leaving deleted the Salesforce copy is created again,
+  never deleted for its stale stamp). An unlinked item stamped with the Salesforce id of a link whose Outlook side
+  is gone is that item back under a new id (moved or restored): it takes the link (`returning`). Remaining
+  unlinked records are created on the other side where the direction sends them.
+- A released link (the admin chose "keep them and unlink" when a change took records out of the data set:
+  `DataSetting.release_scope_exits` turns the deletion of a Salesforce record's copy that left the scope into a
+  release) is never written either way: its Outlook copy is neither updated, deleted, nor created in Salesforce
+  (it is linked, so it is not new; not unlinked, so not an orphan), and a reset keeps it. It is dropped when the
+  Outlook copy is deleted, and relinks (like a match, never a duplicate) when its record comes back into scope.
 - Pending creates (`pending_create_*` links) are retried from the current source record, or dropped if the
   source is gone. (The apply loop has looked the target up first, see `apply.run_sync`.)
 - The guards of §5 run last; a tripped guard sets `plan.refusal` and the plan must not be applied.
@@ -55,6 +63,7 @@ from sync.engine.links import Link, LinkTable, link_for_pair
 from sync.engine.matching import match_keys, match_records
 from sync.engine.plan import Action, ActionKind, Conflict, Guards, Plan, RecordIssue, Refusal
 from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
+from sync.engine.returning import returned_items
 
 SF, OL = Side.SALESFORCE, Side.OUTLOOK
 
@@ -117,6 +126,7 @@ class _Reconciler:
         self.link_actions: list[Action] = []
         self.write_actions: list[Action] = []
         self._hashes: dict[tuple[Side, str], str] = {}
+        self.returned = returned_items(links, outlook) if self.direction is not Direction.NONE else {}
 
     # ---- helpers -------------------------------------------------------------------------------------------
 
@@ -249,6 +259,9 @@ class _Reconciler:
     def _evaluate(self, stored: Link | None, cur: Link) -> None:
         if stored is cur and self._unchanged_fast(cur):
             return
+        if cur.is_released:
+            self._evaluate_released(stored, cur)
+            return
         if cur.is_pending:
             self._evaluate_pending(cur)
             return
@@ -278,6 +291,41 @@ class _Reconciler:
         if cur.gone_out_of_scope and record is None and (changes.full or record_id in changes.deleted):
             return cur.replace(gone_out_of_scope=False)
         return cur
+
+    def _evaluate_released(self, stored: Link | None, cur: Link) -> None:
+        """A kept copy (released link): nothing is ever written for it. Its link is dropped once the Outlook copy is
+        deleted; it relinks when the Salesforce record is back in scope (compared like a match: equal content links
+        without a write, different content lets the winner's version stand). Without the Outlook copy in hand (an
+        incremental run) the relinked pair is marked for retry, so the next run reads and compares both."""
+        sf_changes, ol_changes = self.changes[SF], self.changes[OL]
+        ol_id, sf_id = cur.outlook_id, cur.salesforce_id
+        ol_rec = ol_changes.records.get(ol_id) if ol_id else None
+        if ol_rec is None and (ol_id is None or ol_changes.full or ol_id in ol_changes.deleted):
+            self._drop_link(stored, "kept_copy_deleted")
+            return
+        sf_rec = sf_changes.records.get(sf_id) if sf_id else None
+        if sf_rec is None or not sf_rec.in_scope:
+            if ol_rec is not None and ol_rec.version != cur.outlook_version:
+                self._put_link(cur.with_version(OL, ol_rec.version), stored, "kept_copy_seen")
+            return
+        if ol_rec is None:
+            relinked = cur.replace(state=LinkState.LINKED, content_hash=None, needs_retry=True)
+            self._put_link(relinked.with_version(SF, None).with_version(OL, None), stored, "kept_copy_back_in_scope")
+            return
+        if not ol_rec.in_scope:
+            relinked = cur.replace(state=LinkState.LINKED, content_hash=self._hash(SF, sf_rec), gone=OL,
+                                   gone_out_of_scope=True).with_version(SF, sf_rec.version)
+            self._put_link(relinked, stored, "kept_copy_back_in_scope")
+            return
+        s_hash, o_hash = self._hash(SF, sf_rec), self._hash(OL, ol_rec)
+        link = link_for_pair(sf_rec.id, sf_rec.version, ol_rec.id, ol_rec.version, s_hash, previous=stored)
+        if s_hash == o_hash:
+            self._put_link(link, stored, "kept_copy_back_in_scope")
+            return
+        winner = self.setting.winner()
+        self._conflict(link, "match_differs", winner, f"{winner} version written to {winner.other}")
+        self._update(winner.other, link, stored, sf_rec if winner is SF else ol_rec,
+                     f"kept_copy_back_in_scope_{winner}_wins")
 
     def _evaluate_pending(self, cur: Link) -> None:
         target = cur.state.pending_side
@@ -314,6 +362,12 @@ class _Reconciler:
             cur = cur.replace(gone=gone_side, gone_out_of_scope=True)
         elif gone_status is Status.OUT_OF_SCOPE:
             if gone_side is SF and self.direction.flows_from(SF):
+                if self.setting.release_scope_exits:
+                    # The admin chose to keep the copies of records the change takes out of scope: unlinked.
+                    released = cur.replace(state=LinkState.RELEASED, gone=None, gone_out_of_scope=False,
+                                           needs_retry=False, content_hash=None)
+                    self._put_link(released, stored, "salesforce_left_scope_kept")
+                    return
                 self._delete(other_side, cur, stored, f"{gone_side}_left_scope")
                 return
             cur = cur.replace(gone=gone_side, gone_out_of_scope=True)
@@ -390,7 +444,8 @@ class _Reconciler:
         unlinked: dict[Side, list[SideRecord]] = {SF: [], OL: []}
         for side in (SF, OL):
             lookup = self.links.by_salesforce_id if side is SF else self.links.by_outlook_id
-            unlinked[side] = [r for r in self.changes[side].records.values() if r.in_scope and lookup(r.id) is None]
+            unlinked[side] = [r for r in self.changes[side].records.values() if r.in_scope and lookup(r.id) is None
+                              and (side is SF or r.id not in self.returned)]
         if not unlinked[SF] and not unlinked[OL]:
             return
         sf_unlinked = {r.id: r for r in unlinked[SF]}
@@ -438,8 +493,11 @@ class _Reconciler:
         left_out |= paired
         for item in orphans:
             # A stale stamp can be outlived by a key match (the record was re-created in Salesforce); otherwise it
-            # is our copy of a Salesforce record that is gone or out of scope: as if it had been linked.
-            if (OL, item.id) not in left_out:
+            # is our copy of a Salesforce record that is gone or out of scope: as if it had been linked. Except where
+            # that would delete a card Outlook sends: a deleted Salesforce record is no reason to delete a card the
+            # user brought (back) into scope (moved back in after its leaving deleted the Salesforce copy, restored,
+            # copied in); in both directions the card is new and created once in Salesforce.
+            if (OL, item.id) not in left_out and not self._stale_stamp_is_new(item):
                 left_out.add((OL, item.id))
                 orphan = link_for_pair(item.salesforce_id, None, item.id, item.version, self._hash(OL, item))
                 self._evaluate(None, orphan)
@@ -459,6 +517,10 @@ class _Reconciler:
                         "synced one.")))
                     continue
                 self._create(SF, record, None, "new_in_outlook")
+
+    def _stale_stamp_is_new(self, item: SideRecord) -> bool:
+        return (self.direction is Direction.BOTH and self.setting.deletion_propagates(SF, self.object_type)
+                and item.salesforce_id not in self.changes[SF].records)
 
     def _copies_of_synced(self, items: list[SideRecord]) -> dict[str, str]:
         """Contacts: the unlinked Outlook items that copy a contact already synced (stamped with its Salesforce id, or
@@ -489,10 +551,12 @@ class _Reconciler:
         if self.direction is Direction.NONE:
             return self.plan
         todo: dict[tuple[str | None, str | None], Link] = {}
+        # Cards back in scope under a new id (moved out and back in) take their link back (`returning`).
+        back = {stored.salesforce_id: relinked for stored, relinked in self.returned.values()}
         if self.changes[SF].full or self.changes[OL].full:
             evaluate = self._evaluate
             for link in self.links:
-                evaluate(link, link)
+                evaluate(link, back.get(link.salesforce_id, link) if back and link.salesforce_id else link)
         else:
             for side in (SF, OL):
                 changes = self.changes[side]
@@ -501,8 +565,10 @@ class _Reconciler:
                         link = self._link_by(side, record_id)
                         if link is not None:
                             todo[(link.salesforce_id, link.outlook_id)] = link
+            for stored, _relinked in self.returned.values():
+                todo[(stored.salesforce_id, stored.outlook_id)] = stored
             for link in todo.values():
-                self._evaluate(link, link)
+                self._evaluate(link, back.get(link.salesforce_id, link) if back and link.salesforce_id else link)
         self._unlinked()
         self.plan.actions = self.link_actions + self.write_actions
         self.plan.refusal = self._guard()
@@ -515,7 +581,8 @@ class _Reconciler:
         for side in (SF, OL):
             changes = self.changes[side]
             if changes.full and changes.in_scope_count() == 0:
-                linked = sum(1 for link in self.links if link.id_on(side) and link.gone is not side)
+                linked = sum(1 for link in self.links
+                             if link.id_on(side) and link.gone is not side and not link.is_released)
                 if linked >= self.guards.empty_side_min_links:
                     return Refusal("side_empty", _EMPTY_REASON[side].format(obj=self.object_type, linked=linked),
                                    linked)

@@ -66,11 +66,16 @@ class ConflictBehavior(StrEnum):
 
 
 class LinkState(StrEnum):
-    """RecordLink.state: a pair that is linked, or a create on one side that is not yet confirmed."""
+    """RecordLink.state: a pair that is linked, or a create on one side that is not yet confirmed, or a copy kept
+    and unlinked (`released`): the admin chose to keep the Outlook copies of records a configuration change took
+    out of the scope. A released pair is never written, deleted or sent either way; it only remembers both ids so
+    the kept copy is neither created in Salesforce nor deleted as an orphan, and relinks when its record comes back
+    into scope."""
 
     LINKED = "linked"
     PENDING_CREATE_SALESFORCE = "pending_create_salesforce"
     PENDING_CREATE_OUTLOOK = "pending_create_outlook"
+    RELEASED = "released"
 
     @staticmethod
     def pending_create(side: Side) -> LinkState:
@@ -100,6 +105,9 @@ class DataSetting:
     direction: Direction
     conflict_behavior: ConflictBehavior = ConflictBehavior.SALESFORCE_WINS
     propagate_deletions: bool = True
+    # The admin chose "keep them and unlink" for this run: a linked record leaving the data set releases its
+    # Outlook copy (link state `released`) instead of deleting it (a one-shot choice made when saving a change).
+    release_scope_exits: bool = False
 
     def winner(self) -> Side:
         """The side whose version stands in a conflict: the source for one-way directions."""

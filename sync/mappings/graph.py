@@ -152,6 +152,23 @@ def date_time_zone(value: datetime | date) -> dict[str, str]:
     return {"dateTime": iso_wall(utc), "timeZone": "UTC"}
 
 
+_UTC_ZONES = frozenset({"utc", "etc/utc", "gmt", "etc/gmt", "coordinated universal time", "tzone://microsoft/utc",
+                        "tzone://microsoft/custom"})
+
+
+def own_zone(item: Mapping[str, Any]) -> str | None:
+    """A Graph event's own start zone (``originalStartTimeZone``: a Windows or IANA name), which an update of an
+    all-day event keeps; None for none, UTC (what this product wrote before it knew its users' zones) or a custom
+    zone Graph cannot be sent back."""
+    zone = str(item.get("originalStartTimeZone") or "").strip()
+    return zone if zone and zone.casefold() not in _UTC_ZONES else None
+
+
+def midnight_in(day: date, time_zone: str = "") -> dict[str, str]:
+    """A Graph dateTimeTimeZone for the midnight starting `day` in a zone (an all-day event's start or end)."""
+    return {"dateTime": f"{day.isoformat()}T00:00:00", "timeZone": time_zone or "UTC"}
+
+
 def body_text(body: Mapping[str, Any] | None) -> str | None:
     """Plain text of a Graph itemBody (HTML converted as for EWS)."""
     if not body:
@@ -283,8 +300,9 @@ def event_from_graph(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def event_to_graph(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The Graph event to POST or PATCH for canonical event fields (times in UTC; all-day: UTC midnights)."""
+def event_to_graph(fields: Mapping[str, Any], time_zone: str = "") -> dict[str, Any]:
+    """The Graph event to POST or PATCH for canonical event fields: times in UTC; an all-day event from midnight to
+    midnight in `time_zone`, the owner's (a zone name Graph takes; blank: UTC), as Outlook there makes one."""
     all_day = bool(fields.get("is_all_day"))
     if all_day:
         start_day = to_date(fields.get("start"))
@@ -307,9 +325,9 @@ def event_to_graph(fields: Mapping[str, Any]) -> dict[str, Any]:
         "sensitivity": "private" if fields.get("is_private") else "normal",
     }
     if start is not None:
-        out["start"] = date_time_zone(start)
+        out["start"] = midnight_in(start, time_zone) if all_day else date_time_zone(start)
     if end is not None:
-        out["end"] = date_time_zone(end)
+        out["end"] = midnight_in(end, time_zone) if all_day else date_time_zone(end)
     return out
 
 
@@ -381,12 +399,13 @@ FROM_GRAPH = {SyncObject.CONTACTS: contact_from_graph, SyncObject.EVENTS: event_
 
 
 def to_graph(object_type: SyncObject, fields: Mapping[str, Any],
-             current: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The Graph JSON to write for canonical fields of an object (`current`: contacts only, see contact_to_graph)."""
+             current: Mapping[str, Any] | None = None, *, time_zone: str = "") -> dict[str, Any]:
+    """The Graph JSON to write for canonical fields of an object (`current`: contacts only, see contact_to_graph;
+    `time_zone`: the mailbox owner's, for all-day events)."""
     if object_type is SyncObject.CONTACTS:
         return contact_to_graph(fields, current)
     if object_type is SyncObject.EVENTS:
-        return event_to_graph(fields)
+        return event_to_graph(fields, time_zone)
     return task_to_graph(fields)
 
 

@@ -63,9 +63,10 @@ def test_dashboard_shows_the_sync_at_a_glance(live_server, page, admin_user, scr
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_server.url}/")
-    failing = page.get_by_role("table")
-    assert failing.get_by_text("Person 1").is_visible() and failing.get_by_text("Needs attention").is_visible()
-    assert page.get_by_role("img", name="Runs per hour").is_visible()
+    failing = page.get_by_role("region", name="Failing users")
+    assert failing.get_by_role("link", name="Person 1").is_visible()
+    assert failing.get_by_text("Needs attention", exact=True).is_visible()
+    assert page.get_by_role("group", name="Runs per hour over the last 24 hours").is_visible()
     screenshot("dashboard-with-data")
 
 

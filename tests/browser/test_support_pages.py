@@ -59,14 +59,14 @@ def test_support_finds_a_failing_user_syncs_now_and_looks_at_reset(live_server, 
     expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
     expect(page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Users")).to_have_attribute(
         "aria-current", "page")
-    expect(page.get_by_text("6 users")).to_be_visible()
+    expect(page.get_by_text("6 users", exact=True)).to_be_visible()
     screenshot("users-list")
 
     page.get_by_label("State of any object").select_option("needs_attention")
     page.get_by_label("Configuration").select_option(label="Sales EMEA")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r".*state=needs_attention.*"))
-    expect(page.get_by_text("1 user match the filters")).to_be_visible()
+    expect(page.get_by_text("1 user matches the filters", exact=True)).to_be_visible()
     rows = page.locator("table.users-table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first.get_by_text("Needs attention")).to_be_visible()

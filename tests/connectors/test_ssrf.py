@@ -188,6 +188,7 @@ def test_an_ends_own_text_is_not_what_a_person_reads():
     assert isinstance(error, NeedsAttention)
     text = describe_error(error)
     assert "abc123" not in text and "intranet" not in text
-    assert text.startswith("Access was refused (code access_denied). Grant the app registration")
+    assert text.startswith("Microsoft Graph refused the app access to this mailbox (HTTP 403, code Forbidden). "
+                           "Grant the app registration")
     odd = NeedsAttention("sentence in a code", "remote text", "Check it.")
     assert describe_error(odd) == "The request was refused (code sentenceinacode). Check it."

@@ -70,7 +70,11 @@ class OwnersCalendar:
         """(all day, first day, day after the last) of the one event with this subject."""
         if self.world.protocol == "ews":
             item = only([i for i in self.account.calendar.all() if i.subject == subject])
-            return item.is_all_day, item.start, item.end + timedelta(days=1)
+            # The stored midnights in the item's zone: exchangelib's own all-day end takes 24 hours off in UTC, a day
+            # early after the clocks go forward (IsAllDayEvent left out of this read, the instants stay as stored).
+            (raw,) = self.account.fetch(ids=[item], only_fields=["start", "end", "_start_timezone", "_end_timezone"])
+            return (item.is_all_day, raw.start.astimezone(raw._start_timezone).date(),
+                    raw.end.astimezone(raw._end_timezone).date())
         (event,) = [e for e in self.person.outlook._all("calendar/events") if e["subject"] == subject]
         return (event["isAllDay"], date.fromisoformat(event["start"]["dateTime"][:10]),
                 date.fromisoformat(event["end"]["dateTime"][:10]))

@@ -9,7 +9,7 @@ import pytest
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.recurrence import DailyPattern, WeeklyPattern
 
-from sync import runner
+from sync import options as options_module
 from sync.models import RecordLink
 from tests.e2e.test_sync_user import last_run, sf_rows, sync
 
@@ -179,8 +179,8 @@ def test_upgrade_from_occurrence_links_converges_without_duplicates(world, monke
         "RecurrenceTimeZoneSidKey": "GMT"})["id"]
 
     # Synced the way it was before series were synced as series: occurrences only.
-    old = runner.object_options
-    monkeypatch.setattr(runner, "object_options",
+    old = options_module.object_options
+    monkeypatch.setattr(options_module, "object_options",
                         lambda *args, **kwargs: replace(old(*args, **kwargs), series_as_series=False))
     assert sync(person) == 0
     assert len(singles(person)) == 5 and len(series_rows(person)) == 2

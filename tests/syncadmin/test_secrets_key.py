@@ -134,12 +134,28 @@ def test_every_stored_secret_is_one_rotate_secrets_re_encrypts():
         f"{model._meta.label}.{field.name}"
         for model in apps.get_models() for field in model._meta.get_fields() if field.name.endswith("_encrypted")
     }
-    assert encrypted_fields == {"sync.Connection.secret_encrypted"}
+    assert encrypted_fields == {"sync.Connection.secret_encrypted", "alerts.AlertSettings.webhook_secret_encrypted"}
     encrypting_modules = set()
-    for package in ("syncadmin", "configurations", "users", "sync", "audit", "apitokens"):
+    for package in ("syncadmin", "configurations", "users", "sync", "audit", "apitokens", "alerts"):
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 calls_encrypt = isinstance(node, ast.Attribute) and node.attr == "encrypt"
                 if calls_encrypt and getattr(node.value, "id", "") == "crypto":
                     encrypting_modules.add(str(path.relative_to(ROOT)))
     assert encrypting_modules == {"sync/models.py"}
+
+
+def test_rotate_secrets_re_encrypts_the_alerts_webhook_secret(two_secrets_under_the_old_key, settings):
+    from alerts.models import AlertSettings
+
+    AlertSettings.objects.filter(pk=AlertSettings.load().pk).update(
+        webhook_secret_encrypted=crypto.encrypt("shared-with-the-receiver"))
+    before = AlertSettings.load().webhook_secret_encrypted
+    settings.SECRETS_KEY = f"{NEW},{OLD}"
+    assert rotate_stored_secrets() == 3
+    settings.SECRETS_KEY = NEW
+    row = AlertSettings.load()
+    assert row.webhook_secret_encrypted != before
+    assert crypto.decrypt(row.webhook_secret_encrypted) == "shared-with-the-receiver"
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.ALERT_SETTINGS_CHANGED)
+    assert entry.changes == {"webhook_secret": "re-encrypted"}

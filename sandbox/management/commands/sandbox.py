@@ -20,6 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--salesforce-port", type=int, default=settings.SANDBOX_SALESFORCE_PORT)
         parser.add_argument("--exchange-port", type=int, default=settings.SANDBOX_EXCHANGE_PORT)
         parser.add_argument("--graph-port", type=int, default=settings.SANDBOX_GRAPH_PORT)
+        parser.add_argument("--smtp-port", type=int, default=settings.SANDBOX_SMTP_PORT,
+                            help="the SMTP sink's port (alerts' e-mails, listed on the console's mail page in DEBUG)")
         parser.add_argument("--exchange-https", action="store_true", help="serve EWS over HTTPS with the sandbox CA")
         parser.add_argument("--data-dir", default=str(settings.SANDBOX_DATA_DIR))
         parser.add_argument("--seed", choices=SEEDS, default="demo", help="data for a new data directory")
@@ -38,6 +40,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 exchange_https=options["exchange_https"],
                 graph_port=options["graph_port"],
+                smtp_port=options["smtp_port"],
             )
         except OSError as exc:
             raise CommandError(f"could not start the sandbox: {exc}") from exc
@@ -46,6 +49,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Exchange emulator:   {running.ews_endpoint}")
         self.stdout.write(f"Graph emulator:      {running.graph_url}/v1.0  (authority: {running.graph_url}/<tenant>; "
                           f"app registration: {running.graph_app_path})")
+        if running.smtp is not None:
+            self.stdout.write(f"SMTP sink:           {options['host']}:{running.smtp.port}  (e-mails kept in "
+                              f"{running.smtp.folder}; the console lists them at /alerts/mail/ under DEBUG)")
         self.stdout.write(f"Service account:     {SERVICE_ACCOUNT} / {PASSWORD}; every user's password: {PASSWORD}")
         self.stdout.write(f"Data directory:      {Path(options['data_dir']).resolve()}")
 

@@ -67,6 +67,15 @@ def _all_day_last_day(item: Any) -> date | None:
     return date.fromordinal(end.astimezone(end_tz).date().toordinal() - 1)
 
 
+def own_zone(item: Any) -> EWSTimeZone | None:
+    """An all-day event's own start zone, which an update keeps; None for none or UTC (what this product wrote
+    before it knew its users' zones: such an event is moved to its owner's midnights on its next update)."""
+    tz = getattr(item, "_start_timezone", None)
+    if not isinstance(tz, EWSTimeZone) or tz.key in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
+        return None
+    return tz
+
+
 def ews_datetime(value: datetime | None) -> EWSDateTime | None:
     if value is None:
         return None
@@ -80,8 +89,13 @@ def ews_date(value: date | None) -> EWSDate | None:
 _PERCENT_FOR_STATUS = {"Completed": Decimal(100), "NotStarted": Decimal(0)}
 
 
-def model_kwargs(object_type: SyncObject, view: Mapping[str, Any]) -> dict[str, Any]:
-    """exchangelib constructor kwargs from an EWS view (None clears a field on update)."""
+def model_kwargs(object_type: SyncObject, view: Mapping[str, Any],
+                 time_zone: EWSTimeZone | str | None = None) -> dict[str, Any]:
+    """exchangelib constructor kwargs from an EWS view (None clears a field on update).
+
+    `time_zone`: where an all-day event's midnights are (the item's own zone on update, else its owner's; blank:
+    UTC). Exchange keeps an all-day event from midnight to midnight in its start zone, and Outlook shows it so
+    there: days written as UTC midnights show from 01:00 to 01:00 in Paris."""
     kwargs: dict[str, Any] = {"body": Body(view["body"]) if view.get("body") else None}
     if object_type is SyncObject.CONTACTS:
         kwargs.update({name: view.get(name) for name in
@@ -103,6 +117,8 @@ def model_kwargs(object_type: SyncObject, view: Mapping[str, Any]) -> dict[str, 
         series: Recurrence | None = view.get("recurrence")
         if view.get("is_all_day"):
             kwargs["start"], kwargs["end"] = ews_date(view.get("start")), ews_date(view.get("end"))
+            zone = time_zone if isinstance(time_zone, EWSTimeZone) else ews_zone(time_zone)
+            kwargs["_start_timezone"] = kwargs["_end_timezone"] = zone
         elif series is not None:
             # A series keeps its times of day in its own zone (daylight saving moves the UTC times, not these).
             tz = ews_zone(series.tz)

@@ -31,10 +31,14 @@ class EwsMailbox(ContactsFolders):
     supports_series = True  # a recurring series can be read and written as one item
     reached_how = "by impersonation over EWS"
 
-    def __init__(self, settings: EwsSettings, mailbox: str, *, calls: CallCounter | None = None):
+    def __init__(self, settings: EwsSettings, mailbox: str, *, calls: CallCounter | None = None,
+                 time_zone: str = ""):
         register_salesforce_id()
         self.settings = settings
         self.mailbox = mailbox.strip().lower()
+        # The owner's zone (IANA; blank: UTC): all-day events are written midnight to midnight there (see
+        # convert.model_kwargs). The account itself stays in UTC: every other date-time is written as an instant.
+        self.time_zone = time_zone or ""
         self.calls = calls if calls is not None else CallCounter()
         self._account: Account | None = None
         self._root: Root | None = None

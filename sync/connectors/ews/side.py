@@ -41,6 +41,7 @@ from sync.connectors.ews.properties import SALESFORCE_ID_FIELD
 from sync.connectors.ews.recurrence import SERIES_FIELDS
 from sync.connectors.ews.series import SeriesReads
 from sync.connectors.ews.watermark import Watermark
+from sync.connectors.ews.zones import AllDayZones
 from sync.connectors.exchange import MailboxSide, event_in_window, event_kept_by_options, is_excluded
 from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
@@ -66,7 +67,7 @@ _SYNC_FIELDS: dict[SyncObject, tuple[str, ...]] = {
 }
 
 
-class EwsSide(SeriesReads, MailboxSide):
+class EwsSide(SeriesReads, AllDayZones, MailboxSide):
     """The engine's SideConnector for one mailbox and object (Side.OUTLOOK)."""
 
     supports_series = True  # a recurring master can be read and written as one item (ObjectOptions.series_as_series)
@@ -287,6 +288,7 @@ class EwsSide(SeriesReads, MailboxSide):
             in_scope = self._series_in_window(series, fields)
         if item.changekey:
             self._versions[record_id] = item.changekey
+        self._remember_zone(record_id, item, view)
         stamp = getattr(item, SALESFORCE_ID_FIELD, None) or None
         if self.series_mode and getattr(item, "type", None) in ("Occurrence", "Exception"):
             # An occurrence's stamp names the copy made of it while its series was synced as occurrences; once the
@@ -398,7 +400,7 @@ class EwsSide(SeriesReads, MailboxSide):
         items = []
         for request in requests_:
             view = mapping.TO_EWS[self.object_type](request.fields)
-            kwargs = model_kwargs(self.object_type, view)
+            kwargs = model_kwargs(self.object_type, view, self.mailbox.time_zone)
             if request.salesforce_id_stamp:
                 kwargs[SALESFORCE_ID_FIELD] = request.salesforce_id_stamp
             items.append(self.model(account=self.account, folder=folder, **kwargs))
@@ -414,13 +416,14 @@ class EwsSide(SeriesReads, MailboxSide):
     def update(self, requests_: Sequence[UpdateRequest]) -> list[WriteResult]:
         if not requests_:
             return []
+        self._read_zones(requests_)  # all-day events: the zone each was made in, kept
         changes = []
         for request in requests_:
             kwargs: dict[str, Any] = {}
             names: list[str] = []
             if request.fields is not None:
                 view = mapping.TO_EWS[self.object_type](request.fields)
-                kwargs = model_kwargs(self.object_type, view)
+                kwargs = model_kwargs(self.object_type, view, self._zone_for(request.record_id))
                 # A field EWS requires once saved is left alone rather than cleared (e.g. reminder_due_by).
                 names = [name for name, value in kwargs.items()
                          if value is not None or not required_after_save(self.model, name)]

@@ -25,9 +25,11 @@ class GraphMailbox(ContactsFolders, GraphTransport):
     supports_series = False
     reached_how = "through Microsoft Graph"
 
-    def __init__(self, settings: GraphSettings, mailbox: str, *, calls: CallCounter | None = None):
+    def __init__(self, settings: GraphSettings, mailbox: str, *, calls: CallCounter | None = None,
+                 time_zone: str = ""):
         super().__init__(settings, calls=calls)
         self.mailbox = mailbox.strip().lower()
+        self.time_zone = time_zone or ""  # the owner's zone (IANA; blank: UTC): all-day events' midnights
         self.user_path = f"/users/{quote(self.mailbox, safe='@.')}"
 
     # ---- folders ---------------------------------------------------------------------------------------------------

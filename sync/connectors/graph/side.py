@@ -62,6 +62,7 @@ class GraphSide(GraphWrites, MailboxSide):
         self._current: dict[str, dict[str, Any]] = {}  # contacts as read in this run (collections to keep)
         self._attendees: dict[str, list[str]] = {}
         self._meetings: dict[str, bool] = {}  # events: organized by this mailbox, with attendees
+        self._zones: dict[str, str | None] = {}  # events: their own start zone, kept by an all-day update
         self._task_index: dict[str, list[str]] | None = None  # tasks: Salesforce id → task ids (lookup)
         self._task_stamps: dict[str, str | None] = {}  # tasks read in this run with their linked resources: our stamp
 
@@ -314,6 +315,8 @@ class GraphSide(GraphWrites, MailboxSide):
             self._attendees[record_id] = mapping.event_attendees(item)
             if "isOrganizer" in item:
                 self._meetings[record_id] = is_organized_meeting(item)
+        if self.object_type is SyncObject.EVENTS and "originalStartTimeZone" in item:
+            self._zones[record_id] = mapping.own_zone(item)
         version = item.get("changeKey") or etag
         return SideRecord(record_id, str(version) if version else None, fields, self._in_scope(item, fields),
                           self._stamp(item))

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP
+
 from sync.connectors.base import TransientError
 from sync.connectors.graph.errors import GONE_OCCURRENCE, classify, error_of, item_error, mailbox_error, retry_after
 from sync.connectors.graph.items import (
@@ -40,7 +42,7 @@ class GraphWrites:
             path = f"{self.user}/todo/lists/{quote(self._task_list(), safe='=-_')}/tasks"
         batch = []
         for request in requests_:
-            body = mapping.to_graph(self.object_type, request.fields)
+            body = mapping.to_graph(self.object_type, request.fields, time_zone=graph_zone(self.mailbox.time_zone))
             if request.salesforce_id_stamp:
                 if self.object_type is SyncObject.TASKS:
                     body["linkedResources"] = [linked_resource(request.salesforce_id_stamp)]
@@ -73,13 +75,16 @@ class GraphWrites:
         # item's new version), or None when there is nothing to write
         slots: list[tuple[list, int, bool] | None] = []
         linked_after: dict[int, int] = {}  # position of a request → position of its stamp in `links`
+        bodies: dict[int, dict[str, Any]] = {}  # position of a request → the PATCH body sent for it
         for position, request in enumerate(requests_):
             body: dict[str, Any] = {}
             if request.fields is not None and request.record_id in meetings:
                 slots.append(None)
                 continue
             if request.fields is not None:
-                body = mapping.to_graph(self.object_type, request.fields, self._current.get(request.record_id))
+                body = mapping.to_graph(self.object_type, request.fields, self._current.get(request.record_id),
+                                        time_zone=self._zones.get(request.record_id)
+                                        or graph_zone(self.mailbox.time_zone))
             if request.salesforce_id_stamp and self.object_type is not SyncObject.TASKS:
                 body.setdefault("singleValueExtendedProperties", []).append(
                     {"id": SALESFORCE_ID_PROPERTY, "value": request.salesforce_id_stamp})
@@ -103,6 +108,7 @@ class GraphWrites:
                 headers["If-Match"] = etag
             batch.append({"method": "PATCH", "url": path, "body": body, "headers": headers})
             slots.append((batch, len(batch) - 1, stamp is None))
+            bodies[position] = body
             if stamp is not None:
                 linked_after[position] = stamp
         answers = {id(batch): self.mailbox.batch(batch) if batch else []}
@@ -122,7 +128,11 @@ class GraphWrites:
             elif slot is None:
                 out.append(WriteResult(request.record_id, None))
             else:
-                result = self._result(answers[id(slot[0])][slot[1]], request.record_id, version=slot[2])
+                answer = answers[id(slot[0])][slot[1]]
+                result = self._result(answer, request.record_id, version=slot[2])
+                if (result.error is None and result.version and self.object_type is SyncObject.TASKS
+                        and _moved_on(bodies.get(position), answer)):
+                    result = WriteResult(request.record_id, None)  # the next read sees what the task became
                 if result.error is None and position in linked_after:
                     stamped = self._result(answers[id(links)][linked_after[position]], request.record_id,
                                            version=False)
@@ -187,14 +197,18 @@ class GraphWrites:
         return out
 
     def _organized_meetings(self, ids: Sequence[str]) -> set[str]:
-        """The events among `ids` that this mailbox organizes and that have attendees (read if not read yet)."""
+        """The events among `ids` that this mailbox organizes and that have attendees (read if not read yet, with the
+        event's own start zone, which an all-day update keeps)."""
         unknown = list(dict.fromkeys(i for i in ids if i not in self._meetings))
         if unknown:
-            answers = self.mailbox.batch_get([self._item_path(i) + query({"$select": "isOrganizer,attendees"})
-                                              for i in unknown])
+            answers = self.mailbox.batch_get([
+                self._item_path(i) + query({"$select": "isOrganizer,attendees,originalStartTimeZone"})
+                for i in unknown])
             for record_id, answer in zip(unknown, answers, strict=True):
                 if 200 <= answer.status < 300:
                     self._meetings[record_id] = is_organized_meeting(answer.body)
+                    if "originalStartTimeZone" in answer.body:
+                        self._zones[record_id] = mapping.own_zone(answer.body)
                 else:
                     attention = mailbox_error(answer.status, *error_of(answer.body))
                     if attention is not None:
@@ -220,3 +234,27 @@ class GraphWrites:
         if answer.status in (429, 503):
             raise TransientError(code or "TooManyRequests", message, retry_after=retry_after(answer.headers))
         return WriteResult(error=item_error(answer.status, answer.body, answer.headers))
+
+
+def graph_zone(name: str) -> str:
+    """The owner's IANA zone as Graph takes it on every method: its Windows name (CLDR's table, which exchangelib
+    carries); Graph's list of other names it takes is shorter, and "might not" hold on create or update
+    (learn.microsoft.com/graph/api/resources/datetimetimezone). Blank: UTC; a zone without a Windows name: as is."""
+    if not name:
+        return "UTC"
+    windows = IANA_TO_MS_TIMEZONE_MAP.get(name)
+    return windows[0] if windows else name
+
+
+def _moved_on(body: dict[str, Any] | None, answer: Answer) -> bool:
+    """Whether To Do answered a task PATCH with another status or due date than the one written: a recurring task
+    whose occurrence was completed is answered as it now is, its next occurrence, open again (the completed one is a
+    new task). Its version must not be stored as that of what was written, or the move would never reach
+    Salesforce."""
+    if not body or not isinstance(answer.body, dict) or "status" not in body:
+        return False
+    now = answer.body
+    if str(now.get("status") or "").lower() != str(body.get("status") or "").lower():
+        return True
+    due = (body.get("dueDateTime") or {}).get("dateTime", "")[:10]
+    return bool(due) and str((now.get("dueDateTime") or {}).get("dateTime", ""))[:10] != due

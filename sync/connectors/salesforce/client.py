@@ -23,7 +23,7 @@ from sync.mappings import salesforce as mapping
 
 T = TypeVar("T")
 
-USER_FIELDS = "Id, Username, Email, Name, Profile.Name, IsActive"
+USER_FIELDS = "Id, Username, Email, Name, Profile.Name, IsActive, TimeZoneSidKey"
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class SalesforceUser:
     name: str
     profile: str | None
     active: bool
+    time_zone: str | None = None  # TimeZoneSidKey: an IANA name ("Europe/Paris")
 
 
 class SalesforceClient:
@@ -164,4 +165,4 @@ def _user(row: Mapping[str, Any]) -> SalesforceUser:
     profile = row.get("Profile")
     return SalesforceUser(id=row["Id"], username=row.get("Username") or "", email=row.get("Email") or "",
                           name=row.get("Name") or "", profile=profile.get("Name") if isinstance(profile, Mapping)
-                          else None, active=bool(row.get("IsActive")))
+                          else None, active=bool(row.get("IsActive")), time_zone=row.get("TimeZoneSidKey"))

@@ -1,5 +1,6 @@
 """`manage.py sync_user`: one user's sync in the foreground, with a progress bar; `--reset` goes through the same
-reset operation as the console and the API (refused while a run is working on the object)."""
+reset operation as the console and the API (refused while a run is working on the object); `--dry-run` prints the
+plan a sync would apply now and writes nothing (sync.previews)."""
 
 import sys
 import time
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from sync.leases import SyncUnavailable
 from sync.models import SyncRun
 from sync.options import OBJECTS, synced_objects
+from sync.previews import plan_lines, plan_object
 from sync.queue import queue_run
 from sync.runner import execute_run, give_up
 from users.operations import reset_sync
@@ -61,8 +63,10 @@ class Command(BaseCommand):
         parser.add_argument("--objects", help=f"comma-separated, of {','.join(OBJECTS)} (default: all synced)")
         parser.add_argument("--reset", action="store_true",
                             help="forget links and watermarks first, then a full matching sync")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="print what a sync would do now (read both ends, write nothing) and exit 0")
 
-    def handle(self, *args, user, objects, reset, **options):
+    def handle(self, *args, user, objects, reset, dry_run=False, **options):
         synced_user = find_user(user)
         if synced_user is None:
             raise CommandError(f"no synced user {user!r} (give an id, a Salesforce username or an e-mail address)")
@@ -75,6 +79,15 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"{effective.configuration.name} does not sync {', '.join(unknown)}; "
                                f"it syncs {', '.join(available) or 'nothing'}")
+        if dry_run:
+            if reset:
+                raise CommandError("--dry-run and --reset do not go together: a dry run changes nothing")
+            self.stdout.write(f"Dry run for {synced_user} with {effective.configuration.name!r} (via "
+                              f"{effective.via}): nothing is written.")
+            for name in wanted:
+                for line in plan_lines(name, plan_object(synced_user, name)):
+                    self.stdout.write(line)
+            return
         reset_runs = {}
         if reset:
             try:

@@ -4,13 +4,17 @@ full: occurrences ending on the window's start and on the split points are read 
 counted twice; and all-day events (item 1) read as the dates their owner sees, whatever their time zone."""
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from exchangelib import EWSDate, EWSTimeZone
 from exchangelib.recurrence import DailyPattern, Recurrence
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync.connectors.base import ObjectOptions
 from sync.connectors.ews import series as series_module
+from sync.connectors.ews.convert import _all_day_last_day
 from sync.engine import SyncObject
 from tests.connectors.ews.test_ews_events import add_event, at
 
@@ -48,3 +52,22 @@ def test_all_day_events_read_as_their_owners_dates_across_daylight_saving(mailbo
     fields = mailbox.side(SyncObject.EVENTS, window).changes(None).records[item.id].fields
     assert fields["is_all_day"] is True
     assert (fields["start"], fields["end"]) == (first, first + dt.timedelta(days=2))  # the end is exclusive
+
+
+ALL_ZONES = ["Europe/Paris", "America/New_York", "Pacific/Auckland", "Australia/Lord_Howe", "America/St_Johns",
+             "Asia/Kolkata", "UTC", "America/Santiago"]
+
+
+@settings(max_examples=300)
+@given(first=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2060, 12, 31)), days=st.integers(1, 20),
+       zone=st.sampled_from(ALL_ZONES))
+def test_an_all_day_events_last_day_comes_from_its_duration_whatever_the_clocks_did(first, days, zone):
+    """What Exchange stores (local midnights), as exchangelib hands it over (the first day, the zone, Duration)."""
+    tz = EWSTimeZone(zone)
+    start = dt.datetime(first.year, first.month, first.day, tzinfo=tz)
+    last = first + dt.timedelta(days=days - 1)
+    end = dt.datetime(last.year, last.month, last.day, tzinfo=tz) + dt.timedelta(days=1)  # wall-clock midnight
+    seconds = int(end.timestamp() - start.timestamp())
+    duration = f"P{seconds // 86400}DT{seconds % 86400 // 3600}H{seconds % 3600 // 60}M"
+    item = SimpleNamespace(start=first, duration=duration, _start_timezone=tz, _end_timezone=tz)
+    assert _all_day_last_day(item) == last

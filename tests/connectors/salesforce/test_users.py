@@ -10,7 +10,7 @@ def test_list_active_users_gives_what_import_users_needs(org):
     by_name = {u.username: u for u in users}
     assert by_name[manager.username] == SalesforceUser(
         id=manager.id, username=manager.username, email=manager.email, name=f"Test User{manager.username[:10]}",
-        profile="Sales Manager", active=True)
+        profile="Sales Manager", active=True, time_zone="GMT")
     assert by_name[integration.username].profile == "System Administrator"
     assert [u.username for u in users] == sorted(u.username for u in users)
     assert all(u.active for u in users)

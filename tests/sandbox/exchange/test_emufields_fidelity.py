@@ -104,8 +104,8 @@ def _longer(model, *names):
 
 def _create(account, folder, item):
     """CreateItem as exchangelib's service sends it: the new item's id, or its error raised."""
-    result = list(CreateItem(account=account).call(items=[item], folder=folder, message_disposition=SAVE_ONLY,
-                                                   send_meeting_invitations=SEND_TO_NONE))[0]
+    (result,) = CreateItem(account=account).call(items=[item], folder=folder, message_disposition=SAVE_ONLY,
+                                                 send_meeting_invitations=SEND_TO_NONE)
     if isinstance(result, Exception):
         raise result
     return result.id
