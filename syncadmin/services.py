@@ -13,9 +13,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from alerts.models import AlertSettings
 from apitokens import services as apitokens
 from audit import services as audit
-from alerts.models import AlertSettings
 from audit.models import AuditEntry
 from sync.models import Connection
 from syncadmin import crypto
