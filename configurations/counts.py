@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from configurations import soql
 from configurations.models import Direction, OutlookConfiguration, SyncObject
-from sync.connections import describe_error, open_mailbox, salesforce_settings
+from sync.connections import open_mailbox, salesforce_settings
 from sync.connectors.base import INTERACTIVE_SECONDS, ConnectorError, NeedsAttention, TransientError, interactive
 from sync.connectors.salesforce import SalesforceClient
+from sync.error_words import describe_error
 from sync.options import object_options
 from sync.routing import mailbox_route
 from users.models import SyncUser

@@ -15,10 +15,11 @@ from django.utils import timezone
 from configurations.models import Direction, SyncObject
 from configurations.soql import DataSetError, escape_string
 from sync import engine
-from sync.connections import describe_error, mailbox_route
+from sync.connections import mailbox_route
 from sync.connectors.base import INTERACTIVE_SECONDS, ConnectorError, ObjectOptions, TransientError
 from sync.connectors.exchange import DEFAULT_WINDOW, parse_instant
 from sync.connectors.salesforce.soql import is_record_id
+from sync.error_words import describe_error
 from sync.mappings.salesforce_ids import id18
 from sync.models import LinkState, RecordError, RecordLink
 from sync.options import object_options

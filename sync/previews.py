@@ -25,14 +25,15 @@ from configurations.models import OutlookConfiguration
 from configurations.services import Proposed, propose
 from configurations.soql import DataSetError
 from sync import engine
-from sync.connections import describe_error
 from sync.connectors.base import ConnectorError, NeedsAttention
 from sync.engine.memory import MemoryLinkStore, MemoryWatermarks
+from sync.error_words import describe_error
 from sync.linkstore import DjangoLinkStore, DjangoWatermarks
 from sync.models import Preview
 from sync.options import OBJECTS, engine_setting, resolve_scope, synced_objects
+from sync.progress import blamed_on
 from sync.queue import QueueUnavailable
-from sync.runner import Clients, blamed_on, build_clients, check_permissions
+from sync.runner import Clients, build_clients, check_permissions
 from users.models import SyncState, SyncUser, UserObjectState
 from users.services import assigned_user_ids, effective_configuration, find_user
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,21 +23,20 @@ from configurations.soql import DataSetError
 from sync import engine, outcome
 from sync.connections import (
     Route,
-    describe_error,
-    describe_run_error,
     open_mailbox,
     required_permissions,
     salesforce_client,
 )
 from sync.connectors.base import ConnectorError, NeedsAttention, TransientError
 from sync.connectors.protocols import MailboxEnd, SalesforceEnd
-from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteResult
+from sync.error_words import describe_error, describe_run_error
 from sync.guard_advice import guard_message
-from sync.leases import SyncUnavailable, claim, lease_owner, release, renew
+from sync.leases import SyncUnavailable, claim, lease_owner, release
 from sync.linkstore import DjangoLinkStore, DjangoWatermarks
 from sync.models import RecordError, SyncRun
 from sync.options import engine_setting, resolve_scope
 from sync.outcome import RunResult
+from sync.progress import BlamedSide, LeaseLost, Progress, ProgressCallback, TrackedSide, blamed_on
 from users.models import SyncState, SyncUser, UserObjectState
 
 log = logging.getLogger(__name__)
@@ -81,112 +79,6 @@ def reset_links(user: SyncUser, objects: list[str]) -> None:
         for object_type in objects:
             state, _ = UserObjectState.objects.select_for_update().get_or_create(user=user, object=object_type)
             engine.reset_sync(DjangoLinkStore(user.pk, object_type), DjangoWatermarks(state))
-
-
-# ---- progress ----------------------------------------------------------------------------------------------------
-
-
-ProgressCallback = Callable[[int, int], None]
-
-
-class Progress:
-    """Counts the writes a run has made; records them on the run and the state row, and renews the lease."""
-
-    def __init__(self, run: SyncRun, state: UserObjectState, owner: str, callback: ProgressCallback | None):
-        self.run, self.state, self.owner, self.callback = run, state, owner, callback
-        self.done, self.total = 0, 0
-
-    def planned(self, total: int) -> None:
-        self.total = total
-        self._save()
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        self._save()
-
-    def hold(self) -> None:
-        """Before a batch of writes: renew the object's lease, or stop if it is no longer ours. A run that stalled
-        past its lease (a slow end, a paused worker) may have been overtaken by the next run; two runs writing the
-        same object at once would create the same records twice."""
-        if not renew(self.state, self.owner):
-            raise LeaseLost(self.run.pk)
-
-    def _save(self) -> None:
-        self.total = max(self.total, self.done)  # stamping Outlook items after Salesforce creates adds writes
-        SyncRun.objects.filter(pk=self.run.pk).update(progress_done=self.done, progress_total=self.total)
-        renew(self.state, self.owner)
-        UserObjectState.objects.filter(pk=self.state.pk).update(progress_done=self.done,
-                                                                progress_total=self.total)
-        if self.callback:
-            self.callback(self.done, self.total)
-
-
-@contextmanager
-def blamed_on(end: str) -> Iterator[None]:
-    """Tag a connector error raised inside with the end it came from ("salesforce" or "exchange"), unless an inner
-    block already did: the run records it (`SyncRun.error_end`) and the dashboard's health per end counts it."""
-    try:
-        yield
-    except ConnectorError as exc:
-        if not getattr(exc, "end", ""):
-            exc.end = end  # type: ignore[attr-defined]
-        raise
-
-
-class _Blamed:
-    """One side of a run whose connector errors are tagged with its end (see `blamed_on`)."""
-
-    def __init__(self, inner, end: str):
-        self._inner, self._end = inner, end
-
-    def __getattr__(self, name: str):
-        attribute = getattr(self._inner, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args, **kwargs):
-            with blamed_on(self._end):
-                return attribute(*args, **kwargs)
-
-        return call
-
-
-class TrackedSide:
-    """The engine's view of one side (`engine.SideConnector`), reporting each batch of writes to the progress.
-
-    It forwards exactly what the engine asks of a side; anything else (auto-relate) is asked of the side itself."""
-
-    def __init__(self, inner: engine.SideConnector, progress: Progress):
-        self._inner, self._progress = inner, progress
-        self.side = inner.side
-
-    def changes(self, watermark: str | None) -> engine.ChangeSet:
-        return self._inner.changes(watermark)
-
-    def fetch(self, record_ids) -> dict[str, engine.SideRecord]:
-        return self._inner.fetch(record_ids)
-
-    def lookup(self, request: LookupRequest) -> list[engine.SideRecord]:
-        return self._inner.lookup(request)
-
-    def lookup_many(self, requests: Sequence[LookupRequest]) -> list[list[engine.SideRecord]]:
-        return self._inner.lookup_many(requests)
-
-    def create(self, requests: Sequence[CreateRequest]) -> list[WriteResult]:
-        self._progress.hold()
-        return self._counted(self._inner.create(requests))
-
-    def update(self, requests: Sequence[UpdateRequest]) -> list[WriteResult]:
-        self._progress.hold()
-        return self._counted(self._inner.update(requests))
-
-    def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
-        self._progress.hold()
-        return self._counted(self._inner.delete(record_ids))
-
-    def _counted(self, results: list[WriteResult]) -> list[WriteResult]:
-        self._progress.advance(len(results))
-        return results
 
 
 # ---- one run -----------------------------------------------------------------------------------------------------
@@ -256,14 +148,6 @@ def execute_run(
     finally:
         with suppress(*DATABASE_OUTAGE):  # the lease expires by itself; RunInterrupted releases it when it can
             release(state, owner)
-
-
-class LeaseLost(Exception):
-    """The run's lease ran out and another run claimed its object: this run stops before writing anything more."""
-
-    def __init__(self, run_id: int):
-        super().__init__(f"sync run {run_id} lost its lease")
-        self.run_id = run_id
 
 
 def _overtaken(run: SyncRun, clients: Clients | None) -> SyncRun:
@@ -348,11 +232,11 @@ def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Endin
         with blamed_on("salesforce"):
             check_permissions(clients, run.object, data_setting.direction)
     with blamed_on("salesforce"):
-        salesforce_side = _Blamed(clients.salesforce.side(run.object, options), "salesforce")
+        salesforce_side = BlamedSide(clients.salesforce.side(run.object, options), "salesforce")
     # The contacts folder is created by a first sync or after a reset (no Exchange watermark yet), never otherwise.
     first_or_reset = DjangoWatermarks(state).get(engine.Side.OUTLOOK) is None
     with blamed_on("exchange"):
-        exchange_side = _Blamed(clients.exchange.side(run.object, options, create_folder=first_or_reset), "exchange")
+        exchange_side = BlamedSide(clients.exchange.side(run.object, options, create_folder=first_or_reset), "exchange")
     release = UserObjectState.objects.filter(pk=state.pk, release_scope_exits=True).exists()
     synced = engine.run_sync(
         run.object,

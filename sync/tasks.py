@@ -15,6 +15,7 @@ from sync.leases import SyncUnavailable
 from sync.models import SyncRun
 from sync.previews import compute_preview as compute
 from sync.recovery import defer_run, recover_queue
+from sync.retention import prune_history as prune
 from sync.runner import DATABASE_OUTAGE, RunInterrupted, close_interrupted, execute_run
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,15 @@ def dispatch_due_syncs() -> int:
                  recovered.sent, len(recovered.deferred), len(recovered.unsent), len(recovered.lost),
                  recovered.closed)
     return dispatch_due().count
+
+
+@shared_task(ignore_result=True)
+def prune_history() -> int:
+    """Beat, daily: delete the finished runs and previews past SYNC_RUN_RETENTION_DAYS."""
+    pruned = prune()
+    if pruned.runs or pruned.previews:
+        log.info("pruned %d run(s) and %d preview(s) past the retention window", pruned.runs, pruned.previews)
+    return pruned.runs
 
 
 @shared_task(ignore_result=True)

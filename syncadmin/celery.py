@@ -40,6 +40,11 @@ app.conf.update(
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),
             "options": {"expires": settings.CELERY_BEAT_INTERVAL_SECONDS, "queue": "default"},
         },
+        "prune-history": {
+            "task": "sync.tasks.prune_history",
+            "schedule": 24 * 3600.0,
+            "options": {"expires": 3600, "queue": "default"},
+        },
         "heartbeat": {
             "task": "syncadmin.tasks.heartbeat",
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),

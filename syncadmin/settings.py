@@ -287,6 +287,9 @@ SYNC_BACKOFF_BASE_SECONDS = env_int("SYNC_BACKOFF_BASE_SECONDS", 60, minimum=1)
 SYNC_BACKOFF_CAP_SECONDS = env_int("SYNC_BACKOFF_CAP_SECONDS", 6 * 3600, minimum=1)
 # A queued run not started after this long no longer blocks its user's object (a backstop: see recovery below).
 SYNC_QUEUED_RUN_STALE_SECONDS = env_int("SYNC_QUEUED_RUN_STALE_SECONDS", 900, minimum=10)
+# Finished runs (with their record errors) and previews older than this are pruned once a day (sync.retention); the
+# dashboard's trends show 14 days.
+SYNC_RUN_RETENTION_DAYS = env_int("SYNC_RUN_RETENTION_DAYS", 30, minimum=15)
 # Recovery (sync/recovery.py, every beat tick): a queued run whose message the broker no longer holds this long after
 # it was sent (lost in a broker restart, or its task could not reach the database) is sent again, at most
 # SYNC_RUN_MAX_SENDS times, then closed as never started. A run whose object was busy waits SYNC_BUSY_RETRY_SECONDS.

@@ -26,14 +26,14 @@ PRODUCT = ("syncadmin", "configurations", "users", "sync", "audit", "apitokens",
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("syncadmin.env", "syncadmin.crypto", "syncadmin.roles", "syncadmin.permissions", "sync.engine",
      "sync.mappings", "apitokens.keys"),
-    ("sync.connectors",),
+    ("sync.connectors", "sync.error_words"),
     ("configurations.models", "configurations.validation", "configurations.soql", "audit.models",
      "syncadmin.models", "apitokens.models", "alerts.models"),
     ("users.models", "sync.models", "sync.linkstore"),
     ("audit.services", "configurations.services", "users.services", "users.filters", "sync.routing",
      "apitokens.services", "alerts.causes", "alerts.delivery", "alerts.services"),
-    ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.runner",
-     "sync.dispatch", "sync.recovery", "sync.reports", "sync.guard_advice"),
+    ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.progress", "sync.runner",
+     "sync.dispatch", "sync.recovery", "sync.retention", "sync.reports", "sync.guard_advice"),
     ("users.operations",),
 )
 TOP = len(LAYERS)  # views, api, forms, admin, tasks, urls, commands, sandbox.services, the rest of syncadmin

@@ -35,8 +35,9 @@ from sync.engine.canonical import Schema, schema_for
 from sync.engine.links import Link, LinkStore, MarkingLinkStore, WatermarkStore
 from sync.engine.pending import LookupRequest, fetch_match_candidates, resolve_pending
 from sync.engine.plan import Action, ActionKind, Guards, Plan, RecordIssue, Refusal
-from sync.engine.reconcile import COPY_OF_SYNCED, VALUE_TRUNCATED, reconcile
+from sync.engine.reconcile import VALUE_TRUNCATED, reconcile
 from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
+from sync.engine.unlinked import COPY_OF_SYNCED
 
 SF, OL = Side.SALESFORCE, Side.OUTLOOK
 T = TypeVar("T")

@@ -59,11 +59,12 @@ from collections.abc import Iterable
 from enum import Enum
 
 from sync.engine.canonical import Schema, schema_for
+from sync.engine.guard import RESHAPED_REASON, SIDE_NAME, GuardRules
 from sync.engine.links import Link, LinkTable, link_for_pair
-from sync.engine.matching import match_keys, match_records
-from sync.engine.plan import Action, ActionKind, Conflict, Guards, Plan, RecordIssue, Refusal
+from sync.engine.plan import Action, ActionKind, Conflict, Guards, Plan, RecordIssue
 from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
 from sync.engine.returning import returned_items
+from sync.engine.unlinked import UnlinkedRules
 
 SF, OL = Side.SALESFORCE, Side.OUTLOOK
 
@@ -79,8 +80,6 @@ class Status(Enum):
 
 REMOVED = frozenset({Status.DELETED, Status.OUT_OF_SCOPE, Status.GONE, Status.RESHAPED})
 VALUE_TRUNCATED = "value_truncated"  # a per-record note (informational): a text was cut to what both ends hold
-COPY_OF_SYNCED = "copy_of_synced"  # a per-record note (informational): an Outlook contact copying a synced one
-RESHAPED_REASON = "_reshaped"
 
 
 def reconcile(
@@ -104,7 +103,7 @@ def reconcile(
                        schema or schema_for(object_type)).run()
 
 
-class _Reconciler:
+class _Reconciler(UnlinkedRules, GuardRules):
     def __init__(
         self,
         object_type: SyncObject,
@@ -159,7 +158,7 @@ class _Reconciler:
     def _note_cuts(self, target: Side, source: SideRecord) -> None:
         """Tell the run which of the source's texts are longer than both ends hold: the write carries them cut."""
         for name, length, limit in self.schema.overflows(source.fields):
-            source_name, target_name = _SIDE_NAME[target.other], _SIDE_NAME[target]
+            source_name, target_name = SIDE_NAME[target.other], SIDE_NAME[target]
             self.plan.issues.append(RecordIssue(target.other, source.id, VALUE_TRUNCATED, (
                 f"The {name.replace('_', ' ')} has {length} characters, more than the {limit} that both "
                 f"Salesforce and Outlook can hold, so its first {limit} characters were written to {target_name}. "
@@ -440,111 +439,6 @@ class _Reconciler:
         self._conflict(link, "match_differs", winner, f"{winner} version written to {winner.other}")
         self._update(winner.other, link, None, source, f"{reason}_{winner}_wins")
 
-    def _unlinked(self) -> None:
-        unlinked: dict[Side, list[SideRecord]] = {SF: [], OL: []}
-        for side in (SF, OL):
-            lookup = self.links.by_salesforce_id if side is SF else self.links.by_outlook_id
-            unlinked[side] = [r for r in self.changes[side].records.values() if r.in_scope and lookup(r.id) is None
-                              and (side is SF or r.id not in self.returned)]
-        if not unlinked[SF] and not unlinked[OL]:
-            return
-        sf_unlinked = {r.id: r for r in unlinked[SF]}
-        sf_changes = self.changes[SF]
-        outlook_left: list[SideRecord] = []
-        orphans: list[SideRecord] = []  # stamped with a Salesforce id that is gone or out of scope
-        claimed: set[str] = set()
-        for item in unlinked[OL]:
-            stamp = item.salesforce_id
-            if not stamp:
-                outlook_left.append(item)
-                continue
-            stamped_link = self.links.by_salesforce_id(stamp)
-            if stamped_link is not None:
-                if stamped_link.state is LinkState.PENDING_CREATE_OUTLOOK:
-                    continue  # our own create whose link is not resolved yet: never a new record
-                outlook_left.append(item)  # a copy of a linked item: the stamp is not its identity
-            elif stamp in sf_unlinked and stamp not in claimed:
-                claimed.add(stamp)
-                self._pair(sf_unlinked.pop(stamp), item, "match_stamp")
-            elif stamp in claimed:
-                outlook_left.append(item)
-            elif item.fields.get("recurrence") and stamp not in sf_changes.records:
-                # A series whose stamped Salesforce copy is gone: that copy is typically one we replaced when the
-                # series changed shape (as occurrences and back), so it is taken as new, never as deleted.
-                outlook_left.append(item)
-            elif sf_changes.full or stamp in sf_changes.deleted or stamp in sf_changes.records:
-                claimed.add(stamp)
-                orphans.append(item)
-                outlook_left.append(item)
-            else:
-                self.plan.issues.append(RecordIssue(
-                    OL, item.id, "stamp_unresolved",
-                    f"stamped with Salesforce id {stamp}, which this incremental run does not know; "
-                    "the next full sync matches it", transient=True,
-                ))
-        result = match_records(self.schema, list(sf_unlinked.values()), outlook_left)
-        for sf, ol, reason in result.pairs:
-            self._pair(sf, ol, reason)
-        left_out = {(side, r.id) for side, r, _ in result.ambiguous}
-        for side, record, message in result.ambiguous:
-            self.plan.issues.append(RecordIssue(side, record.id, "ambiguous_match",
-                                                f"not linked or created: {message}"))
-        paired = {(SF, sf.id) for sf, _, _ in result.pairs} | {(OL, ol.id) for _, ol, _ in result.pairs}
-        left_out |= paired
-        for item in orphans:
-            # A stale stamp can be outlived by a key match (the record was re-created in Salesforce); otherwise it
-            # is our copy of a Salesforce record that is gone or out of scope: as if it had been linked. Except where
-            # that would delete a card Outlook sends: a deleted Salesforce record is no reason to delete a card the
-            # user brought (back) into scope (moved back in after its leaving deleted the Salesforce copy, restored,
-            # copied in); in both directions the card is new and created once in Salesforce.
-            if (OL, item.id) not in left_out and not self._stale_stamp_is_new(item):
-                left_out.add((OL, item.id))
-                orphan = link_for_pair(item.salesforce_id, None, item.id, item.version, self._hash(OL, item))
-                self._evaluate(None, orphan)
-        if self.direction.flows_from(SF):
-            for record in sf_unlinked.values():
-                if (SF, record.id) not in left_out:
-                    self._create(OL, record, None, "new_in_salesforce")
-        if self.direction.flows_from(OL):
-            copies = self._copies_of_synced(outlook_left) if self.object_type is SyncObject.CONTACTS else {}
-            for record in outlook_left:
-                if (OL, record.id) in left_out:
-                    continue
-                if record.id in copies:
-                    self.plan.issues.append(RecordIssue(OL, record.id, COPY_OF_SYNCED, (
-                        "This Outlook contact was not created in Salesforce: it is a copy of one already synced "
-                        f"with Salesforce contact {copies[record.id]}. Delete the copy in Outlook, or edit the "
-                        "synced one.")))
-                    continue
-                self._create(SF, record, None, "new_in_outlook")
-
-    def _stale_stamp_is_new(self, item: SideRecord) -> bool:
-        return (self.direction is Direction.BOTH and self.setting.deletion_propagates(SF, self.object_type)
-                and item.salesforce_id not in self.changes[SF].records)
-
-    def _copies_of_synced(self, items: list[SideRecord]) -> dict[str, str]:
-        """Contacts: the unlinked Outlook items that copy a contact already synced (stamped with its Salesforce id, or
-        with its matching keys), by item id → that Salesforce id. A person is one Salesforce contact however many
-        cards a user copies into the folder (Lightning Sync's advice, "move, do not copy", made unnecessary)."""
-        synced: dict[object, str] = {}
-        for record in self.changes[SF].records.values():
-            link = self.links.by_salesforce_id(record.id)
-            if record.in_scope and link is not None and link.state is LinkState.LINKED and link.gone is None:
-                for key in match_keys(self.object_type, self.schema.canonicalize(record.fields)):
-                    if key is not None:
-                        synced.setdefault(key, record.id)
-        out: dict[str, str] = {}
-        for item in items:
-            stamped = self.links.by_salesforce_id(item.salesforce_id) if item.salesforce_id else None
-            if stamped is not None and stamped.state is LinkState.LINKED and stamped.gone is None:
-                out[item.id] = stamped.salesforce_id or ""
-                continue
-            for key in match_keys(self.object_type, self.schema.canonicalize(item.fields)):
-                if key is not None and key in synced:
-                    out[item.id] = synced[key]
-                    break
-        return out
-
     # ---- run -----------------------------------------------------------------------------------------------
 
     def run(self) -> Plan:
@@ -573,40 +467,3 @@ class _Reconciler:
         self.plan.actions = self.link_actions + self.write_actions
         self.plan.refusal = self._guard()
         return self.plan
-
-    def _guard(self) -> Refusal | None:
-        if not self.guards.enabled:
-            return None
-        total = len(self.links)
-        for side in (SF, OL):
-            changes = self.changes[side]
-            if changes.full and changes.in_scope_count() == 0:
-                linked = sum(1 for link in self.links
-                             if link.id_on(side) and link.gone is not side and not link.is_released)
-                if linked >= self.guards.empty_side_min_links:
-                    return Refusal("side_empty", _EMPTY_REASON[side].format(obj=self.object_type, linked=linked),
-                                   linked)
-        for side in (SF, OL):
-            # A copy replaced by its new shape (a series and its occurrences) is not a loss the guard is about.
-            deletes = sum(1 for a in self.write_actions if a.kind is ActionKind.DELETE and a.side is side
-                          and not a.reason.endswith(RESHAPED_REASON))
-            if deletes >= self.guards.min_deletes and deletes > self.guards.max_delete_share * max(total, 1):
-                return Refusal("mass_delete", _MASS_DELETE_REASON.format(
-                    deletes=deletes, side=_SIDE_NAME[side], source=_SIDE_NAME[side.other], total=total,
-                    obj=self.object_type, share=round(self.guards.max_delete_share * 100)), deletes)
-        return None
-
-
-_SIDE_NAME = {SF: "Salesforce", OL: "Outlook"}
-_EMPTY_REASON: dict[Side, str] = {
-    SF: "Salesforce returned no {obj} at all although {linked} are synced. Nothing was deleted. Check the user's "
-        "Salesforce access and the data set filters, then sync again (or reset if the records really are gone).",
-    OL: "Outlook returned no {obj} at all although {linked} are synced. Nothing was deleted. Check that the "
-        "mailbox, folder and permissions are still there, then sync again (or reset if they really are gone).",
-}
-_MASS_DELETE_REASON = (
-    "This sync would delete {deletes} {obj} in {side}, more than {share}% of the user's {total} synced {obj}. "
-    "Nothing was deleted. Check that the user can still see them in {source} (access, mailbox, folder, data set "
-    "filters), then sync again, or reset the user's sync to pair what both sides hold now."
-)
-

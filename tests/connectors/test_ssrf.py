@@ -9,10 +9,11 @@ import threading
 
 import pytest
 
-from sync.connections import check_connection, describe_error
+from sync.connections import check_connection
 from sync.connectors import base
 from sync.connectors.base import NeedsAttention, destination_problem, forbidden_address
 from sync.connectors.graph.errors import classify as classify_graph
+from sync.error_words import describe_error
 from sync.models import Connection
 from tests.factories import make_user
 from tests.sync.test_connections_api import private_key_pem

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from engine_harness import BOTH, OL, S2O, SF, World
 
-from sync.engine.reconcile import COPY_OF_SYNCED
+from sync.engine.unlinked import COPY_OF_SYNCED
 
 ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
 

@@ -11,10 +11,10 @@ from exchangelib import FaultTolerance
 from exchangelib import util as exchangelib_util
 from exchangelib.protocol import CachingProtocol
 
-from sync.connections import describe_error
 from sync.connectors.base import NeedsAttention, PermanentError, TransientError
 from sync.connectors.ews import EwsMailbox
 from sync.engine import CreateRequest, SyncObject, UpdateRequest
+from sync.error_words import describe_error
 
 LIBRARY_WORDS = ("Max timeout", "gave up", "Reraised", "Caused by", "Traceback", "<html")
 

@@ -4,10 +4,10 @@ so the next sync of any mailbox is sent as before; the refusal is reported in ou
 
 import pytest
 
-from sync.connections import describe_error
 from sync.connectors.base import ConnectorError
 from sync.connectors.ews import EwsMailbox
 from sync.engine import SyncObject
+from sync.error_words import describe_error
 
 
 def test_a_refused_request_does_not_downgrade_the_connection(settings, email, sandbox, control):

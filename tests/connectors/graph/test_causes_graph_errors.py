@@ -3,10 +3,10 @@ Graph's message stays in the log; a long Retry-After becomes the error's retry_a
 
 import pytest
 
-from sync.connections import describe_error
 from sync.connectors.base import NeedsAttention, PermanentError, TransientError
 from sync.connectors.graph import errors
 from sync.engine import CreateRequest, SyncObject
+from sync.error_words import describe_error
 
 GRAPH_TEXT = "An internal server error occurred"
 
