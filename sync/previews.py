@@ -22,7 +22,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from configurations.models import OutlookConfiguration
-from configurations.services import Proposed, propose
+from configurations.services import Proposed, delete_configuration, propose, update_configuration
 from configurations.soql import DataSetError
 from sync import engine
 from sync.connectors.base import ConnectorError, NeedsAttention
@@ -35,7 +35,7 @@ from sync.progress import blamed_on
 from sync.queue import QueueUnavailable
 from sync.runner import Clients, build_clients, check_permissions
 from users.models import SyncState, SyncUser, UserObjectState
-from users.services import assigned_user_ids, effective_configuration, find_user
+from users.services import assign_users, assigned_user_ids, effective_configuration, find_user, unassign_users
 
 log = logging.getLogger(__name__)
 
@@ -410,44 +410,84 @@ def _impact(preview: Preview, clients: Callable[[SyncUser], Clients] | None) -> 
         raise PreviewRefused("The configuration was deleted before the preview ran, so there is nothing to compare.")
     request = preview.request
     kind = next(k for k in IMPACT_KINDS if k in request)
-    proposed, unknown = None, []
-    if kind == "change":
-        proposed = propose(configuration, request["change"])
-        user_ids = sorted(assigned_user_ids(configuration.pk))
-        if not proposed.configuration.active:  # deactivated: its users stop syncing, as if unassigned
-            proposed = None
-    elif kind == "assign":
-        proposed = propose(configuration, {})
-        found = [(name, find_user(name)) for name in request["assign"]]
+    unknown: list[str] = []
+    if kind in ("assign", "unassign"):
+        found = [(name, find_user(name)) for name in request[kind]]
         unknown = [name for name, user in found if user is None]
-        user_ids = sorted({user.pk for _, user in found if user is not None})
-    elif kind == "unassign":
-        found = [(name, find_user(name)) for name in request["unassign"]]
-        unknown = [name for name, user in found if user is None]
-        user_ids = sorted({user.pk for _, user in found if user is not None})
+        named = {user.pk for _, user in found if user is not None}
     else:
-        user_ids = sorted(assigned_user_ids(configuration.pk))
+        named = set(assigned_user_ids(configuration.pk))
+    proposed = propose(configuration, request["change"] if kind == "change" else {})
+    # Which configuration each user would sync under once the change is saved: this one (changed), another one
+    # they fall back to (their profile's), or none. Worked out by making the change and rolling it back.
+    after, affected = _configuration_after(configuration, kind, request, named)
+    user_ids = sorted(affected)
+    stops = kind in ("unassign", "delete") or not proposed.configuration.active
+    fallbacks = {pk: propose(OutlookConfiguration.objects.get(pk=pk), {})
+                 for pk in {c for c in after.values() if c is not None and c != configuration.pk}}
     sample = user_ids[:SAMPLE_USERS]
     objects: dict[str, dict] = {}
+    falling_back: dict[str, int] = {}
     for position, user in enumerate(SyncUser.objects.filter(pk__in=sample).order_by("pk")):
         _progress(preview, position, len(sample), f"Reading {user.username}")
         ends = clients(user) if clients else None
+        target = after.get(user.pk)
+        if target in fallbacks:
+            name = fallbacks[target].configuration.name
+            falling_back[name] = falling_back.get(name, 0) + 1
         for object_type in OBJECTS:
-            if proposed is None:
-                summary = _left_behind(user, object_type, configuration)
-            else:
+            if target == configuration.pk and proposed.configuration.active:
                 summary = plan_object(user, object_type, proposed=proposed, clients=ends)
+            elif target in fallbacks:
+                summary = {**plan_object(user, object_type, proposed=fallbacks[target], clients=ends),
+                           "falls_back": True}
+            else:
+                summary = _left_behind(user, object_type, configuration)
             _add(objects.setdefault(object_type, {**_empty_summary(), "examples": [], "users_stopped": 0,
-                                                  "users_synced": 0}), summary, user)
+                                                  "users_synced": 0, "users_stopping": 0,
+                                                  "users_falling_back": 0}), summary, user)
     _progress(preview, len(sample), len(sample), "done")
     return {"users": len(user_ids), "sampled": len(sample) < len(user_ids), "users_read": len(sample),
-            "unknown": unknown, "kind": kind, "stops": proposed is None, "objects": objects}
+            "unknown": unknown, "kind": kind, "stops": stops, "objects": objects,
+            "fallbacks": [{"configuration": name, "users": count} for name, count in sorted(falling_back.items())]}
+
+
+class _WhatIf(Exception):
+    """Ends the savepoint in which a change was made only to see what it would do."""
+
+
+def _configuration_after(configuration: OutlookConfiguration, kind: str, request: dict,
+                         named: set[int]) -> tuple[dict[int, int | None], set[int]]:
+    """user id → the configuration that would apply to the user after the change (None: none), for every user the
+    change touches: those named, and for a change of the configuration everyone it applies to before or after (a
+    profile added brings users in). The change is made inside a savepoint that is always rolled back: nothing of it
+    (rows, audit entries, queued tasks) survives."""
+    after: dict[int, int | None] = {}
+    affected = set(named)
+    try:
+        with transaction.atomic():
+            if kind == "change":
+                update_configuration(configuration, request["change"])
+                affected |= set(assigned_user_ids(configuration.pk))
+            elif kind == "assign":
+                assign_users(configuration, sorted(named))
+            elif kind == "unassign":
+                unassign_users(configuration, sorted(named))
+            else:
+                delete_configuration(configuration)
+            for user in SyncUser.objects.filter(pk__in=affected):
+                effective = effective_configuration(user)
+                after[user.pk] = effective.configuration.pk if effective is not None else None
+            raise _WhatIf
+    except _WhatIf:
+        pass
+    return after, affected
 
 
 def _left_behind(user: SyncUser, object_type: str, configuration: OutlookConfiguration) -> dict:
     """Unassigning a user (or deleting the configuration) stops the user's sync: no record is deleted on either
     end, and the links are kept (`kept`), so that a later assignment picks up where the sync stopped."""
-    summary = {**_empty_summary(), "synced": True, "kept": 0, "actions": [], "issues": []}
+    summary = {**_empty_summary(), "synced": True, "stops": True, "kept": 0, "actions": [], "issues": []}
     effective = effective_configuration(user)
     if (effective is None or effective.configuration.pk != configuration.pk
             or object_type not in synced_objects(configuration)):
@@ -465,6 +505,10 @@ def _add(total: dict, summary: dict, user: SyncUser) -> None:
         total[kind] += summary[kind]
     if "kept" in summary:
         total["kept"] = total.get("kept", 0) + summary["kept"]
+    if summary.get("stops") and summary.get("synced"):
+        total["users_stopping"] += 1
+    if summary.get("falls_back") and summary.get("synced"):
+        total["users_falling_back"] += 1
     if summary.get("stopped") or summary.get("refused"):
         total["users_stopped"] += 1
         if len(total["examples"]) < EXAMPLES * 2:

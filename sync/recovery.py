@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sync.leases import SyncUnavailable
-from sync.models import SyncRun
+from sync.models import Preview, SyncRun
 from sync.queue import RUN_QUEUES, enqueue_runs, queue_for, waiting_messages
 
 log = logging.getLogger(__name__)
@@ -107,3 +107,17 @@ def _lost_runs(waiting, now: datetime) -> list[SyncRun]:
             candidates = on_queue.filter(sent_at__lt=now - _resend_after()).order_by("sent_at", "pk")[:missing]
             lost.extend(run for run in candidates if queue_for(run) == name)
     return lost
+
+
+PREVIEW_STALLED_AFTER = timedelta(minutes=30)
+
+
+def close_stalled_previews(now: datetime | None = None) -> int:
+    """Previews (dry runs, impact previews) still queued or running half an hour after they were asked for: their
+    message was lost or their worker died. They end as failed with a sentence, so the page stops waiting."""
+    now = now or timezone.now()
+    return Preview.objects.filter(
+        state__in=[Preview.State.QUEUED, Preview.State.RUNNING], created_at__lt=now - PREVIEW_STALLED_AFTER,
+    ).update(state=Preview.State.FAILED, finished_at=now, error_message=(
+        "This preview did not finish: the worker computing it stopped, or its task was lost. Nothing was changed; "
+        "ask for the preview again."))

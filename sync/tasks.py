@@ -14,7 +14,7 @@ from sync.dispatch import dispatch_due
 from sync.leases import SyncUnavailable
 from sync.models import SyncRun
 from sync.previews import compute_preview as compute
-from sync.recovery import defer_run, recover_queue
+from sync.recovery import close_stalled_previews, defer_run, recover_queue
 from sync.retention import prune_history as prune
 from sync.runner import DATABASE_OUTAGE, RunInterrupted, close_interrupted, execute_run
 
@@ -32,6 +32,8 @@ def dispatch_due_syncs() -> int:
         log.info("recovery sent %d run(s) again (%d deferred, %d never sent, %d lost) and closed %d",
                  recovered.sent, len(recovered.deferred), len(recovered.unsent), len(recovered.lost),
                  recovered.closed)
+    if stalled := close_stalled_previews():
+        log.info("closed %d preview(s) whose worker stopped or whose task was lost", stalled)
     return dispatch_due().count
 
 

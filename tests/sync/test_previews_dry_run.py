@@ -169,3 +169,53 @@ def test_deactivating_the_configuration_previews_as_a_stop(user, ends, monkeypat
     contacts = preview.result["objects"]["contacts"]
     assert preview.result["stops"] is True
     assert (contacts["users_synced"], contacts["kept"], contacts["delete"]) == (1, 1, {"salesforce": 0, "outlook": 0})
+
+
+def test_unassigning_previews_the_users_fall_back_to_their_profiles_configuration(ends, monkeypatch):
+    """Issue 18: a directly assigned user whose profile has another configuration is not "stopping": they sync under
+    that configuration, and the preview says so and counts what it would do; the what-if leaves nothing behind."""
+    from audit.models import AuditEntry
+    from configurations.services import create_configuration
+
+    monkeypatch.setattr("sync.previews.send_preview", lambda preview_id: None)
+    direct = create_configuration({"name": "Direct", "data_settings": {
+        "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"}}})
+    create_configuration({"name": "Profile's", "profiles": ["Sales Rep"], "data_settings": {
+        "contacts": {"direction": "salesforce_to_outlook"}}})
+    rep = add_sync_user({"salesforce_id": "005000000000011", "username": "rep@example.com",
+                         "email": "rep@example.com", "profile": "Sales Rep"})
+    loner = add_sync_user({"salesforce_id": "005000000000012", "username": "loner@example.com",
+                           "email": "loner@example.com", "profile": "Nobody"})
+    assign_users(direct, [rep.username, loner.username])
+    ends.salesforce.sides["contacts"].add({"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"})
+    audited = AuditEntry.objects.count()
+
+    preview = compute_preview(request_impact(direct, {"unassign": [rep.username, loner.username]}).pk,
+                              clients=lambda u: ends)
+
+    assert preview.state == Preview.State.DONE, preview.error_message
+    assert preview.result["fallbacks"] == [{"configuration": "Profile's", "users": 1}]
+    contacts = preview.result["objects"]["contacts"]
+    assert (contacts["users_stopping"], contacts["users_falling_back"]) == (1, 1)
+    assert contacts["create"]["outlook"] == 1  # what "Profile's" would do for the rep
+    assert effective_configuration(rep).configuration == direct  # nothing was saved
+    assert AuditEntry.objects.count() == audited
+
+
+def test_a_profile_added_to_a_configuration_brings_its_users_into_the_preview(ends, monkeypatch):
+    from configurations.services import create_configuration
+
+    monkeypatch.setattr("sync.previews.send_preview", lambda preview_id: None)
+    configuration = create_configuration({"name": "Sales", "data_settings": {
+        "contacts": {"direction": "salesforce_to_outlook"}}})
+    newcomer = add_sync_user({"salesforce_id": "005000000000021", "username": "new@example.com",
+                              "email": "new@example.com", "profile": "Sales Rep"})
+    ends.salesforce.sides["contacts"].add({"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"})
+
+    preview = compute_preview(request_impact(configuration, {"change": {"profiles": ["Sales Rep"]}}).pk,
+                              clients=lambda u: ends)
+
+    assert preview.state == Preview.State.DONE, preview.error_message
+    assert preview.result["users"] == 1 and preview.result["stops"] is False
+    assert preview.result["objects"]["contacts"]["create"]["outlook"] == 1
+    assert effective_configuration(newcomer) is None  # nothing was saved

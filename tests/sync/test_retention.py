@@ -41,3 +41,18 @@ def test_old_finished_runs_go_with_their_record_errors_and_the_rest_stay(setting
 def test_the_beat_prunes_once_a_day():
     entry = app.conf.beat_schedule["prune-history"]
     assert entry["task"] == "sync.tasks.prune_history" and entry["schedule"] == 24 * 3600.0
+
+
+def test_a_preview_whose_worker_died_ends_with_a_sentence():
+    from sync.recovery import close_stalled_previews
+
+    user = make_user()
+    stalled = Preview.objects.create(kind=Preview.Kind.DRY_RUN, user=user, state=Preview.State.RUNNING)
+    Preview.objects.filter(pk=stalled.pk).update(created_at=timezone.now() - timedelta(minutes=31))
+    fresh = Preview.objects.create(kind=Preview.Kind.DRY_RUN, user=user, state=Preview.State.RUNNING)
+
+    assert close_stalled_previews() == 1
+    stalled.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stalled.state == Preview.State.FAILED and "ask for the preview again" in stalled.error_message
+    assert fresh.state == Preview.State.RUNNING
