@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("audit.services", "configurations.services", "users.services", "users.filters", "sync.routing",
      "apitokens.services", "alerts.causes", "alerts.delivery", "alerts.services"),
     ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.progress", "sync.runner",
+     "sync.planning",
      "sync.dispatch", "sync.recovery", "sync.retention", "sync.reports", "sync.guard_advice"),
     ("users.operations",),
 )

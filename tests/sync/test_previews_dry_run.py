@@ -4,15 +4,8 @@ import pytest
 
 from sync.engine import Side
 from sync.models import Preview, RecordLink
-from sync.previews import (
-    PreviewRefused,
-    ReadOnlySide,
-    WriteRefused,
-    compute_preview,
-    plan_object,
-    request_dry_run,
-    request_impact,
-)
+from sync.planning import ReadOnlySide, WriteRefused, plan_object
+from sync.previews import PreviewRefused, compute_preview, request_dry_run, request_impact
 from sync.queue import queue_run
 from sync.runner import Clients, execute_run
 from tests.sync.test_runner import FakeEnd

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from sync.leases import SyncUnavailable
 from sync.models import SyncRun
 from sync.options import OBJECTS, synced_objects
-from sync.previews import plan_lines, plan_object
+from sync.planning import plan_lines, plan_object
 from sync.queue import queue_run
 from sync.runner import execute_run, give_up
 from users.operations import reset_sync
