@@ -5,7 +5,8 @@ not `needs_attention` (a person must act first); no run of it is queued or runni
 passed, or it has never been scheduled (`not_started`, or `disabled` until its configuration began syncing it).
 A configuration or assignment change therefore takes effect at the next dispatch, without a restart. (The change
 itself already set the objects it stopped to `disabled` and those it started to `not_started`; the dispatcher
-first re-applies that to objects whose run ended under the old configuration after the change.)
+first re-applies that to the due objects whose run ended under the old configuration after the change; a run's
+end does the same for its own user.)
 
 One statement whatever the number of users: an INSERT … SELECT of the due states (the due users, their effective
 configuration and its data settings are subqueries). Tasks are sent through the queue seam after the transaction
@@ -62,7 +63,7 @@ def dispatch_due(limit: int | None = None, now=None) -> Dispatched:
     """
     now = now or timezone.now()
     limit = limit or settings.SYNC_DISPATCH_BATCH
-    refresh_object_states()
+    refresh_object_states(due_by=now)
     due_state = UserObjectState.objects.filter(_due_states(now), user_id=OuterRef("pk")).exclude(
         Exists(_active_run(now))
     )

@@ -38,6 +38,7 @@ from sync.options import engine_setting, resolve_scope
 from sync.outcome import RunResult
 from sync.progress import BlamedSide, LeaseLost, Progress, ProgressCallback, TrackedSide, blamed_on
 from users.models import SyncState, SyncUser, UserObjectState
+from users.services import refresh_object_states
 
 log = logging.getLogger(__name__)
 
@@ -415,5 +416,8 @@ def finish(
     elif error:
         update.update(last_error_code=error[0][:100], last_error_message=error[1])
     UserObjectState.objects.filter(pk=state.pk).update(**update)
+    # A configuration change saved while this run was under way has set the object's state already; the update
+    # above may have written over it with the old configuration's outcome: put it right at once.
+    refresh_object_states([run.user_id])
     log.info("sync run %s for %s/%s: %s %s", run.pk, run.user_id, run.object, run.state, run.error_code)
     return run

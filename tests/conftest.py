@@ -187,3 +187,22 @@ def contacts_user(db):
         "contacts": {"direction": "both", "conflict_behavior": "salesforce_wins"}}})
     assign_users(configuration, [user.username])
     return user
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """The three emulators, empty, for one test module (tests/e2e shares one for the whole session instead)."""
+    from sandbox.runner import start_sandbox
+
+    running = start_sandbox(tmp_path_factory.mktemp("sandbox"), seed="empty")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def connected(sandbox):
+    """The sandbox, with the product's connections pointing at its emulators."""
+    from sandbox.services import connect_to_sandbox
+
+    connect_to_sandbox(sandbox.hub.data_dir, sandbox.salesforce_url, sandbox.ews_endpoint, sandbox.graph_url)
+    return sandbox

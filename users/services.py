@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -267,20 +268,23 @@ def disabled_reason(row: dict) -> tuple[str, str]:
                                  f"{row['object']}. Change its data setting for {row['object']} to sync them.")
 
 
-def refresh_object_states(user_ids: list[int] | None = None) -> int:
+def refresh_object_states(user_ids: list[int] | None = None, *, due_by: datetime | None = None) -> int:
     """Bring the users' object states in line with what syncs for them now; answer how many rows changed.
 
     An object that nothing syncs for the user (no active configuration, an inactive user, or a data setting of
     ``none``) is ``disabled``, with the reason as its last error and nothing due; a ``disabled`` object that now
     syncs is ``not_started``, due at once (its links and watermarks are kept: the first run reads both sides in
     full and matches). Call it in the transaction of every change that can start or stop objects (configurations,
-    assignments, profiles, users' activity), for the users it touched. ``None`` is the dispatcher's safety net: it
-    checks every object a run has finished with (a run that began before such a change ends under the old
-    configuration and leaves its state behind).
+    assignments, profiles, users' activity), for the users it touched; a run's end calls it for its user (a run that
+    began before such a change ends under the old configuration and would leave its state behind). ``None`` with
+    ``due_by`` is the dispatcher's safety net: the finished objects due by then, which it is about to consider.
     """
     if user_ids is None:
         finished = [SyncState.IN_SYNC, SyncState.ERROR, SyncState.NEEDS_ATTENTION]
-        batches = [UserObjectState.objects.filter(state__in=finished)]
+        due = UserObjectState.objects.filter(state__in=finished)
+        if due_by is not None:
+            due = due.filter(next_due_at__lte=due_by)
+        batches = [due]
     else:
         ordered = sorted(set(user_ids))
         batches = [UserObjectState.objects.filter(user_id__in=ordered[start : start + CHUNK])

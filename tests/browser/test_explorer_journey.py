@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from sandbox.runner import start_sandbox
 from sandbox.services import connect_to_sandbox
 from sync.models import SyncRun
 from tests.conftest import PASSWORD
@@ -18,13 +17,6 @@ from tests.sync.test_explorer_service import BOTH, assigned, person, sync, write
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path(os.environ.get("EXPLORER_SHOTS", "/tmp/shots/t18-explorer"))
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = start_sandbox(tmp_path_factory.mktemp("sandbox"), seed="empty")
-    yield running
-    running.stop()
 
 
 def shot(page, name: str) -> None:

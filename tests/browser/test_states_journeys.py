@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from sandbox.runner import start_sandbox
 from sandbox.services import connect_to_sandbox
 from sync.models import SyncRun
 from tests.configurations.test_states_record_counts import person, soon
@@ -109,13 +108,6 @@ def test_sync_now_with_one_object_already_queued_says_so_in_one_sentence(
     expect(refused.get_by_role("link", name=re.compile(r"Open run \d+"))).to_be_visible()
     assert SyncRun.objects.count() == 3
     screenshot("states-sync-now-all-under-way")
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = start_sandbox(tmp_path_factory.mktemp("sandbox"), seed="empty")
-    yield running
-    running.stop()
 
 
 def test_record_counts_say_which_side_each_count_is_from(live_server, page, admin_user, sandbox, screenshot):

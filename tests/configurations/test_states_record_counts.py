@@ -14,8 +14,6 @@ from simple_salesforce import Salesforce
 
 from configurations.counts import record_counts
 from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
-from sandbox.runner import start_sandbox
-from sandbox.services import connect_to_sandbox
 from sync.connections import open_mailbox
 from sync.models import Connection
 from tests.e2e.outlook import EwsOutlook, GraphOutlook
@@ -26,19 +24,6 @@ pytestmark = pytest.mark.django_db
 
 OUTLOOK_WINS = {"direction": "outlook_to_salesforce", "conflict_behavior": "outlook_wins"}
 BOTH = {"direction": "both", "conflict_behavior": "salesforce_wins"}
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = start_sandbox(tmp_path_factory.mktemp("sandbox"), seed="empty")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def connected(sandbox):
-    connect_to_sandbox(sandbox.hub.data_dir, sandbox.salesforce_url, sandbox.ews_endpoint, sandbox.graph_url)
-    return sandbox
 
 
 def _http(sandbox) -> requests.Session:

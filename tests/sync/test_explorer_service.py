@@ -12,8 +12,6 @@ from exchangelib import BASIC, IMPERSONATION, Account, Build, Configuration, Con
 from simple_salesforce import Salesforce
 
 from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
-from sandbox.runner import start_sandbox
-from sandbox.services import connect_to_sandbox
 from sync.explorer import ExplorerInputError, explain_record, find_records
 from sync.models import RecordError, RecordLink, SyncRun
 from sync.runner import execute_run
@@ -29,19 +27,6 @@ BOTH = {"direction": "both", "conflict_behavior": "salesforce_wins"}
 # or folders; Graph requests other than reads and tokens (batched ones counted one by one).
 EWS_WRITES = ("CreateItem", "UpdateItem", "DeleteItem", "CreateFolder", "UpdateFolder", "DeleteFolder", "MoveItem",
               "CopyItem")
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = start_sandbox(tmp_path_factory.mktemp("sandbox"), seed="empty")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def connected(sandbox):
-    connect_to_sandbox(sandbox.hub.data_dir, sandbox.salesforce_url, sandbox.ews_endpoint, sandbox.graph_url)
-    return sandbox
 
 
 def _http(sandbox) -> requests.Session:

@@ -1,61 +1,19 @@
 """What a run records for its page and the dashboard: the pairs it linked (created or matched, not only link-only
 changes), nothing decided when a guard refused the plan, and which end's answer stopped it (issue 15, items 7-8)."""
 
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from configurations.services import create_configuration
-from sync.connectors.base import CallCounter, NeedsAttention, TransientError
+from sync.connectors.base import NeedsAttention, TransientError
 from sync.engine import Guards, Side
-from sync.engine.memory import MemorySide
 from sync.models import RecordLink, SyncRun
 from sync.queue import queue_run
 from sync.runner import Clients, execute_run
+from tests.sync.test_runner import FakeEnd
 from users.services import add_sync_user, assign_users
 
 pytestmark = pytest.mark.django_db
-
-
-class SalesforceClock:
-    """Salesforce watermarks are SystemModstamps: the in-memory side's ticks as date-times."""
-
-    EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __init__(self, side: MemorySide):
-        self.inner = side
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def changes(self, watermark):
-        tick = None if watermark is None else str(int((datetime.fromisoformat(watermark) - self.EPOCH).total_seconds()))
-        change_set = self.inner.changes(tick)
-        if change_set.watermark is not None:
-            change_set.watermark = (self.EPOCH + timedelta(seconds=int(change_set.watermark))).isoformat()
-        return change_set
-
-
-class End:
-    """An end handing out in-memory sides; `fails` is raised when a side is asked for."""
-
-    def __init__(self, side: Side):
-        self.sides = {name: MemorySide(side, name) for name in ("contacts", "events", "tasks")}
-        self.calls = CallCounter()
-        self.fails: Exception | None = None
-
-    def side(self, object_type, options, create_folder=True):
-        self.calls.add("changes")
-        if self.fails:
-            raise self.fails
-        side = self.sides[object_type]
-        return SalesforceClock(side) if side.side is Side.SALESFORCE else side
-
-    def permissions(self, object_type):
-        return type("Permissions", (), {"read": True, "create": True, "edit": True, "delete": True})()
-
-    def api_usage(self):
-        return None
 
 
 @pytest.fixture
@@ -81,7 +39,7 @@ def user():
 
 @pytest.fixture
 def ends():
-    return Clients(salesforce=End(Side.SALESFORCE), exchange=End(Side.OUTLOOK))
+    return Clients(salesforce=FakeEnd(Side.SALESFORCE), exchange=FakeEnd(Side.OUTLOOK))
 
 
 def run_once(user, ends, **kwargs) -> SyncRun:
@@ -128,14 +86,14 @@ def test_a_refused_plan_decided_no_conflict_and_linked_nothing(user, ends):
 
 @pytest.mark.parametrize("end", ["salesforce", "exchange"])
 def test_a_run_stopped_by_an_end_records_which(user, ends, end):
-    getattr(ends, end).fails = TransientError("SERVER_UNAVAILABLE", "503")
+    getattr(ends, end).raise_on_side = TransientError("SERVER_UNAVAILABLE", "503")
     run = run_once(user, ends)
     assert run.state == SyncRun.State.FAILED
     assert SyncRun.objects.get(pk=run.pk).error_end == end
 
 
 def test_an_end_asking_for_a_person_is_recorded_too_and_a_success_clears_it(user, ends):
-    ends.exchange.fails = NeedsAttention("contacts_folder_missing", "The folder is gone.", "Recreate it.")
+    ends.exchange.raise_on_side = NeedsAttention("contacts_folder_missing", "The folder is gone.", "Recreate it.")
     assert run_once(user, ends).error_end == "exchange"
-    ends.exchange.fails = None
+    ends.exchange.raise_on_side = None
     assert SyncRun.objects.get(pk=run_once(user, ends).pk).error_end == ""

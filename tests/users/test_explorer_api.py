@@ -4,27 +4,12 @@ the sandbox: who may ask, bad input as 400 with the field named, and the answers
 import pytest
 from django.test import Client
 
-from sandbox.runner import start_sandbox
-from sandbox.services import connect_to_sandbox
 from sync.models import RecordLink, SyncRun
 from tests.conftest import PASSWORD
 from tests.factories import make_user
 from tests.sync.test_explorer_service import BOTH, assigned, person, sync, writes
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    running = start_sandbox(tmp_path_factory.mktemp("sandbox"), seed="empty")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def connected(sandbox):
-    connect_to_sandbox(sandbox.hub.data_dir, sandbox.salesforce_url, sandbox.ews_endpoint, sandbox.graph_url)
-    return sandbox
 
 
 def _records(pk: int) -> str:

@@ -255,19 +255,22 @@ class EwsSide(SeriesReads, AllDayZones, MailboxSide):
             names += SERIES_FIELDS
         fields = {FieldPath(field=self.model.get_field_by_fieldname(name)) for name in names}
         with self.mailbox.ews():
-            for start in range(0, len(ids), GET_BATCH):
-                chunk = list(ids[start:start + GET_BATCH])
-                results = list(_GetItem(account=self.account, chunk_size=GET_BATCH).call(
-                    items=[(i, None) for i in chunk], additional_fields=fields, shape=ID_ONLY))
-                for record_id, item in zip(chunk, results, strict=True):
-                    if isinstance(item, MISSING):
-                        continue
-                    if isinstance(item, Exception):
-                        raise item
-                    record = self._record(item, record_id)
-                    if record is not None:
-                        out[record.id] = record
+            for record_id, item in self._get_items(ids, fields):
+                if isinstance(item, MISSING):
+                    continue
+                if isinstance(item, Exception):
+                    raise item
+                record = self._record(item, record_id)
+                if record is not None:
+                    out[record.id] = record
         return out
+
+    def _get_items(self, ids: Sequence[str], fields) -> list[tuple[str, Any]]:
+        """GetItem for these ids with these fields (exchangelib sends GET_BATCH per request): each id with its item,
+        or with its own error (one bad item never hides the others). Call it inside ``self.mailbox.ews()``."""
+        results = _GetItem(account=self.account, chunk_size=GET_BATCH).call(
+            items=[(i, None) for i in ids], additional_fields=fields, shape=ID_ONLY)
+        return list(zip(ids, results, strict=True))
 
     def _record(self, item: Any, requested_id: str | None = None) -> SideRecord | None:
         if not isinstance(item, self.model):
@@ -334,18 +337,14 @@ class EwsSide(SeriesReads, AllDayZones, MailboxSide):
                   for name in ("required_attendees", "optional_attendees")}
         ids = list(dict.fromkeys(item_ids))
         with self.mailbox.ews():
-            for start in range(0, len(ids), GET_BATCH):
-                chunk = ids[start:start + GET_BATCH]
-                results = list(_GetItem(account=self.account, chunk_size=GET_BATCH).call(
-                    items=[(i, None) for i in chunk], additional_fields=fields, shape=ID_ONLY))
-                for item_id, item in zip(chunk, results, strict=True):
-                    if isinstance(item, Exception) or not isinstance(item, self.model):
-                        continue
-                    people = [*(item.required_attendees or []), *(item.optional_attendees or [])]
-                    addresses = [a.mailbox.email_address.strip().lower() for a in people
-                                 if a.mailbox is not None and a.mailbox.email_address]
-                    out[item_id] = [a for a in dict.fromkeys(addresses) if a != self.mailbox.mailbox
-                                    and not is_excluded(a, self.options.excluded_addresses)]
+            for item_id, item in self._get_items(ids, fields):
+                if isinstance(item, Exception) or not isinstance(item, self.model):
+                    continue
+                people = [*(item.required_attendees or []), *(item.optional_attendees or [])]
+                addresses = [a.mailbox.email_address.strip().lower() for a in people
+                             if a.mailbox is not None and a.mailbox.email_address]
+                out[item_id] = [a for a in dict.fromkeys(addresses) if a != self.mailbox.mailbox
+                                and not is_excluded(a, self.options.excluded_addresses)]
         return out
 
     # ---- SideConnector reads ---------------------------------------------------------------------------------------

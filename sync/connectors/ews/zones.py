@@ -8,10 +8,8 @@ from typing import Any
 
 from exchangelib import EWSTimeZone
 from exchangelib.fields import FieldPath
-from exchangelib.items import ID_ONLY
 
 from sync.connectors.ews.convert import own_zone
-from sync.connectors.ews.errors import GET_BATCH, _GetItem
 from sync.engine.apply import UpdateRequest
 from sync.engine.records import SyncObject
 
@@ -38,13 +36,9 @@ class AllDayZones:
             return
         fields = {FieldPath(field=self.model.get_field_by_fieldname("_start_timezone"))}
         with self.mailbox.ews():
-            for start in range(0, len(ids), GET_BATCH):
-                chunk = list(ids[start:start + GET_BATCH])
-                results = list(_GetItem(account=self.account, chunk_size=GET_BATCH).call(
-                    items=[(i, None) for i in chunk], additional_fields=fields, shape=ID_ONLY))
-                for record_id, item in zip(chunk, results, strict=True):
-                    if not isinstance(item, Exception):  # a missing item fails its update, as before
-                        zones[record_id] = own_zone(item)
+            for record_id, item in self._get_items(ids, fields):
+                if not isinstance(item, Exception):  # a missing item fails its update, as before
+                    zones[record_id] = own_zone(item)
 
     def _own_zones(self) -> dict[str, EWSTimeZone | None]:
         if "_zones" not in self.__dict__:
