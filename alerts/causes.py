@@ -11,12 +11,18 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 
 from alerts.models import AlertSettings, Cause
 from audit.models import AuditEntry
-from sync.models import SyncRun
+from sync.feeds.coverage import LISTENER_KEY, listener_alive
+from sync.models import ChangeFeed, MailboxSubscription, SyncRun
 from users.models import SyncState, UserObjectState
 
 LISTED = 50  # usernames kept per group (the count covers them all)
 FIRST_LOOK_BACK = timedelta(hours=1)  # the first tick looks this far back for failed runs and connection tests
 END_NAMES = {"salesforce": "Salesforce", "exchange": "Exchange"}
+# A feed that failed is alerted once it has stayed failed this long: one failed poll that the next one clears (a
+# network blip) is no news, and meanwhile its objects sync at their interval, so nothing is lost.
+FEED_GRACE = timedelta(minutes=5)
+MEANWHILE = "Meanwhile the objects it serves sync at their configuration's interval, so no change is lost."
+PROTOCOL_NAMES = {"ews": "EWS", "graph": "Microsoft Graph"}
 
 
 @dataclass
@@ -148,7 +154,79 @@ def api_share(threshold: float) -> list[Found]:
         "configurations' sync intervals or ask Salesforce for a larger allocation.")]
 
 
+def _listener_stopped(now: datetime) -> list[Found]:
+    """The listener that ran and stopped (a stale heartbeat, or stopped on purpose); one never started is not news:
+    nothing was pushed before either."""
+    row = ChangeFeed.objects.filter(kind=ChangeFeed.Kind.LISTENER, key=LISTENER_KEY).first()
+    if row is None or listener_alive(now) or not (row.heartbeat_at or row.error_message):
+        return []
+    since = f" since {row.heartbeat_at:%Y-%m-%d %H:%M} UTC" if row.heartbeat_at else ""
+    return [Found(
+        Cause.FEED_DOWN, f"{Cause.FEED_DOWN}:listener", row.error_code or "listener_stopped",
+        "The change feed listener is not running",
+        f"The listener (`manage.py listen`) has not beaten its heartbeat{since}, so no change is pushed: "
+        f"{row.error_message or 'it stopped without saying why.'}\nEvery object syncs at its configuration's "
+        "interval until it runs again. Start the `listener` process (docker-compose service or Procfile entry) and "
+        "check its log for why it stopped.")]
+
+
+def _feeds_failed(now: datetime) -> list[Found]:
+    """Salesforce org feeds and Graph delta polling failed for longer than FEED_GRACE: one group per kind and code."""
+    failed = ChangeFeed.objects.filter(
+        kind__in=[ChangeFeed.Kind.SALESFORCE, ChangeFeed.Kind.GRAPH_DELTA], state=ChangeFeed.State.FAILED,
+        failed_since__lte=now - FEED_GRACE).order_by("kind", "error_code", "key")
+    groups: dict[tuple[str, str], list[ChangeFeed]] = defaultdict(list)
+    for feed in failed:
+        groups[(feed.kind, feed.error_code or "unknown")].append(feed)
+    found = []
+    for (kind, code), feeds in groups.items():
+        first = feeds[0]
+        since = min(feed.failed_since for feed in feeds)
+        if kind == ChangeFeed.Kind.SALESFORCE:
+            objects = ", ".join(feed.key for feed in feeds)
+            subject = f"Salesforce org feed failing for {objects} ({code})"
+            what = f"The Salesforce org feed for {objects} has failed since {since:%Y-%m-%d %H:%M} UTC"
+        else:
+            subject = f"Graph delta polling failing ({code})"
+            what = f"Polling Graph mailboxes for changes (delta) has failed since {since:%Y-%m-%d %H:%M} UTC"
+        found.append(Found(
+            Cause.FEED_DOWN, f"{Cause.FEED_DOWN}:{kind}:{code}", code, subject,
+            f"{what}: {first.error_message or 'no message was recorded.'}\n{MEANWHILE} The Connections page's "
+            "Change feeds section shows each feed's state."))
+    return found
+
+
+def _subscriptions_failed() -> list[Found]:
+    """Mailbox subscriptions (EWS streaming, Graph notifications) that failed: one group per protocol, naming
+    the users (one query)."""
+    rows = (MailboxSubscription.objects.filter(state=MailboxSubscription.State.FAILED, user__active=True)
+            .values_list("protocol", "user__username", "error_message").order_by("protocol", "user__username"))
+    groups: dict[str, dict] = {}
+    for protocol, username, message in rows:
+        group = groups.setdefault(protocol, {"users": [], "count": 0, "message": message})
+        group["count"] += 1
+        if username not in group["users"]:
+            group["users"].append(username)
+    found = []
+    for protocol, group in groups.items():
+        users, name = group["users"], PROTOCOL_NAMES.get(protocol, protocol)
+        found.append(Found(
+            Cause.FEED_DOWN, f"{Cause.FEED_DOWN}:subscriptions:{protocol}", f"{protocol}_subscription_failed",
+            f"{name} subscriptions failing for {_plural(len(users), 'user')}",
+            f"{_plural(group['count'], 'mailbox subscription')} ({name}) failed, so those folders' changes are not "
+            f"pushed: {group['message'] or 'no message was recorded.'}\nUsers: {_listed(users, len(users))}.\n"
+            f"{MEANWHILE} The Connections page's Change feeds section lists the latest errors.",
+            users[:LISTED], len(users)))
+    return found
+
+
+def feeds_down(now: datetime) -> list[Found]:
+    """The change feeds that stopped: the listener, a Salesforce org feed, Graph delta polling, mailbox
+    subscriptions. Each says what happened and what to do; a fixed number of queries."""
+    return [*_listener_stopped(now), *_feeds_failed(now), *_subscriptions_failed()]
+
+
 def find_causes(row: AlertSettings, now: datetime) -> list[Found]:
     since = max(row.evaluated_until or now - FIRST_LOOK_BACK, now - timedelta(days=1))
     return [*needs_attention(), *persisting_errors(row.after_minutes, now), *connection_failures(since, now),
-            *api_share(row.api_share_threshold)]
+            *api_share(row.api_share_threshold), *feeds_down(now)]

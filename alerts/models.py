@@ -48,6 +48,7 @@ class Cause(models.TextChoices):
     ERROR_PERSISTS = "error_persists", "Error persists"
     CONNECTION_FAILED = "connection_failed", "Connection failed"
     API_SHARE = "api_share", "Salesforce API use"
+    FEED_DOWN = "feed_down", "Change feed down"
     DIGEST = "digest", "Daily digest"
 
 

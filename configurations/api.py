@@ -20,8 +20,9 @@ from configurations.models import (
     Direction,
     EventScope,
     OutlookConfiguration,
+    SyncMode,
 )
-from configurations.validation import MAX_DAYS, MAX_RECORD_LIMIT, ConfigurationInvalid
+from configurations.validation import MAX_DAYS, MAX_RECORD_LIMIT, SYNC_MODE_INVALID, ConfigurationInvalid
 from sync import previews
 from sync.preview_api import QueuedPreview, queued
 from syncadmin.api_fields import BooleanField, CharField, NameField, TextField
@@ -168,7 +169,15 @@ class ConfigurationSerializer(StrictSerializer):
     name = NameField(max_length=120)
     description = TextField(what="description", allow_blank=True, required=False, max_length=10000)
     active = BooleanField(required=False)
-    sync_interval_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False)
+    sync_mode = serializers.ChoiceField(
+        choices=SyncMode.choices, required=False,
+        error_messages={"invalid_choice": SYNC_MODE_INVALID, "null": SYNC_MODE_INVALID},
+        help_text='"near_real_time" (the default): the change feeds trigger a sync within seconds of a change, '
+                  'with a safety-net sync every SYNC_SWEEP_HOURS hours; "schedule": every sync_interval_minutes.')
+    sync_interval_minutes = serializers.IntegerField(
+        min_value=1, max_value=7 * 24 * 60, required=False,
+        help_text="Minutes between syncs on a schedule, and in near real time whenever a change feed the "
+                  "configuration needs is down.")
     profiles = serializers.ListField(child=NameField(what="profile name", max_length=255), required=False,
                                      max_length=1000)
     data_settings = DataSettingsSerializer(required=False)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings as django_settings
+
 from configurations import soql
 from configurations.models import (
     ConflictBehavior,
@@ -22,6 +24,7 @@ from configurations.models import (
     Direction,
     EventScope,
     OutlookConfiguration,
+    SyncMode,
     SyncObject,
     data_set_values,
     data_setting_values,
@@ -264,6 +267,16 @@ def operator_label(op: str, kind: soql.FieldType | None = None) -> str:
     return _TYPED_OPERATOR_LABELS.get(kind, {}).get(op) or OPERATOR_LABELS.get(op, op)
 
 
+def sync_mode_choices() -> list[tuple[str, str]]:
+    """The sync modes as the form offers them: what each means for when users' changes sync."""
+    hours = django_settings.SYNC_SWEEP_HOURS
+    return [
+        (SyncMode.NEAR_REAL_TIME, "Near real time (changes sync within seconds; a safety-net sync every "
+                                  f"{hours} hour{'' if hours == 1 else 's'})"),
+        (SyncMode.SCHEDULE, "On a schedule (every N minutes)"),
+    ]
+
+
 class ConfigurationForm:
     """The whole configuration form: built from a configuration, from defaults, or from posted data."""
 
@@ -277,6 +290,14 @@ class ConfigurationForm:
 
     operators = [(op, OPERATOR_LABELS[op]) for op in soql.OPERATORS]
     contact_scopes = ContactScope.choices
+
+    @property
+    def sync_modes(self) -> list[tuple[str, str]]:
+        return sync_mode_choices()
+
+    @property
+    def sweep_hours(self) -> int:
+        return django_settings.SYNC_SWEEP_HOURS
     event_scopes = EventScope.choices
 
     @classmethod
@@ -287,6 +308,7 @@ class ConfigurationForm:
                 "name": "",
                 "description": "",
                 "active": True,
+                "sync_mode": SyncMode.NEAR_REAL_TIME,
                 "sync_interval_minutes": 10,
                 "profiles": [],
                 "data_settings": {o: data_setting_values(DataSetting(object=o)) for o in SyncObject.values},
@@ -296,6 +318,7 @@ class ConfigurationForm:
             "name": snapshot["name"],
             "description": snapshot["description"],
             "active": snapshot["active"],
+            "sync_mode": snapshot["sync_mode"],
             "sync_interval_minutes": str(snapshot["sync_interval_minutes"]),
             "profiles": "\n".join(snapshot["profiles"]),
         }
@@ -323,6 +346,7 @@ class ConfigurationForm:
             "name": data.get("name", ""),
             "description": data.get("description", ""),
             "active": bool(data.get("active")),
+            "sync_mode": data.get("sync_mode", SyncMode.NEAR_REAL_TIME),
             "sync_interval_minutes": data.get("sync_interval_minutes", ""),
             "profiles": data.get("profiles", ""),
         }
@@ -377,6 +401,7 @@ class ConfigurationForm:
             "name": self.fields["name"],
             "description": self.fields["description"],
             "active": self.fields["active"],
+            "sync_mode": self.fields["sync_mode"],
             "sync_interval_minutes": _number(str(self.fields["sync_interval_minutes"])),
             "profiles": _lines(self.fields["profiles"]),
             "data_settings": {},

@@ -42,6 +42,11 @@ MAX_SYNC_INTERVAL_MINUTES = 7 * 24 * 60
 MAX_DAYS = 3650
 
 
+class SyncMode(models.TextChoices):
+    NEAR_REAL_TIME = "near_real_time", "Near real time"
+    SCHEDULE = "schedule", "On a schedule"
+
+
 class OutlookConfiguration(models.Model):
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, default="")
@@ -49,6 +54,9 @@ class OutlookConfiguration(models.Model):
     sync_interval_minutes = models.PositiveIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(MAX_SYNC_INTERVAL_MINUTES)]
     )
+    # Near real time: the change feeds trigger runs, with a safety-net sweep every SYNC_SWEEP_HOURS (and the
+    # interval whenever a feed an object depends on is not healthy). On a schedule: every interval, as polling.
+    sync_mode = models.CharField(max_length=20, choices=SyncMode.choices, default=SyncMode.NEAR_REAL_TIME)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

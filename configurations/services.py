@@ -34,7 +34,7 @@ from configurations.validation import (
 from users.models import UserObjectState
 from users.services import assigned_user_ids, refresh_object_states
 
-CONFIGURATION_FIELDS = ("name", "description", "active", "sync_interval_minutes")
+CONFIGURATION_FIELDS = ("name", "description", "active", "sync_mode", "sync_interval_minutes")
 
 
 def snapshot(configuration: OutlookConfiguration) -> dict:
@@ -184,8 +184,8 @@ def _write(configuration: OutlookConfiguration, plan: _Plan) -> None:
 @transaction.atomic
 def create_configuration(values: dict, actor=None) -> OutlookConfiguration:
     """A new configuration. Objects left out get a data setting that does not sync (``none``) and the default
-    data set; ``values`` has the API's shape (name, description, active, sync_interval_minutes, profiles,
-    data_settings and data_sets keyed by object)."""
+    data set; ``values`` has the API's shape (name, description, active, sync_mode, sync_interval_minutes,
+    profiles, data_settings and data_sets keyed by object; sync_mode left out is near real time)."""
     plan = _plan(None, values)
     configuration = OutlookConfiguration()
     _write(configuration, plan)

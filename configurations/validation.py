@@ -27,6 +27,7 @@ from configurations.models import (
     EventScope,
     OutlookConfiguration,
     ProfileAssignment,
+    SyncMode,
     SyncObject,
 )
 
@@ -255,8 +256,12 @@ def _whole_number_between(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+SYNC_MODE_INVALID = ('Choose "near_real_time" (changes sync within seconds, with a safety-net sync every '
+                     'SYNC_SWEEP_HOURS hours) or "schedule" (every sync_interval_minutes).')
+
+
 def validate_configuration_fields(values: dict, instance: OutlookConfiguration | None = None) -> Errors:
-    """Name (unique, case-insensitively), interval and profiles (each in at most one configuration)."""
+    """Name (unique, case-insensitively), sync mode, interval and profiles (each in at most one configuration)."""
     errors: Errors = {}
     if "name" in values:
         name = values["name"]
@@ -279,6 +284,8 @@ def validate_configuration_fields(values: dict, instance: OutlookConfiguration |
         values["sync_interval_minutes"], 1, MAX_SYNC_INTERVAL_MINUTES
     ):
         _add(errors, "sync_interval_minutes", f"Enter a whole number of minutes from 1 to {MAX_SYNC_INTERVAL_MINUTES}.")
+    if "sync_mode" in values and values["sync_mode"] not in SyncMode.values:
+        _add(errors, "sync_mode", SYNC_MODE_INVALID)
     if "profiles" in values:
         profiles = values["profiles"]
         if not isinstance(profiles, list) or not all(isinstance(p, str) and p.strip() for p in profiles):

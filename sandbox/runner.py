@@ -47,6 +47,7 @@ class RunningSandbox:
         return f"{self.exchange_url}/EWS/Exchange.asmx"
 
     def stop(self) -> None:
+        self.hub.exchange.close()  # open EWS streams send ConnectionStatus Closed and end
         if self.smtp is not None:
             self.smtp.stop()
         for server in self._servers:

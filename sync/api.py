@@ -20,8 +20,9 @@ from rest_framework.response import Response
 
 from configurations.models import SyncObject
 from sync import connections, runs_csv
+from sync.feeds.health import feeds_overview
 from sync.filters import filter_runs
-from sync.models import Connection, RecordError, SyncRun
+from sync.models import ChangeFeed, Connection, MailboxSubscription, RecordError, SyncRun
 from sync.routing import routing_summary
 from syncadmin.api_fields import BooleanField, CharField, URLField
 from syncadmin.permissions import permission_required
@@ -210,6 +211,103 @@ class ConnectionViewSet(viewsets.GenericViewSet):
         if connection is None:
             return {"kind": kind, "label": Connection.Kind(kind).label, "configured": False}
         return {**ConnectionSerializer(connection).data, "configured": True}
+
+
+# ---- change feeds -------------------------------------------------------------------------------------------------
+
+FEED_STATES = ["healthy", "starting", "behind", "stale", "failed", "off", "down", "running"]
+
+
+class FeedStateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=FEED_STATES, help_text=(
+        "What the part does now: `stale` is a feed whose stored state is live but that nobody polls (the listener "
+        "stopped); `down` and `running` are the listener's."))
+    state_label = serializers.CharField()
+    message = serializers.CharField(help_text="What the state means for the syncs and, when something is wrong, its "
+                                              "cause and what to do.")
+
+
+class ListenerHealthSerializer(FeedStateSerializer):
+    alive = serializers.BooleanField(help_text="A heartbeat within LISTENER_STALE_SECONDS.")
+    heartbeat_at = serializers.DateTimeField(allow_null=True)
+    lease_owner = serializers.CharField(allow_blank=True, help_text="The process holding the listener's lease.")
+    lease_expires_at = serializers.DateTimeField(allow_null=True)
+    error_message = serializers.CharField(allow_blank=True)
+
+
+class FeedHealthSerializer(FeedStateSerializer):
+    stored_state = serializers.ChoiceField(choices=ChangeFeed.State.values)
+    last_poll_at = serializers.DateTimeField(allow_null=True)
+    lag_seconds = serializers.FloatField(allow_null=True)
+    last_change_at = serializers.DateTimeField(allow_null=True)
+    error_message = serializers.CharField(allow_blank=True)
+    failed_since = serializers.DateTimeField(allow_null=True)
+    api_calls = serializers.IntegerField()
+
+
+class SalesforceFeedSerializer(FeedHealthSerializer):
+    object = serializers.ChoiceField(choices=SyncObject.values)
+    label = serializers.CharField()
+    error_code = serializers.CharField(allow_blank=True)
+
+
+class GraphDeltaSerializer(FeedHealthSerializer):
+    objects = serializers.IntegerField(allow_null=True, help_text="Folders read at the last poll.")
+
+
+class SubscriptionCountSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    active = serializers.IntegerField(help_text="Subscriptions reporting changes (active, not expired).")
+    failed = serializers.IntegerField(help_text="Subscriptions failed, or expired before renewal.")
+
+
+class ProtocolSubscriptionsSerializer(SubscriptionCountSerializer):
+    objects = serializers.DictField(child=SubscriptionCountSerializer(), help_text="Keyed by object.")
+    message = serializers.CharField()
+
+
+class SubscriptionsSerializer(serializers.Serializer):
+    ews = ProtocolSubscriptionsSerializer()
+    graph = ProtocolSubscriptionsSerializer()
+
+
+class SubscriptionErrorSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    user = serializers.CharField()
+    username = serializers.CharField()
+    object = serializers.ChoiceField(choices=SyncObject.values)
+    protocol = serializers.ChoiceField(choices=["ews", "graph"])
+    state = serializers.ChoiceField(choices=MailboxSubscription.State.values)
+    error_message = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class GraphNotificationsSerializer(serializers.Serializer):
+    url_set = serializers.BooleanField()
+    url = serializers.CharField(allow_blank=True)
+
+
+class FeedsOverviewSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    ok = serializers.BooleanField(help_text="Every feed in use reports its changes (`problems` is empty).")
+    listener = ListenerHealthSerializer()
+    salesforce = SalesforceFeedSerializer(many=True)
+    subscriptions = SubscriptionsSerializer()
+    subscription_errors = SubscriptionErrorSerializer(many=True)
+    graph_delta = GraphDeltaSerializer()
+    graph_notifications = GraphNotificationsSerializer()
+    problems = serializers.ListField(child=serializers.CharField(),
+                                     help_text="The sentences of what is not healthy, the listener first.")
+
+
+@extend_schema(responses={200: FeedsOverviewSerializer}, tags=["feeds"])
+@api_view(["GET"])
+@permission_classes([permission_required("sync.view_changefeed")])
+def feeds(request):
+    """How the change feeds stand: the listener, each object's Salesforce org feed, the EWS and Graph
+    subscriptions (active and failed, per object; the latest errors) and Graph delta polling, each with a sentence
+    saying what its state means and, when something is wrong, what to do."""
+    return Response(FeedsOverviewSerializer(feeds_overview()).data)
 
 
 # ---- runs as CSV --------------------------------------------------------------------------------------------------

@@ -107,7 +107,9 @@ class SalesforceConnectionForm(ConnectionForm):
                   "version": "API version"}
         help_texts = {"url": "https://login.salesforce.com, https://test.salesforce.com or your My Domain.",
                       "client_id": "From the connected app; its certificate matches the private key below.",
-                      "username": "A user pre-authorised for the connected app; its token lists users for import.",
+                      "username": "A user pre-authorised for the connected app; its token lists users for import and "
+                                  "reads the org's change feed, so it must see every synced record (View All Data, "
+                                  "or a profile that sees them).",
                       "version": "Blank: 62.0."}
 
     field_order = ["url", "client_id", "secret", "username", "version"]

@@ -67,7 +67,8 @@ class Connection(models.Model):
     username = models.CharField(
         max_length=255, blank=True, default="",
         help_text="Exchange: the service account with impersonation rights. Salesforce: the integration user "
-        "whose token lists users for import.",
+        "whose token lists users for import and reads the org's change feed: it must see every synced record "
+        "(View All Data, or a profile that sees them).",
     )
     client_id = models.CharField(
         max_length=255, blank=True, default="", help_text="Salesforce: the connected app's consumer key."
@@ -187,6 +188,8 @@ class RecordLink(models.Model):
             models.UniqueConstraint(fields=["user", "object", "outlook_id"], name="link_unique_outlook_id"),
         ]
         indexes = [
+            # The org feed routes a changed record to every user holding a copy of it (sync.feeds.salesforce).
+            models.Index(fields=["object", "salesforce_id"], name="link_by_salesforce_id"),
             models.Index(
                 fields=["user", "object"], condition=~models.Q(state="linked") | models.Q(needs_retry=True),
                 name="link_revisit",
@@ -205,6 +208,7 @@ class SyncRun(models.Model):
         MANUAL = "manual", "Sync now"
         RESET = "reset", "Reset"
         COMMAND = "command", "Command line"
+        CHANGE = "change", "Change"  # a change feed marked the object dirty (sync.feeds)
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -326,3 +330,84 @@ class Preview(models.Model):
 
     def __str__(self) -> str:
         return f"preview {self.pk}: {self.kind} {self.state}"
+
+
+class ChangeFeed(models.Model):
+    """One change feed's position and health: the Salesforce org feed of one object, or the listener itself.
+
+    The listener (``manage.py listen``) holds the ``listener`` row's lease (one active listener per deployment)
+    and beats its heartbeat there; each Salesforce object's feed keeps its watermark and the ids it already routed
+    at that watermark (``cursor``), so a restart resumes where it stopped and nothing is routed twice. Support pages
+    read ``state`` and ``error_message``: a feed that falls behind or fails says so, with its cause.
+    """
+
+    class Kind(models.TextChoices):
+        LISTENER = "listener", "Listener"
+        SALESFORCE = "salesforce", "Salesforce org feed"
+        GRAPH_DELTA = "graph_delta", "Graph delta polling"
+
+    class State(models.TextChoices):
+        OFF = "off", "Off"
+        STARTING = "starting", "Starting"
+        HEALTHY = "healthy", "Healthy"
+        BEHIND = "behind", "Behind"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=40, blank=True, default="", help_text="The object (contacts, events, tasks).")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OFF)
+    watermark = models.DateTimeField(null=True, blank=True)
+    cursor = models.JSONField(default=dict, blank=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+    last_change_at = models.DateTimeField(null=True, blank=True)
+    lag_seconds = models.FloatField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=255, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=100, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    failed_since = models.DateTimeField(null=True, blank=True)
+    api_calls = models.PositiveIntegerField(default=0, help_text="Calls made to the end since the row was created.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "key"]
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="change_feed_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.key}".strip()
+
+
+class MailboxSubscription(models.Model):
+    """A push subscription on one user's Exchange folder (EWS streaming, or Graph change notifications).
+
+    ``subscription_id`` is the server's; ``watermark`` the last EWS watermark seen (blank for Graph);
+    ``client_state`` the secret Graph echoes in each notification (checked before anything is marked dirty).
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Failed"
+        REMOVED = "removed", "Removed"
+
+    user = models.ForeignKey("users.SyncUser", on_delete=models.CASCADE, related_name="subscriptions")
+    object = models.CharField(max_length=16, choices=SyncObject.choices)
+    protocol = models.CharField(max_length=10, choices=[("ews", "EWS"), ("graph", "Graph")])
+    subscription_id = models.CharField(max_length=512, blank=True, default="", db_index=True)
+    client_state = models.CharField(max_length=128, blank=True, default="")
+    watermark = models.TextField(blank=True, default="")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    error_message = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "object"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "object", "protocol"], name="mailbox_subscription_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.user_id}/{self.object}: {self.state}"

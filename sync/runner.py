@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from configurations.models import SyncMode
 from configurations.soql import DataSetError
 from sync import engine, outcome
 from sync.connections import (
@@ -30,6 +31,8 @@ from sync.connections import (
 from sync.connectors.base import ConnectorError, NeedsAttention, TransientError
 from sync.connectors.protocols import MailboxEnd, SalesforceEnd
 from sync.error_words import describe_error, describe_run_error
+from sync.feeds.coverage import covered
+from sync.feeds.dirty import clear_on_claim
 from sync.guard_advice import guard_message
 from sync.leases import SyncUnavailable, claim, lease_owner, release
 from sync.linkstore import DjangoLinkStore, DjangoWatermarks
@@ -93,6 +96,7 @@ class Ending:
     error: tuple[str, str] | None = None
     retry_after: float | None = None
     interval_minutes: int | None = None
+    sweep: bool = False  # interval_minutes is the safety-net sweep (feeds cover the object), not polling
     end: str = ""  # the end whose answer stopped the run (SyncRun.error_end)
 
 
@@ -143,7 +147,8 @@ def execute_run(
                 "kept and the next run tries again; if this keeps happening, report it with the worker's log.",
             ))
         return finish(run, state, ending.result, clients=job.clients, error=ending.error, error_end=ending.end,
-                      retry_after=ending.retry_after, interval_minutes=ending.interval_minutes)
+                      retry_after=ending.retry_after, interval_minutes=ending.interval_minutes,
+                      sweep=ending.sweep)
     except DATABASE_OUTAGE as exc:
         raise RunInterrupted(run.pk, owner) from exc
     finally:
@@ -199,7 +204,11 @@ def _start(run: SyncRun, state: UserObjectState) -> str:
         # Started before: its worker died (the message came again). Keep that attempt's timing.
         run.attempts = [*run.attempts, {"started_at": run.started_at.isoformat(), "ended": "worker_lost"}]
     run.state, run.started_at, run.deferred_until = SyncRun.State.RUNNING, now, None
-    run.save(update_fields=["state", "started_at", "deferred_until", "attempts"])
+    # The change that marked the object dirty is read by this run: clear the mark before reading, so a change made
+    # from now on marks it again (sync.feeds.dirty). A gap too old to read incrementally asks for a full run.
+    if clear_on_claim(state.pk, now) and not run.full:
+        run.full = True
+    run.save(update_fields=["state", "started_at", "deferred_until", "attempts", "full"])
     state.refresh_from_db()
     previous_state = state.state
     # If this worker dies, the object is due again as soon as the lease runs out (the finish sets the real date).
@@ -261,11 +270,20 @@ def _sync(job: _Job, guards: engine.Guards | None, previous_state: str) -> Endin
         return Ending(RunResult.NEEDS_ATTENTION, (f"guard_{synced.refusal.code}", message))
     if data_setting.auto_relate and run.object == "events":
         _auto_relate(run, synced, salesforce_side, exchange_side)
-    interval = configuration.sync_interval_minutes
+    interval, sweep = _schedule(configuration, data_setting.direction, user.pk, run.object, route.protocol)
     if synced.failures:
         message = f"{len(synced.failures)} record(s) could not be synced; they are retried at the next sync."
-        return Ending(RunResult.RECORD_ERRORS, ("record_errors", message), interval_minutes=interval)
-    return Ending(RunResult.SUCCEEDED, interval_minutes=interval)
+        return Ending(RunResult.RECORD_ERRORS, ("record_errors", message), interval_minutes=interval, sweep=sweep)
+    return Ending(RunResult.SUCCEEDED, interval_minutes=interval, sweep=sweep)
+
+
+def _schedule(configuration, direction: str, user_id: int, object_type: str, protocol: str) -> tuple[int, bool]:
+    """The minutes until the object is due again, and whether that is the safety-net sweep: near real time with
+    every end it reads covered by a live feed → SYNC_SWEEP_HOURS (changes trigger runs in between); otherwise the
+    configuration's interval (polling)."""
+    if configuration.sync_mode == SyncMode.NEAR_REAL_TIME and covered(user_id, object_type, direction, protocol):
+        return settings.SYNC_SWEEP_HOURS * 60, True
+    return configuration.sync_interval_minutes, False
 
 
 def _failure(exc: DataSetError | ConnectorError) -> Ending:
@@ -383,6 +401,7 @@ def finish(
     error_end: str = "",
     retry_after: float | None = None,
     interval_minutes: int | None = None,
+    sweep: bool = False,
     now: datetime | None = None,
 ) -> SyncRun:
     """Record how a run ended on the run and on its user's object; sync.outcome says what the result means."""
@@ -406,7 +425,9 @@ def finish(
             result, now, consecutive_failures=failures, interval_minutes=interval_minutes, retry_after=retry_after,
             backoff_base_seconds=settings.SYNC_BACKOFF_BASE_SECONDS,
             backoff_cap_seconds=settings.SYNC_BACKOFF_CAP_SECONDS,
-            spread_seconds=random.uniform(0, settings.SYNC_DISPATCH_JITTER_SECONDS),
+            # Sweeps spread over a tenth of their interval, so users synced together are not all swept together.
+            spread_seconds=random.uniform(0, (interval_minutes or 0) * 6 if sweep
+                                          else settings.SYNC_DISPATCH_JITTER_SECONDS),
         ),
     }
     if outcome.synced(result):

@@ -11,6 +11,8 @@ from celery import shared_task
 from django.db import close_old_connections
 
 from sync.dispatch import dispatch_due
+from sync.feeds.coverage import watch_feeds
+from sync.feeds.graph import apply_lifecycle, ensure_subscriptions
 from sync.leases import SyncUnavailable
 from sync.models import SyncRun
 from sync.previews import compute_preview as compute
@@ -34,6 +36,9 @@ def dispatch_due_syncs() -> int:
                  recovered.closed)
     if stalled := close_stalled_previews():
         log.info("closed %d preview(s) whose worker stopped or whose task was lost", stalled)
+    if stopped := watch_feeds():
+        log.warning("change feed(s) stopped: %s; their objects were marked for a catch-up run and poll at their "
+                    "configuration's interval until the feeds are back", ", ".join(stopped))
     return dispatch_due().count
 
 
@@ -44,6 +49,18 @@ def prune_history() -> int:
     if pruned.runs or pruned.previews:
         log.info("pruned %d run(s) and %d preview(s) past the retention window", pruned.runs, pruned.previews)
     return pruned.runs
+
+
+@shared_task(ignore_result=True)
+def ensure_graph_subscriptions() -> int:
+    """Beat, every 15 minutes: Graph change notification subscriptions created, renewed and deleted as needed."""
+    return ensure_subscriptions().created
+
+
+@shared_task(ignore_result=True)
+def graph_subscription_lifecycle(subscription_id: int, action: str) -> None:
+    """A Graph lifecycle notification's work (reauthorize, or create the subscription anew), off the endpoint."""
+    log.info("Graph subscription row %s: %s", subscription_id, apply_lifecycle(subscription_id, action))
 
 
 @shared_task(ignore_result=True)

@@ -17,6 +17,7 @@ from django_htmx.http import trigger_client_event
 
 from sync import runs_csv
 from sync.connections import ConnectionTestBusy, check_connection, tls_summary
+from sync.feeds.health import feeds_overview
 from sync.filters import filter_runs
 from sync.forms import connection_form
 from sync.models import Connection, SyncRun
@@ -248,6 +249,7 @@ def connections(request):
     return render(request, "sync/connections.html", {
         "cards": _connection_cards(forms_by_kind, results),
         "routing": routing_summary(),
+        "feeds": feeds_overview(),
         "may_change": request.user.has_perm("sync.change_connection"),
         "may_test": request.user.has_perm("users.test_connection"),
     }, status=status)

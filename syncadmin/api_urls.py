@@ -41,6 +41,7 @@ urlpatterns = [
     path("configurations/<int:pk>/users.csv", configurations_api.users_csv, name="configuration-users-csv"),
     path("assignments/import/", configurations_api.import_assignments, name="assignment-import"),
     path("sync-runs.csv", sync_api.runs_csv_export, name="syncrun-csv"),
+    path("feeds/", sync_api.feeds, name="feeds"),
     path("users/<int:pk>/sync/", users_api.sync_now, name="user-sync"),
     path("users/<int:pk>/reset/", users_api.reset, name="user-reset"),
     path("users/<int:pk>/test-connection/", users_api.test_connection, name="user-test-connection"),

@@ -45,6 +45,11 @@ app.conf.update(
             "schedule": 24 * 3600.0,
             "options": {"expires": 3600, "queue": "default"},
         },
+        "graph-subscriptions": {
+            "task": "sync.tasks.ensure_graph_subscriptions",
+            "schedule": 15 * 60.0,
+            "options": {"expires": 15 * 60, "queue": "default"},
+        },
         "heartbeat": {
             "task": "syncadmin.tasks.heartbeat",
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),

@@ -290,6 +290,23 @@ SYNC_QUEUED_RUN_STALE_SECONDS = env_int("SYNC_QUEUED_RUN_STALE_SECONDS", 900, mi
 # Finished runs (with their record errors) and previews older than this are pruned once a day (sync.retention); the
 # dashboard's trends show 14 days.
 SYNC_RUN_RETENTION_DAYS = env_int("SYNC_RUN_RETENTION_DAYS", 30, minimum=15)
+
+# --- Change feeds (sync/feeds/, `manage.py listen`) ----------------------------------------------------------------
+# The Salesforce org feed polls every SALESFORCE_FEED_SECONDS, and every SALESFORCE_FEED_IDLE_SECONDS after ten quiet
+# minutes. Objects whose feeds are healthy run when a change marks them dirty (several changes within
+# SYNC_DEBOUNCE_SECONDS make one run) and otherwise every SYNC_SWEEP_HOURS as a safety net. Graph mailboxes get
+# change notifications posted to GRAPH_NOTIFICATION_URL (the public URL of /graph/notifications/); unset, the
+# listener polls their delta every GRAPH_DELTA_POLL_SECONDS instead.
+SALESFORCE_FEED_SECONDS = env_int("SALESFORCE_FEED_SECONDS", 30, minimum=1)
+SALESFORCE_FEED_IDLE_SECONDS = env_int("SALESFORCE_FEED_IDLE_SECONDS", 120, minimum=1)
+SYNC_SWEEP_HOURS = env_int("SYNC_SWEEP_HOURS", 6, minimum=1)
+SYNC_DEBOUNCE_SECONDS = env_int("SYNC_DEBOUNCE_SECONDS", 3, minimum=0)
+GRAPH_NOTIFICATION_URL = (env_str("GRAPH_NOTIFICATION_URL") or "").strip()
+GRAPH_DELTA_POLL_SECONDS = env_int("GRAPH_DELTA_POLL_SECONDS", 60, minimum=5)
+# The listener's claim (one active listener per deployment) and how stale its heartbeat may be before the feeds it
+# serves count as down (objects then poll at their configuration's interval until it is back).
+LISTENER_LEASE_SECONDS = env_int("LISTENER_LEASE_SECONDS", 60, minimum=5)
+LISTENER_STALE_SECONDS = env_int("LISTENER_STALE_SECONDS", 90, minimum=10)
 # Recovery (sync/recovery.py, every beat tick): a queued run whose message the broker no longer holds this long after
 # it was sent (lost in a broker restart, or its task could not reach the database) is sent again, at most
 # SYNC_RUN_MAX_SENDS times, then closed as never started. A run whose object was busy waits SYNC_BUSY_RETRY_SECONDS.

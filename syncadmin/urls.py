@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from sync.graph_notifications import graph_notifications
 from syncadmin import account_views, views
 from syncadmin.api_views import DocsView, SchemaView
 
@@ -28,6 +29,8 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("api-tokens/", include("apitokens.urls")),
     path("alerts/", include("alerts.urls")),
+    # Microsoft Graph's change notifications: no session or token (each proves itself by its client state).
+    path("graph/notifications/", graph_notifications, name="graph-notifications"),
     path("api/v1/", include(("syncadmin.api_urls", "api"), namespace="api")),
     # The schema and its docs page need a role that may use the API (anonymous: 401, or the login page for the docs).
     path("api/schema/", SchemaView.as_view(), name="schema"),

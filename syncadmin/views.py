@@ -15,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from configurations.models import OutlookConfiguration
+from sync.feeds.health import chart_data, feeds_overview, salesforce_calls_by_hour
 from sync.reports import overview, trends
 from syncadmin import health
 from syncadmin.roles import ADMIN, API, SUPPORT, may_use_console, role_of
@@ -103,6 +104,7 @@ class LogoutView(auth_views.LogoutView):
 def dashboard(request):
     database_ok, database = health.check_database()
     broker_ok, broker = health.check_broker()
+    salesforce_calls = salesforce_calls_by_hour()
     return render(
         request,
         "syncadmin/dashboard.html",
@@ -115,6 +117,9 @@ def dashboard(request):
             "waiting": health.waiting_for_a_worker(),
             "overview": overview(),
             "trends": trends(),
+            "feeds": feeds_overview(),
+            "salesforce_calls": salesforce_calls,
+            "salesforce_calls_chart": chart_data(salesforce_calls),
             "configurations": OutlookConfiguration.objects.order_by("name").values("pk", "name"),
             "states": [(state, label) for state, label in SyncState.choices],
         },

@@ -86,6 +86,8 @@ TABLE: dict[str, Row] = {
     # The project's own pages.
     "dashboard": row(ANY, CONSOLE),
     "healthz": row(("GET",), _policy(*[(200, 503)] * 5)),  # anyone: up or down
+    # Microsoft Graph posts here: no session or token; each notification's clientState is checked.
+    "graph-notifications": row(("POST",), PUBLIC),
     # A logged-in caller is sent on to the dashboard, whatever the method.
     "login": row(("GET", "POST", "PUT"), PUBLIC, PATCH=_policy(405, OK, 405, OK, OK),
                  DELETE=_policy(405, OK, 405, OK, OK)),
@@ -138,6 +140,7 @@ TABLE: dict[str, Row] = {
     "alerts:mail": row(("GET",), _policy(LOGIN, 403, LOGIN, 403, 404)),
     # The REST API.
     "api:api-root": row(("GET",), API_READ),
+    "api:feeds": row(("GET",), API_READ),
     "api:me": row(("GET",), _policy(401, OK, OK, OK, OK)),  # any account: who am I, which role
     "api:configuration-list": row(("GET",), API_READ, POST=API_CHANGE),
     "api:configuration-detail": row(("GET",), API_READ, PATCH=API_CHANGE, DELETE=API_CHANGE),

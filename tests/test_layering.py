@@ -31,11 +31,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "syncadmin.models", "apitokens.models", "alerts.models"),
     ("users.models", "sync.models", "sync.linkstore"),
     ("audit.services", "configurations.services", "users.services", "users.filters", "sync.routing",
-     "apitokens.services", "alerts.causes", "alerts.delivery", "alerts.services"),
+     "apitokens.services", "alerts.causes", "alerts.delivery", "alerts.services", "sync.feeds.dirty",
+     "sync.feeds.coverage", "sync.feeds.health"),
     ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.progress", "sync.runner",
      "sync.planning",
-     "sync.dispatch", "sync.recovery", "sync.retention", "sync.reports", "sync.guard_advice"),
-    ("users.operations",),
+     "sync.dispatch", "sync.recovery", "sync.retention", "sync.reports", "sync.guard_advice",
+     "sync.feeds.salesforce", "sync.feeds.ews", "sync.feeds.graph"),
+    ("users.operations", "sync.feeds.listener"),
 )
 TOP = len(LAYERS)  # views, api, forms, admin, tasks, urls, commands, sandbox.services, the rest of syncadmin
 

@@ -132,6 +132,11 @@ class UserObjectState(models.Model):
     release_scope_exits = models.BooleanField(default=False)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
+    # Set by a change feed (sync.feeds.dirty): the first unsynced change's time, kept until a run claims the object
+    # (the claim clears it before reading, so a change made during the run marks it again). `dirty_full` asks that
+    # run to read everything and match (a feed gap too old for an incremental read).
+    dirty_at = models.DateTimeField(null=True, blank=True)
+    dirty_full = models.BooleanField(default=False)
     # Who is running this user's sync, and until when the claim holds (one sync per user at a time).
     lease_owner = models.CharField(max_length=255, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -145,6 +150,7 @@ class UserObjectState(models.Model):
         indexes = [
             models.Index(fields=["state", "next_due_at"], name="object_state_due"),
             models.Index(fields=["next_due_at"], name="object_state_next_due"),
+            models.Index(fields=["dirty_at"], name="object_state_dirty"),
         ]
 
     def __str__(self) -> str:

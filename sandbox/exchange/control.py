@@ -1,6 +1,8 @@
-"""The JSON control API under /_sandbox/ on the EWS port: users, faults, stats, reset, mailbox inspection."""
+"""The JSON control API under /_sandbox/ on the EWS port: users, faults, stats, reset, mailbox inspection,
+notification subscriptions (/_sandbox/ews/subscriptions)."""
 
 import json
+from urllib.parse import parse_qs
 
 from sandbox.exchange.fields import text_of
 from sandbox.exchange.items import materialize
@@ -61,6 +63,8 @@ def handle_control(emu, environ):
         return _json(200, {"status": "reset"})
     if parts[:1] == ["mailboxes"]:
         return _mailboxes(emu, method, parts[1:])
+    if parts[:2] == ["ews", "subscriptions"]:
+        return _subscriptions(emu, method, parts[2:], body, environ)
     return _json(404, {"error": "unknown control endpoint"})
 
 
@@ -123,4 +127,41 @@ def _mailboxes(emu, method, rest):
             store.delete_folder(mb, folder)
             store.flush()
             return _json(200, {"deleted": rest[2]})
+    return _json(404, {"error": "unknown control endpoint"})
+
+
+SUBSCRIPTION_SETTINGS = {"streaming_expiry_seconds": float, "heartbeat_seconds": float, "queue_limit": int,
+                         "mailbox_subscription_limit": int}
+
+
+def _subscriptions(emu, method, rest, body, environ):
+    """GET lists subscriptions (?mailbox=); POST expire {"mailbox"?} expires them now; POST settings changes the
+    streaming expiry delay, the heartbeat interval, the per-subscription queue limit and the per-mailbox
+    subscription limit (tests shorten them)."""
+    registry = emu.subscriptions
+    if not rest and method == "GET":
+        mailbox = (parse_qs(environ.get("QUERY_STRING", "")).get("mailbox") or [""])[0].lower() or None
+        return _json(200, {"subscriptions": registry.listing(mailbox)})
+    if rest == ["expire"] and method == "POST":
+        mailbox = body.get("mailbox")
+        if mailbox is not None and not isinstance(mailbox, str):
+            return _json(400, {"error": "'mailbox' must be an e-mail address; leave it out to expire every "
+                                        "subscription."})
+        return _json(200, {"expired": registry.expire(mailbox.lower() if mailbox else None)})
+    if rest == ["settings"] and method in ("GET", "POST"):
+        unknown = set(body) - set(SUBSCRIPTION_SETTINGS)
+        if unknown:
+            return _json(400, {"error": f"unknown settings {sorted(unknown)}; expected some of "
+                                        f"{sorted(SUBSCRIPTION_SETTINGS)}."})
+        try:
+            values = {name: SUBSCRIPTION_SETTINGS[name](value) for name, value in body.items()}
+        except (TypeError, ValueError):
+            return _json(400, {"error": "every setting must be a positive number."})
+        if any(v <= 0 for v in values.values()):
+            return _json(400, {"error": "every setting must be a positive number."})
+        with registry.cond:
+            for name, value in values.items():
+                setattr(registry, name, value)
+            registry.cond.notify_all()
+            return _json(200, {name: getattr(registry, name) for name in SUBSCRIPTION_SETTINGS})
     return _json(404, {"error": "unknown control endpoint"})

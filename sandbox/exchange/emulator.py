@@ -12,12 +12,13 @@ from pathlib import Path
 from lxml import etree
 
 from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
-from sandbox.exchange import folders, hierarchy, itemops, seed, soap, strict, sync
+from sandbox.exchange import folders, hierarchy, itemops, notifyops, seed, soap, strict, sync
 from sandbox.exchange.context import Context
 from sandbox.exchange.control import handle_control
 from sandbox.exchange.recurrence import zone
 from sandbox.exchange.soap import EwsError, SoapFault, child, error_message, local
 from sandbox.exchange.store import Store
+from sandbox.exchange.subscriptions import HEARTBEAT_SECONDS, STREAMING_EXPIRY_SECONDS, SubscriptionRegistry
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ OPERATIONS = {
     "CopyItem": itemops.copy_item,
     "SyncFolderItems": sync.sync_folder_items, "SyncFolderHierarchy": hierarchy.sync_folder_hierarchy,
     "ResolveNames": sync.resolve_names, "ConvertId": sync.convert_id,
+    "Subscribe": notifyops.subscribe, "GetEvents": notifyops.get_events, "Unsubscribe": notifyops.unsubscribe,
+    "GetStreamingEvents": notifyops.get_streaming_events,
 }
 EWS_PATH = "/ews/exchange.asmx"
 # IIS keeps connections open; werkzeug's development server always adds "Connection: close", which exchangelib
@@ -38,9 +41,14 @@ IIS_ERROR_PAGE = b"<html><body><h1>Server Error in '/EWS' Application.</h1></bod
 
 
 class ExchangeEmulator:
-    def __init__(self, data_dir: Path, hub):
+    def __init__(self, data_dir: Path, hub, *, streaming_expiry_seconds: float = STREAMING_EXPIRY_SECONDS,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS):
         self.data_dir, self.hub = Path(data_dir), hub
         self.store = Store(self.data_dir)
+        # Notification subscriptions live in memory only, like Exchange's (a restart loses them).
+        self.subscriptions = SubscriptionRegistry(streaming_expiry_seconds=streaming_expiry_seconds,
+                                                  heartbeat_seconds=heartbeat_seconds)
+        self.store.on_item_event = self.subscriptions.record
         self.faults: list[dict] = []
         self.fault_lock = threading.Lock()
         self.calls: Counter = Counter()
@@ -63,6 +71,7 @@ class ExchangeEmulator:
     def reset(self) -> None:
         with self.store.lock:
             self.store.wipe()
+        self.subscriptions.reset()
         with self.fault_lock:
             self.faults.clear()
             self.calls.clear()
@@ -70,6 +79,10 @@ class ExchangeEmulator:
 
     def seed_demo(self) -> None:
         seed.seed_demo(self)
+
+    def close(self) -> None:
+        """The server is stopping: end open GetStreamingEvents connections now (ConnectionStatus Closed)."""
+        self.subscriptions.close()
 
     # ---- WSGI --------------------------------------------------------------------------------------------------
     def wsgi_app(self, environ, start_response):
@@ -90,6 +103,10 @@ class ExchangeEmulator:
             headers = [*headers, *_exchange_headers(environ, status)]
         reason = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
                   404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error"}.get(status, "Status")
+        if not isinstance(body, bytes):
+            # A GetStreamingEvents stream: no Content-Length, so werkzeug sends it chunked, flushing each envelope.
+            start_response(f"{status} {reason}", headers)
+            return body
         headers = [*headers, ("Content-Length", str(len(body)))]
         start_response(f"{status} {reason}", headers)
         return [body]
@@ -163,12 +180,21 @@ class ExchangeEmulator:
                 soap.validate(req)
             strict.check_header(header)
             resp = self._dispatch(op, req, header, user, injected)
+            if isinstance(resp, notifyops.EventStream):
+                return 200, xml, self._observed_stream(resp)
             status, body = 200, soap.serialize(soap.envelope(resp))
         except SoapFault as fault:
             status, body = fault.http_status, soap.serialize(soap.fault_envelope(fault))
         for observer in list(self.response_observers):
             observer(op, status, body)
         return status, xml, body
+
+    def _observed_stream(self, stream):
+        yield b""  # werkzeug sends the status line and headers now: the client knows the connection is open
+        for body in stream.envelopes():
+            for observer in list(self.response_observers):
+                observer("GetStreamingEvents", 200, body)
+            yield body
 
     def _impersonated(self, header) -> str | None:
         imp = child(header, "ExchangeImpersonation")
@@ -212,6 +238,7 @@ class ExchangeEmulator:
                 ctx = Context(self.store, op, user, mb, True, tz)
             else:
                 ctx = Context(self.store, op, user, self.store.mailbox(user), False, tz)
+            ctx.subscriptions, ctx.stream = self.subscriptions, None
             root, msgs = soap.response_root(op)
             if injected and injected.get("error_code"):
                 # An injected per-message error: every requested object fails and nothing is changed.
@@ -221,6 +248,8 @@ class ExchangeEmulator:
             try:
                 strict.check_request(op, req, self.store.mailboxes)
                 OPERATIONS[op](ctx, req, msgs)
+                if ctx.stream is not None:
+                    return ctx.stream
             except EwsError as err:
                 # A request-wide problem found outside a per-object step (e.g. a bad property path in the shape):
                 # Exchange answers it in every response message.

@@ -322,7 +322,7 @@ def update_item(ctx, req, msgs):
                 item["content_change"] = new_change  # a read-flag-only change syncs as ReadFlagChange
             item["modified"] = now
             item["updates"] += 1
-            ctx.store.touch(mb)
+            ctx.store.item_modified(mb, item)
             rm = success_message(msgs, "UpdateItem")
             if one_off is not None:
                 _item_id(sub(rm, "m:Items"), item["kind"], one_off["id"], one_off["change"])
@@ -357,12 +357,12 @@ def delete_item(ctx, req, msgs):
                 item["deleted_occ"] = sorted(set(item["deleted_occ"]) | {index})
                 item["change"] = item["content_change"] = ctx.store.next_change()  # the series changed
                 item["modified"] = now_iso()
-                ctx.store.touch(mb)
+                ctx.store.item_modified(mb, item)
             elif delete_type == "MoveToDeletedItems" and \
                     mb["folders"][item["folder"]]["distinguished"] != "deleteditems":
-                ctx.store.remove_item(mb, item)
+                ctx.store.remove_item(mb, item, moved=True)
                 folder = mb["folders"][ctx.store.distinguished_id(mb, "deleteditems")]
-                moved = ctx.store.new_item(mb, folder, item["kind"])
+                moved = ctx.store.new_item(mb, folder, item["kind"], moved_from=item)
                 for key in ("fields", "ext", "exceptions", "deleted_occ", "created", "updates"):
                     moved[key] = item[key]
             else:
@@ -398,7 +398,8 @@ def _move_or_copy(ctx, req, msgs, keep_original: bool):
                                "Occurrences of a recurring series cannot be moved or copied.")
             if mb is not target_mb:
                 raise EwsError("ErrorCrossMailboxMoveCopy", "Items cannot be moved or copied between mailboxes.")
-            new = ctx.store.new_item(mb, target, item["kind"])
+            new = ctx.store.new_item(mb, target, item["kind"], copied_from=item if keep_original else None,
+                                     moved_from=None if keep_original else item)
             for key in ("fields", "ext", "exceptions"):
                 new[key] = {k: copy.deepcopy(v) for k, v in item[key].items()}
             new["deleted_occ"] = list(item["deleted_occ"])
@@ -408,6 +409,6 @@ def _move_or_copy(ctx, req, msgs, keep_original: bool):
                 new["fields"]["UID"] = leaf("UID", make_uid(new["id"]))
             if not keep_original:
                 new["created"], new["updates"] = item["created"], item["updates"]
-                ctx.store.remove_item(mb, item)
+                ctx.store.remove_item(mb, item, moved=True)
             rm = success_message(msgs, ctx.op)
             _item_id(sub(rm, "m:Items"), item["kind"], new["id"], new["change"])

@@ -90,6 +90,9 @@ class Store:
         self.epoch = 0  # bumped by every reset, so that ids and sync states from before a reset never match
         self.mailboxes: dict[str, dict] = {}
         self.dirty: set[str] = set()
+        # The one hook every item change goes through, whichever operation made it: callable(mailbox email, event
+        # kind, **ids) -- the emulator's subscription registry (notifications).
+        self.on_item_event = None
         self._load()
 
     # ---- persistence -------------------------------------------------------------------------------------------
@@ -245,7 +248,10 @@ class Store:
         return [i for i in mb["items"].values() if i["folder"] == folder_id]
 
     # ---- items -------------------------------------------------------------------------------------------------
-    def new_item(self, mb: dict, folder: dict, kind: str) -> dict:
+    def new_item(self, mb: dict, folder: dict, kind: str, *, moved_from: dict | None = None,
+                 copied_from: dict | None = None) -> dict:
+        """A new item in `folder`; `moved_from` / `copied_from` name the item it replaces or copies, so that
+        notifications report a MovedEvent / CopiedEvent instead of a CreatedEvent."""
         seq = self.next_seq(mb)
         change = self.next_change()
         ts = now_iso()
@@ -255,12 +261,41 @@ class Store:
                 "field_changes": {}, "exceptions": {}, "deleted_occ": [], "updates": 0}
         mb["items"][item["id"]] = item
         self.touch(mb)
+        origin = moved_from or copied_from
+        if origin is not None:
+            self._emit(mb, "MovedEvent" if moved_from else "CopiedEvent", item, old=origin)
+        else:
+            self._emit(mb, "CreatedEvent", item)
+            if kind == "Message" and folder.get("distinguished") == "inbox":
+                self._emit(mb, "NewMailEvent", item)
         return item
 
-    def remove_item(self, mb: dict, item: dict) -> None:
+    def remove_item(self, mb: dict, item: dict, *, moved: bool = False) -> None:
+        """Delete an item (a tombstone for sync); `moved` when it lives on as a new item elsewhere (new_item with
+        moved_from reports that move)."""
         mb["items"].pop(item["id"], None)
         mb["tombstones"].setdefault(item["folder"], {})[item["id"]] = [self.next_change(), item["created_change"]]
         self.touch(mb)
+        if not moved:
+            self._emit(mb, "DeletedEvent", item)
+
+    def item_modified(self, mb: dict, item: dict) -> None:
+        """Call after changing an item in place (its fields, an occurrence, its change number)."""
+        self.touch(mb)
+        self._emit(mb, "ModifiedEvent", item)
+
+    def _emit(self, mb: dict, kind: str, item: dict, old: dict | None = None) -> None:
+        if self.on_item_event is None:
+            return
+        parent = mb["folders"].get(item["folder"], {"id": item["folder"], "change": 0})
+        ids = {"item_id": item["id"], "change_key": make_change_key(item["change"]), "parent_id": parent["id"],
+               "parent_change_key": make_change_key(parent["change"], folder=True)}
+        if old is not None:
+            old_parent = mb["folders"].get(old["folder"], {"id": old["folder"], "change": 0})
+            ids |= {"old_item_id": old["id"], "old_change_key": make_change_key(old["change"]),
+                    "old_parent_id": old_parent["id"],
+                    "old_parent_change_key": make_change_key(old_parent["change"], folder=True)}
+        self.on_item_event(mb["email"], kind, **ids)
 
     def change_key(self, item: dict) -> str:
         return make_change_key(item["change"])

@@ -7,12 +7,25 @@ groups, notes, meeting messages) in a contact folder or the calendar (Graph has 
     POST /_sandbox/mailboxes/{upn}/contacts/{id}/copy  {"folder_id": "..."}  → {"id": <new id>, "parentFolderId"}
     POST /_sandbox/mailboxes/{upn}/items  {"folder_id": "<contact folder id>" | "calendar", "itemClass": "IPM.DistList",
                                            "subject": "..."}                  → 201 {"id", "itemClass", "folder_id"}
+
+Change notification subscriptions (sandbox/graph/subscriptions.py):
+
+    GET  /_sandbox/graph/subscriptions            → {"subscriptions": [{..., "mailbox", "deliveries",
+                                                     "lifecycle_deliveries", "failed_attempts", "dropped", "pending"}],
+                                                     "notifications": {totals}, "settings": {...}}
+    POST /_sandbox/graph/subscriptions/lifecycle  {"event": "reauthorizationRequired"|"subscriptionRemoved"|"missed",
+                                                   "subscription": id?, "mailbox": upn?}  → {"sent": [ids]}
+    POST /_sandbox/graph/subscriptions/expire     {"subscription": id?, "mailbox": upn?}  → {"expired": [ids]}
+    POST /_sandbox/graph/subscriptions/settings   {"retry_seconds", "backoff_seconds", "max_backoff_seconds",
+                                                   "batch_delay_seconds", "timeout_seconds"} (any)  → {"settings"}
 """
 
 import json
 
 from sandbox.graph import contacts
 from sandbox.graph.errors import GraphError
+from sandbox.graph.notifications import DEFAULTS as DELIVERY_DEFAULTS
+from sandbox.graph.subscriptions import LIFECYCLE_EVENTS
 
 FAULT_KEYS = {"operation", "status", "error_code", "retry_after", "latency_ms", "count"}
 
@@ -53,14 +66,17 @@ def handle_control(emu, method: str, path: str, raw: bytes, base: str):
     if route == ("GET", ("stats",)):
         with emu.fault_lock:
             return _json(200, {"calls": dict(emu.calls), "calls_by_user": dict(emu.calls_by_user),
-                               "batched": dict(emu.batched), "requests_by_user": dict(emu.requests_by_user)})
+                               "batched": dict(emu.batched), "requests_by_user": dict(emu.requests_by_user),
+                               "notifications": emu.subscriptions.deliveries.totals()})
     if route == ("DELETE", ("stats",)):
         with emu.fault_lock:
             emu.calls.clear()
             emu.calls_by_user.clear()
             emu.batched.clear()
             emu.requests_by_user.clear()
-        return _json(200, {"calls": {}, "calls_by_user": {}, "batched": {}, "requests_by_user": {}})
+        emu.subscriptions.deliveries.clear(counts_only=True)
+        return _json(200, {"calls": {}, "calls_by_user": {}, "batched": {}, "requests_by_user": {},
+                           "notifications": emu.subscriptions.deliveries.totals()})
     if route == ("POST", ("reset",)):
         if emu.hub is not None:
             emu.hub.reset()
@@ -83,6 +99,34 @@ def handle_control(emu, method: str, path: str, raw: bytes, base: str):
                            "graph_url": base})
     if parts[:1] == ["mailboxes"]:
         return _mailboxes(emu, method, parts[1:], body)
+    if parts[:2] == ["graph", "subscriptions"]:
+        return _subscriptions(emu, method, parts[2:], body)
+    return _json(404, {"error": "unknown control endpoint"})
+
+
+def _subscriptions(emu, method, rest, body):
+    subs = emu.subscriptions
+    target = {"subscription_id": body.get("subscription") or None, "mailbox": body.get("mailbox") or None}
+    if method == "GET" and not rest:
+        return _json(200, {"subscriptions": subs.listing(), "notifications": subs.deliveries.totals(),
+                           "settings": dict(subs.deliveries.settings)})
+    if method == "POST" and rest == ["lifecycle"]:
+        if body.get("event") not in LIFECYCLE_EVENTS:
+            return _json(400, {"error": f"The event must be one of {', '.join(LIFECYCLE_EVENTS)}; resend the request "
+                                        "with one of them."})
+        return _json(200, {"sent": subs.lifecycle(body["event"], **target)})
+    if method == "POST" and rest == ["expire"]:
+        return _json(200, {"expired": subs.expire_now(**target)})
+    if method == "POST" and rest == ["settings"]:
+        unknown = set(body) - set(DELIVERY_DEFAULTS)
+        values = {k: body[k] for k in body if k in DELIVERY_DEFAULTS}
+        if unknown or any(not isinstance(v, int | float) or isinstance(v, bool) or v < 0 for v in values.values()) \
+                or values.get("timeout_seconds", 1) <= 0:
+            return _json(400, {"error": f"Give any of {', '.join(sorted(DELIVERY_DEFAULTS))} as numbers of seconds "
+                                        "(zero or more, timeout_seconds more than zero); nothing was changed."})
+        with subs.deliveries.cond:
+            subs.deliveries.settings.update(values)
+        return _json(200, {"settings": dict(subs.deliveries.settings)})
     return _json(404, {"error": "unknown control endpoint"})
 
 

@@ -19,6 +19,7 @@ from sandbox.graph.control import handle_control
 from sandbox.graph.errors import GraphError, bad_request, error_body
 from sandbox.graph.odata import Query
 from sandbox.graph.store import Store
+from sandbox.graph.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class GraphEmulator:
         self.calls_by_user: Counter = Counter()
         self.batched: Counter = Counter()
         self.requests_by_user: Counter = Counter()  # HTTP requests: a $batch once per mailbox it addresses
+        self.subscriptions = Subscriptions(self)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     # ---- hub interface -----------------------------------------------------------------------------------------
@@ -66,6 +68,7 @@ class GraphEmulator:
     def reset(self) -> None:
         with self.store.lock:
             self.store.wipe()
+        self.subscriptions.clear()
         with self.fault_lock:
             self.faults.clear()
             self.calls.clear()
@@ -221,7 +224,7 @@ class GraphEmulator:
         is_batch = path.rstrip("/") == "/$batch"
         if not is_batch:
             self.count_request([self.user_of(path)])
-        self.identity.authenticate(headers.get("authorization", ""))
+        claims = self.identity.authenticate(headers.get("authorization", ""))
         if is_batch:
             if method != "POST":
                 raise GraphError(405, "BadRequest", "The $batch endpoint only accepts POST.")
@@ -235,7 +238,26 @@ class GraphEmulator:
             except (ValueError, UnicodeDecodeError):
                 raise bad_request("Unable to read JSON request payload. Please ensure Content-Type header is set and "
                                   "payload is of valid JSON format.") from None
+        segments = [unquote(s) for s in path.split("/") if s]
+        if segments and segments[0].lower() == "subscriptions":
+            return self._subscriptions(method, segments[1:], body, claims, base)
         return self.handle_graph(method, path, query, headers, body, base, batched=False)
+
+    def _subscriptions(self, method, rest, body, claims, base):
+        """/v1.0/subscriptions…, counted and faulted like the other routes (``subscriptions/{id}`` for one)."""
+        template = "/".join(["subscriptions", *(["{id}"] if rest else []), *rest[1:]])
+        user = None
+        if rest:
+            with self.subscriptions.lock:
+                sub = self.subscriptions.items.get(rest[0])
+            user = sub["mailbox"] if sub else None
+        elif method == "POST" and isinstance(body, dict) and isinstance(body.get("resource"), str):
+            user = self.user_of("/" + body["resource"].strip("/"))
+        self.count(f"{method} {template}", user, False)
+        self.apply_fault(["/".join(["subscriptions", *rest]), template])
+        status, payload = self.subscriptions.handle(method, rest, body, claims, base)
+        out = [("Content-Type", JSON_TYPE), ("OData-Version", "4.0")] if payload is not None else []
+        return status, out, payload
 
     def handle_graph(self, method, path, query, headers, body, base, *, batched: bool):
         """One Graph request (from the network or from a batch): (status, headers, JSON body or None)."""

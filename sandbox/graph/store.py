@@ -7,6 +7,7 @@ serialises every change.
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import uuid
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sandbox.graph.ids import make_id
+
+log = logging.getLogger(__name__)
 
 MAX_DELTA_STATES = 400  # per mailbox; the oldest are forgotten first, as Exchange Online's token cache does
 COLLECTIONS = ("contact_folders", "contacts", "events", "todo_lists", "tasks")
@@ -31,6 +34,8 @@ class Store:
         self.epoch = 0
         self.mailboxes: dict[str, dict] = {}
         self.dirty: set[str] = set()
+        # Called under the lock with the mailboxes about to be written: every change of every route passes here.
+        self.on_flush = None
         self._load()
 
     # ---- persistence -------------------------------------------------------------------------------------------
@@ -49,6 +54,11 @@ class Store:
         with self.lock:
             if not self.dirty:
                 return
+            if self.on_flush is not None:
+                try:
+                    self.on_flush(set(self.dirty))
+                except Exception:  # a notification problem must not fail the change itself
+                    log.exception("The Graph emulator could not queue change notifications.")
             for upn in sorted(self.dirty):
                 mb = self.mailboxes.get(upn)
                 if mb is None:

@@ -318,7 +318,7 @@ def test_the_configuration_page_shows_every_saved_setting(live_server, page, sup
         },
     )
     log_in(page, live_server, support_user, f"/configurations/{configuration.pk}/")
-    expect(page.get_by_text("Syncs every minute.")).to_be_visible()
+    expect(page.get_by_text("every minute while a change feed is down")).to_be_visible()  # near real time
     contacts = page.locator(".card").filter(has=page.get_by_role("heading", name="Contacts"))
     filters = contacts.locator(".filter-list li")
     expect(filters).to_have_count(3)  # one filter per line

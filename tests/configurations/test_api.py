@@ -40,7 +40,9 @@ def test_create_the_contract_example(admin_client_api):
     assert response.status_code == 201, response.content
     body = response.json()
     assert _contains(body, CONTRACT_EXAMPLE)
-    assert set(body) == set(CONTRACT_EXAMPLE) | {"id", "created_at", "updated_at"}
+    # sync_mode is optional in the contract's payload and answered with its default.
+    assert set(body) == set(CONTRACT_EXAMPLE) | {"id", "created_at", "updated_at", "sync_mode"}
+    assert body["sync_mode"] == "near_real_time"
     assert DataSetting.objects.filter(configuration_id=body["id"]).count() == 3
     assert DataSet.objects.filter(configuration_id=body["id"]).count() == 3
     assert admin_client_api.get(f"{URL}{body['id']}/").json() == body
