@@ -190,8 +190,11 @@ class RecordLink(models.Model):
         indexes = [
             # The org feed routes a changed record to every user holding a copy of it (sync.feeds.salesforce).
             models.Index(fields=["object", "salesforce_id"], name="link_by_salesforce_id"),
+            # The links every incremental run revisits (sync.linkstore): pending creates, failed writes, and Outlook
+            # items a stored feed read has not seen yet.
             models.Index(
-                fields=["user", "object"], condition=~models.Q(state="linked") | models.Q(needs_retry=True),
+                fields=["user", "object"],
+                condition=~models.Q(state="linked") | models.Q(needs_retry=True) | models.Q(outlook_unseen=True),
                 name="link_revisit",
             ),
         ]

@@ -341,6 +341,7 @@ def _auto_relate(run: SyncRun, synced: engine.SyncOutcome, salesforce_side, exch
     if not written:
         return
     links = DjangoLinkStore(run.user_id, run.object)
+    links.prefetch((), written)  # one batched read instead of one query per event
     salesforce_of = {oid: link.salesforce_id for oid in written
                      if (link := links.by_outlook_id(oid)) is not None and link.salesforce_id}
     try:

@@ -22,6 +22,10 @@ three. Guarantees of `run_sync`:
   the next incremental run fetches the marked items its feed does not mention in one call (a missing one is a
   deletion, decided by the usual rules) and clears the marks once its watermarks have advanced. A full run needs no
   check (it lists everything) but clears them too.
+- An incremental run goes through only the links it needs: `revisit()` and `marked_unseen()`, and the links of the
+  records the change sets (and the lookups) name, announced to the store with `prefetch` before they are looked up,
+  so that a database's store reads them in batches; the mass-delete guard takes `len(links)` only when a plan
+  deletes enough to ask. Only a full change set makes a run iterate over every link.
 """
 
 from __future__ import annotations
@@ -195,11 +199,14 @@ def plan_sync(
     fed = set(changes[OL].records)  # what this run's Exchange feed read itself reported
     links = MarkingLinkStore(links, fed if first_read and changes[OL].full else ())
     revisit = links.revisit()
-    unseen = [link.outlook_id for link in links if link.outlook_unseen and link.outlook_id]
+    unseen = [link.outlook_id for link in links.marked_unseen() if link.outlook_id]
+    _prefetch_links(links, changes)
     _complete_change_sets(changes, connectors, links, revisit, unseen)
+    _prefetch_links(links, changes)
     _fetch_stamped(changes, salesforce, links)
     fetch_match_candidates(object_type, schema, changes, connectors, links)
     held, issues = resolve_pending(object_type, schema, changes, connectors, links, revisit)
+    _prefetch_links(links, changes)
     plan = reconcile(object_type, setting, changes[SF], changes[OL], links, guards=guards, schema=schema)
     if held:
         plan.actions = [a for a in plan.actions
@@ -262,6 +269,18 @@ def _expected_versions(changes: Mapping[Side, ChangeSet], direction: Direction) 
         return action.previous.version_on(side) if action.previous is not None else None
 
     return expected
+
+
+def _prefetch_links(links: LinkStore, changes: Mapping[Side, ChangeSet]) -> None:
+    """Tell the store which links the run is about to look up: those of every record either change set names, and
+    of the Salesforce ids stamped on its Outlook items (a database's store reads them in a few batches, not one by
+    one; ids already read cost nothing). With a full change set the run goes through every link anyway."""
+    sf_changes, ol_changes = changes[SF], changes[OL]
+    if sf_changes.full or ol_changes.full:
+        return
+    salesforce_ids = {*sf_changes.records, *sf_changes.deleted, *sf_changes.reshaped}
+    salesforce_ids.update(item.salesforce_id for item in ol_changes.records.values() if item.salesforce_id)
+    links.prefetch(salesforce_ids, {*ol_changes.records, *ol_changes.deleted, *ol_changes.reshaped})
 
 
 def _complete_change_sets(

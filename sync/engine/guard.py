@@ -17,7 +17,7 @@ class GuardRules:
     def _guard(self) -> Refusal | None:
         if not self.guards.enabled:
             return None
-        total = len(self.links)
+        total: int | None = None  # counted only when a plan deletes enough to ask (a database store COUNTs)
         for side in (SF, OL):
             changes = self.changes[side]
             if changes.full and changes.in_scope_count() == 0:
@@ -30,7 +30,11 @@ class GuardRules:
             # A copy replaced by its new shape (a series and its occurrences) is not a loss the guard is about.
             deletes = sum(1 for a in self.write_actions if a.kind is ActionKind.DELETE and a.side is side
                           and not a.reason.endswith(RESHAPED_REASON))
-            if deletes >= self.guards.min_deletes and deletes > self.guards.max_delete_share * max(total, 1):
+            if deletes < self.guards.min_deletes:
+                continue
+            if total is None:
+                total = len(self.links)
+            if deletes > self.guards.max_delete_share * max(total, 1):
                 return Refusal("mass_delete", _MASS_DELETE_REASON.format(
                     deletes=deletes, side=SIDE_NAME[side], source=SIDE_NAME[side.other], total=total,
                     obj=self.object_type, share=round(self.guards.max_delete_share * 100)), deletes)

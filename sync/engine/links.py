@@ -97,6 +97,16 @@ class LinkStore(LinkTable, Protocol):
         """Links the next run must look at whatever the change sets say: pending creates and failed writes."""
         ...
 
+    def marked_unseen(self) -> list[Link]:
+        """Links whose Outlook item the last stored feed read has not seen (`Link.outlook_unseen`)."""
+        ...
+
+    def prefetch(self, salesforce_ids: Collection[str], outlook_ids: Collection[str]) -> None:
+        """The links of these ids are about to be asked for. A store that reads its links as a run needs them (the
+        database's) reads these now, in as few reads as it can; an in-memory store holds them all already. Only a
+        hint: asking for an id that was not prefetched still answers right."""
+        ...
+
     def clear(self) -> None:
         """Forget every link (a reset); records on either side are untouched."""
         ...
@@ -138,6 +148,12 @@ class MarkingLinkStore:
 
     def revisit(self) -> list[Link]:
         return self.links.revisit()
+
+    def marked_unseen(self) -> list[Link]:
+        return self.links.marked_unseen()
+
+    def prefetch(self, salesforce_ids: Collection[str], outlook_ids: Collection[str]) -> None:
+        self.links.prefetch(salesforce_ids, outlook_ids)
 
     def clear(self) -> None:
         self.links.clear()

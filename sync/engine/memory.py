@@ -285,6 +285,12 @@ class MemoryLinkStore:
     def revisit(self) -> list[Link]:
         return [link for link in self._links.values() if link.is_pending or link.needs_retry]
 
+    def marked_unseen(self) -> list[Link]:
+        return [link for link in self._links.values() if link.outlook_unseen]
+
+    def prefetch(self, salesforce_ids: Collection[str], outlook_ids: Collection[str]) -> None:
+        """Every link is in memory already."""
+
     def clear(self) -> None:
         """Forget every link except the released ones: a kept copy stays kept through a reset."""
         kept = [link for link in self._links.values() if link.is_released]

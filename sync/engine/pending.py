@@ -76,7 +76,9 @@ def fetch_match_candidates(
             requests.append(LookupRequest(object_type, stamp, fields, keys))
         if not requests:
             continue
-        for found in connectors[target].lookup_many(requests):
+        answers = connectors[target].lookup_many(requests)
+        prefetch_candidates(links, target, answers)
+        for found in answers:
             for candidate in found:
                 # A linked Salesforce contact joins too: an Outlook card matching it is a copy of a synced contact,
                 # never created again (reconcile's `_copies_of_synced`); its own link sees it unchanged.
@@ -84,6 +86,17 @@ def fetch_match_candidates(
                         and (not linked(links, target, candidate.id)
                              or (target is SF and object_type is SyncObject.CONTACTS))):
                     target_changes.records[candidate.id] = candidate
+
+
+def prefetch_candidates(links: LinkStore, side: Side, answers: Sequence[Sequence[SideRecord]]) -> None:
+    """Let the store read, in one go, the links of the records a lookup found (and, on Exchange, of the Salesforce
+    ids stamped on them): each is checked for a link next."""
+    records = [record for found in answers for record in found]
+    if side is SF:
+        links.prefetch({record.id for record in records}, ())
+    else:
+        links.prefetch({record.salesforce_id for record in records if record.salesforce_id},
+                       {record.id for record in records})
 
 
 def linked(links: LinkStore, side: Side, record_id: str) -> bool:
@@ -112,8 +125,11 @@ def resolve_pending(
         keys = match_keys(object_type, fields) if fields else ()
         wanted.append((link, target, source_id, keys))
         requests[target].append(LookupRequest(object_type, source_id if target is OL else None, fields, keys))
-    answers = {side: iter(connectors[side].lookup_many(requests[side]) if requests[side] else [])
-               for side in (SF, OL)}
+    found_per_side = {side: connectors[side].lookup_many(requests[side]) if requests[side] else []
+                      for side in (SF, OL)}
+    for side, found in found_per_side.items():
+        prefetch_candidates(links, side, found)
+    answers = {side: iter(found) for side, found in found_per_side.items()}
 
     resolved: list[Link] = []
     held: set[int | None] = set()
