@@ -12,7 +12,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 from alerts.models import AlertSettings, Cause
 from audit.models import AuditEntry
 from sync.feeds.coverage import LISTENER_KEY, listener_alive
-from sync.models import ChangeFeed, MailboxSubscription, SyncRun
+from sync.models import ChangeFeed, Connection, MailboxSubscription, SyncRun
 from users.models import SyncState, UserObjectState
 
 LISTED = 50  # usernames kept per group (the count covers them all)
@@ -133,6 +133,23 @@ def connection_failures(since: datetime, now: datetime) -> list[Found]:
     return found
 
 
+def connection_tests_failed() -> list[Found]:
+    """Connections whose last test (the Connections page's or the API's "Test") failed: one cause per connection,
+    which lasts until a test passes or the connection's settings change (either replaces the kept result). One
+    query."""
+    found = []
+    for connection in Connection.objects.filter(last_test_ok=False).order_by("kind"):
+        label = connection.get_kind_display()
+        found.append(Found(
+            Cause.CONNECTION_FAILED, f"{Cause.CONNECTION_FAILED}:test:{connection.kind}", "connection_test_failed",
+            f"The {label} connection failed its test",
+            f"The {label} connection was tested at {connection.last_test_at:%Y-%m-%d %H:%M} UTC and does not work: "
+            f"{connection.last_test_detail or 'no message was recorded.'}\nEvery sync that needs this connection "
+            "fails until it works. Correct its settings on the console's Connections page and test it again; the "
+            "alert ends once a test passes."))
+    return found
+
+
 def api_share(threshold: float) -> list[Found]:
     """The org's Salesforce API use as the latest run reported it, when it has passed `threshold` of the allocation."""
     latest = (SyncRun.objects.filter(salesforce_api_allocation__gt=0, salesforce_api_used__isnull=False,
@@ -229,4 +246,4 @@ def feeds_down(now: datetime) -> list[Found]:
 def find_causes(row: AlertSettings, now: datetime) -> list[Found]:
     since = max(row.evaluated_until or now - FIRST_LOOK_BACK, now - timedelta(days=1))
     return [*needs_attention(), *persisting_errors(row.after_minutes, now), *connection_failures(since, now),
-            *api_share(row.api_share_threshold), *feeds_down(now)]
+            *connection_tests_failed(), *api_share(row.api_share_threshold), *feeds_down(now)]

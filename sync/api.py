@@ -111,12 +111,18 @@ class ConnectionSerializer(serializers.ModelSerializer):
     secret = CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
                                    help_text="Private key, password, client secret or certificate; never returned.")
     has_secret = serializers.BooleanField(read_only=True)
+    last_test_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text=(
+        "When the connection was last tested (console or API); null when never tested since its settings changed."))
+    last_test_ok = serializers.BooleanField(read_only=True, allow_null=True, help_text=(
+        "Whether the last test worked; null when never tested, or when there was nothing to test with (no mailbox "
+        "routed to this Exchange connection). A failed last test is alerted until a test passes."))
+    last_test_detail = CharField(read_only=True, help_text="The last test's answer in words.")
 
     class Meta:
         model = Connection
         fields = ["kind", "label", "url", "username", "client_id", "tenant_id", "authority_url", "auth_type",
                   "version", "mailbox_routing", "mailbox_domains", "verify_tls", "ca_certificate", "secret",
-                  "has_secret", "updated_at"]
+                  "has_secret", "updated_at", "last_test_at", "last_test_ok", "last_test_detail"]
         read_only_fields = ["kind", "label", "has_secret", "updated_at"]
         extra_kwargs = {name: {"required": False} for name in ("url", "auth_type", "mailbox_routing")}
 
@@ -129,6 +135,9 @@ class ConnectionStateSerializer(ConnectionSerializer):
     label = serializers.CharField()
     has_secret = serializers.BooleanField(required=False)
     updated_at = serializers.DateTimeField(required=False)
+    last_test_at = serializers.DateTimeField(required=False, allow_null=True)
+    last_test_ok = serializers.BooleanField(required=False, allow_null=True)
+    last_test_detail = serializers.CharField(required=False)
 
     class Meta(ConnectionSerializer.Meta):
         fields = [*ConnectionSerializer.Meta.fields, "configured"]

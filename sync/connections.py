@@ -8,11 +8,13 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from audit import services as audit
 from audit.models import AuditEntry
@@ -353,6 +355,9 @@ def save_connection(kind: str, *, secret: str | None = None, actor=None, **field
             return connection
         action, summary = AuditEntry.Action.CONNECTION_UPDATED, f"Changed {', '.join(changed)} of the {label}"
         changes = {"before": old, "after": new}
+        # A test of the settings before the change says nothing about the new ones (nor is its failure still news).
+        Connection.objects.filter(pk=connection.pk).update(last_test_at=None, last_test_ok=None, last_test_detail="")
+        connection.last_test_at, connection.last_test_ok, connection.last_test_detail = None, None, ""
     if secret_changed:
         changes["secret"] = "changed"  # noqa: S105 - a marker that it changed, never the secret itself
     audit.record(action, actor, summary=summary, changes=changes, subject=label)
@@ -433,15 +438,30 @@ def check_connection(kind: str) -> dict:
     """Does the connection work? Salesforce: a token for the integration user. Exchange (EWS): the service account
     reaches a synced user's mailbox by impersonation. Graph: the app obtains a token and reaches a mailbox routed
     to it. Answers {"ok": bool, "detail": "..."} within ``INTERACTIVE_SECONDS``, with "in_use": False when no
-    active user's mailbox is routed to the Exchange connection (Graph then checks the app's sign-in only); raises
-    `ConnectionTestBusy` while another test of the same connection is under way."""
+    active user's mailbox is routed to the Exchange connection (Graph then checks the app's sign-in only), and keeps
+    the answer on the connection (`store_test_result`); raises `ConnectionTestBusy` while another test of the same
+    connection is under way (nothing is kept then)."""
     label = Connection.Kind(kind).label
     busy = f"A test of the {label} connection is already under way: wait for its answer, then test again."
     with one_test_at_a_time(f"connection-{kind}", busy), interactive(INTERACTIVE_SECONDS) as deadline:
         try:
-            return _check(kind)
+            result = _check(kind)
         except Exception as exc:  # noqa: BLE001 - any failure is the answer to "does it work?"
-            return {"ok": False, "detail": check_failure(exc, deadline)}
+            result = {"ok": False, "detail": check_failure(exc, deadline)}
+    store_test_result(kind, result)
+    return result
+
+
+def store_test_result(kind: str, result: dict) -> datetime:
+    """Keep a test's answer on the connection (`Connection.last_test_*`): the Connections page shows it and a
+    failed one is alerted until a test passes. A test with nothing to test with (``in_use`` False, e.g. no mailbox
+    routed to EWS) is kept as neither passed nor failed. Answers when the test ended; a kind not configured has no
+    row to keep it on."""
+    at = timezone.now()
+    worked = None if result.get("in_use") is False and not result["ok"] else bool(result["ok"])
+    Connection.objects.filter(kind=kind).update(last_test_at=at, last_test_ok=worked,
+                                                last_test_detail=result.get("detail", ""))
+    return at
 
 
 def _check(kind: str) -> dict:

@@ -84,6 +84,12 @@ class Connection(models.Model):
         blank=True, default="", help_text="PEM of a private CA to trust (blank: the system's trusted CAs)."
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The last "Test" of the connection (Connections page or API), kept so that every page and process sees it and a
+    # failed one is alerted (alerts.causes): when, whether it worked (None: nothing to test with, e.g. no mailbox
+    # routed to it), and the sentence it answered. A change of the settings clears it: it said nothing about them.
+    last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField(null=True, blank=True, editable=False)
+    last_test_detail = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["kind"]

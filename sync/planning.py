@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SF, OL = engine.Side.SALESFORCE, engine.Side.OUTLOOK
 ACTIONS_SHOWN = 200  # actions listed per object in a dry run (the counts are always complete)
+KEPT_UNLINKED = "salesforce_left_scope_kept"  # the engine's reason for a copy kept, unlinked ("keep them and unlink")
 
 
 class WriteRefused(RuntimeError):
@@ -103,6 +104,8 @@ REASONS = {
     "salesforce_deleted": "It was deleted in Salesforce.",
     "outlook_deleted": "It was deleted in Outlook.",
     "salesforce_left_scope": "It left the data set in Salesforce.",
+    "salesforce_left_scope_kept": "It left the data set in Salesforce; its Outlook copy is kept as it is, no longer "
+                                  "synced (the admin chose to keep such copies and unlink them).",
     "outlook_left_scope": "It left the sync's scope in Outlook.",
     "conflict_salesforce_wins": "It changed on both sides (or changed on one and was deleted on the other); "
                                 "Salesforce wins.",
@@ -143,8 +146,11 @@ def empty_summary() -> dict:
 
 def plan_object(user: SyncUser, object_type: str, *, proposed: Proposed | None = None,
                 clients: Clients | None = None, now: datetime | None = None,
-                guards: engine.Guards | None = None) -> dict:
+                guards: engine.Guards | None = None, release_scope_exits: bool | None = None) -> dict:
     """What a sync of the user's object would do now (under `proposed`, if given), without doing it.
+
+    `release_scope_exits` is the "keep them and unlink" choice the change being previewed would store (None: the
+    one stored now, which the next run applies).
 
     Answers a summary: counts per action and side, the actions with record names and reasons, the conflicts with
     who wins, per-record issues, and whether the run would be refused by a guard or stop for a person to act."""
@@ -182,7 +188,8 @@ def plan_object(user: SyncUser, object_type: str, *, proposed: Proposed | None =
             outlook = ReadOnlySide(clients.exchange.side(object_type, scope.options, create_folder=False),
                                    folder_may_be_created=first_or_reset and object_type == "contacts")
             # A "keep them and unlink" no run has applied yet applies to what this plan shows too.
-            release = bool(state is not None and state.release_scope_exits)
+            release = (bool(state is not None and state.release_scope_exits) if release_scope_exits is None
+                       else release_scope_exits)
             planned = engine.plan_sync(object_type, engine_setting(scope.data_setting, release_scope_exits=release),
                                        salesforce, outlook, links, watermarks, full=full, guards=guards)
     except (ConnectorError, DataSetError) as exc:
@@ -208,6 +215,9 @@ def _summarize(object_type: str, planned: engine.Planned, sides: dict) -> dict:
         if (action.kind in (engine.ActionKind.UPDATE, engine.ActionKind.DELETE) and action.side is not None
                 and action.record_id and action.record_id not in changes[action.side].records):
             wanted_names[action.side].add(action.record_id)
+        elif (action.reason == KEPT_UNLINKED and action.link is not None and action.link.outlook_id
+              and action.link.outlook_id not in changes[OL].records):
+            wanted_names[OL].add(action.link.outlook_id)  # named like the delete it replaces: by the Outlook copy
     names: dict[str, str] = {}
     for side, ids in wanted_names.items():
         ids = set(sorted(ids)[:ACTIONS_SHOWN])
@@ -236,7 +246,14 @@ def _summarize(object_type: str, planned: engine.Planned, sides: dict) -> dict:
 
     actions = []
     for action in plan.actions:
-        if action.kind in (engine.ActionKind.LINK, engine.ActionKind.UNLINK):
+        kind, side = action.kind.value, action.side.value if action.side else ""
+        if action.reason == KEPT_UNLINKED:
+            # The engine keeps the pair's ids (a released link) where it would have deleted the Outlook copy: to a
+            # person, the copy is unlinked instead of deleted.
+            kind, side = "unlink", OL.value
+            counts["unlink"] += 1
+            counts["unlink_kept"] = counts.get("unlink_kept", 0) + 1
+        elif action.kind in (engine.ActionKind.LINK, engine.ActionKind.UNLINK):
             if action.kind is engine.ActionKind.LINK and action.previous is not None:
                 continue  # a link refreshed (versions, marks): nothing a person would call a change
             counts[action.kind.value] += 1
@@ -245,7 +262,7 @@ def _summarize(object_type: str, planned: engine.Planned, sides: dict) -> dict:
         else:
             continue
         if len(actions) < ACTIONS_SHOWN:
-            actions.append({"action": action.kind.value, "side": action.side.value if action.side else "",
+            actions.append({"action": kind, "side": side,
                             "name": name_of(action), "reason": reason_sentence(action.reason),
                             "reason_code": action.reason})
     counts["conflicts"] = len(plan.conflicts)

@@ -41,6 +41,7 @@ def _context(preview: Preview) -> dict:
         "active": preview.state not in Preview.TERMINAL_STATES,
         "progress": {**progress, "percent": int(100 * done / total) if total else 0},
         "deletes": sum(o["delete"]["salesforce"] + o["delete"]["outlook"] for o in objects),
+        "kept_unlinked": sum(o.get("unlink_kept", 0) for o in objects),
     }
 
 
@@ -79,6 +80,8 @@ def configuration_impact(request, pk: int):
     if kind == "change":
         form = ConfigurationForm.from_post(request.POST, configuration)
         ask: dict = {"change": form.values()}
+        if request.POST.get("on_scope_exit"):  # the choice shown under an earlier preview: previewed as it would save
+            ask["change"]["on_scope_exit"] = request.POST["on_scope_exit"]
     elif kind in ("assign", "unassign"):
         users = [str(u) for u in request.POST.getlist("users")]
         if not users:
@@ -91,7 +94,9 @@ def configuration_impact(request, pk: int):
                                                 "or the deletion.")
     try:
         preview = previews.request_impact(configuration, ask, actor=request.user)
-    except ConfigurationInvalid:
+    except ConfigurationInvalid as exc:
+        if "on_scope_exit" in exc.errors:
+            return _refused(request, configuration, " ".join(exc.errors["on_scope_exit"]))
         return _refused(request, configuration, "The form has errors, so its impact cannot be previewed; correct "
                                                 "the fields marked in red first.")
     except previews.PreviewRefused as exc:

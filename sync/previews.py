@@ -21,14 +21,21 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from configurations.models import OutlookConfiguration
-from configurations.services import delete_configuration, propose, update_configuration
+from configurations.services import (
+    ON_SCOPE_EXIT_CHOICES,
+    ON_SCOPE_EXIT_INVALID,
+    delete_configuration,
+    propose,
+    update_configuration,
+)
+from configurations.validation import ConfigurationInvalid
 from sync.linkstore import DjangoLinkStore
 from sync.models import Preview
 from sync.options import OBJECTS, synced_objects
 from sync.planning import empty_summary, plan_object
 from sync.queue import QueueUnavailable
 from sync.runner import Clients
-from users.models import SyncUser
+from users.models import SyncUser, UserObjectState
 from users.services import assign_users, assigned_user_ids, effective_configuration, find_user, unassign_users
 
 log = logging.getLogger(__name__)
@@ -93,14 +100,23 @@ IMPACT_KINDS = ("change", "assign", "unassign", "delete")
 def request_impact(configuration: OutlookConfiguration, request: dict, actor=None) -> Preview:
     """Queue an impact preview of a change to the configuration: `{"change": <PATCH body>}`, `{"assign": [users]}`,
     `{"unassign": [users]}` or `{"delete": true}`. The change is checked now (ConfigurationInvalid) so a preview of
-    a change that could not be saved is never queued."""
+    a change that could not be saved is never queued.
+
+    A change may carry the save's choice for records it takes out of scope, `on_scope_exit` ("delete" or "keep"),
+    in its body as the API's PATCH does: the preview then shows what that save would do (kept copies as unlinks)."""
     kinds = [k for k in IMPACT_KINDS if k in request]
     if len(kinds) != 1:
         raise PreviewRefused("Say what to preview: a change of the configuration, \"assign\", \"unassign\" or "
                              "\"delete\" (exactly one).")
     kind = kinds[0]
+    on_scope_exit = None
     if kind == "change":
-        propose(configuration, request["change"])  # raises ConfigurationInvalid with the fields' errors
+        change = dict(request["change"])
+        on_scope_exit = change.pop("on_scope_exit", None)
+        if on_scope_exit is not None and on_scope_exit not in ON_SCOPE_EXIT_CHOICES:
+            raise ConfigurationInvalid({"on_scope_exit": [ON_SCOPE_EXIT_INVALID]})
+        propose(configuration, change)  # raises ConfigurationInvalid with the fields' errors
+        request = {"change": change}
     elif kind in ("assign", "unassign"):
         names = request[kind]
         if not isinstance(names, list) or not names or not all(isinstance(n, str | int) for n in names):
@@ -108,9 +124,9 @@ def request_impact(configuration: OutlookConfiguration, request: dict, actor=Non
         request = {kind: [str(n) for n in names]}
     elif request["delete"] is not True:
         raise PreviewRefused("To preview deleting the configuration, send {\"delete\": true}.")
+    asked = {kind: request[kind], **({"on_scope_exit": on_scope_exit} if on_scope_exit else {})}
     preview = Preview.objects.create(kind=Preview.Kind.IMPACT, configuration=configuration, requested_by=actor,
-                                     request={kind: request[kind]}, progress={"done": 0, "total": 0,
-                                                                              "step": "queued"})
+                                     request=asked, progress={"done": 0, "total": 0, "step": "queued"})
     _send(preview)
     return preview
 
@@ -173,7 +189,7 @@ def _impact(preview: Preview, clients: Callable[[SyncUser], Clients] | None) -> 
     proposed = propose(configuration, request["change"] if kind == "change" else {})
     # Which configuration each user would sync under once the change is saved: this one (changed), another one
     # they fall back to (their profile's), or none. Worked out by making the change and rolling it back.
-    after, affected = _configuration_after(configuration, kind, request, named)
+    after, affected, released = _configuration_after(configuration, kind, request, named)
     user_ids = sorted(affected)
     stops = kind in ("unassign", "delete") or not proposed.configuration.active
     fallbacks = {pk: propose(OutlookConfiguration.objects.get(pk=pk), {})
@@ -190,7 +206,8 @@ def _impact(preview: Preview, clients: Callable[[SyncUser], Clients] | None) -> 
             falling_back[name] = falling_back.get(name, 0) + 1
         for object_type in OBJECTS:
             if target == configuration.pk and proposed.configuration.active:
-                summary = plan_object(user, object_type, proposed=proposed, clients=ends)
+                summary = plan_object(user, object_type, proposed=proposed, clients=ends,
+                                      release_scope_exits=(user.pk, object_type) in released)
             elif target in fallbacks:
                 summary = {**plan_object(user, object_type, proposed=fallbacks[target], clients=ends),
                            "falls_back": True}
@@ -202,6 +219,7 @@ def _impact(preview: Preview, clients: Callable[[SyncUser], Clients] | None) -> 
     _progress(preview, len(sample), len(sample), "done")
     return {"users": len(user_ids), "sampled": len(sample) < len(user_ids), "users_read": len(sample),
             "unknown": unknown, "kind": kind, "stops": stops, "objects": objects,
+            "on_scope_exit": request.get("on_scope_exit", ""),
             "fallbacks": [{"configuration": name, "users": count} for name, count in sorted(falling_back.items())]}
 
 
@@ -210,17 +228,19 @@ class _WhatIf(Exception):
 
 
 def _configuration_after(configuration: OutlookConfiguration, kind: str, request: dict,
-                         named: set[int]) -> tuple[dict[int, int | None], set[int]]:
+                         named: set[int]) -> tuple[dict[int, int | None], set[int], set[tuple[int, str]]]:
     """user id → the configuration that would apply to the user after the change (None: none), for every user the
     change touches: those named, and for a change of the configuration everyone it applies to before or after (a
-    profile added brings users in). The change is made inside a savepoint that is always rolled back: nothing of it
-    (rows, audit entries, queued tasks) survives."""
+    profile added brings users in); and the (user id, object) whose copies of records leaving the scope would be
+    kept, unlinked, after the save (its `on_scope_exit` choice, or one an earlier save left for the next run). The
+    change is made inside a savepoint that is always rolled back: nothing of it (rows, audit entries, queued
+    tasks) survives."""
     after: dict[int, int | None] = {}
     affected = set(named)
     try:
         with transaction.atomic():
             if kind == "change":
-                update_configuration(configuration, request["change"])
+                update_configuration(configuration, request["change"], on_scope_exit=request.get("on_scope_exit"))
                 affected |= set(assigned_user_ids(configuration.pk))
             elif kind == "assign":
                 assign_users(configuration, sorted(named))
@@ -231,10 +251,12 @@ def _configuration_after(configuration: OutlookConfiguration, kind: str, request
             for user in SyncUser.objects.filter(pk__in=affected):
                 effective = effective_configuration(user)
                 after[user.pk] = effective.configuration.pk if effective is not None else None
+            released = set(UserObjectState.objects.filter(user_id__in=affected, release_scope_exits=True)
+                           .values_list("user_id", "object"))
             raise _WhatIf
     except _WhatIf:
         pass
-    return after, affected
+    return after, affected, released
 
 
 def _left_behind(user: SyncUser, object_type: str, configuration: OutlookConfiguration) -> dict:
@@ -256,6 +278,7 @@ def _add(total: dict, summary: dict, user: SyncUser) -> None:
             total[kind][side] += summary[kind][side]
     for kind in ("link", "unlink", "conflicts"):
         total[kind] += summary[kind]
+    total["unlink_kept"] = total.get("unlink_kept", 0) + summary.get("unlink_kept", 0)
     if "kept" in summary:
         total["kept"] = total.get("kept", 0) + summary["kept"]
     if summary.get("stops") and summary.get("synced"):

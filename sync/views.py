@@ -196,20 +196,28 @@ def run_progress(request, pk: int):
     return response
 
 
-# The session keeps each connection's latest test result, so that testing one end never hides another's answer.
-TEST_RESULTS_KEY = "connection_tests"
+def last_test(connection: Connection | None) -> dict | None:
+    """The connection's last test as the page shows it (`Connection.last_test_*`, kept by every test, whoever ran
+    it and wherever), or None when it was never tested since its settings last changed."""
+    if connection is None or connection.last_test_at is None:
+        return None
+    result = {"ok": bool(connection.last_test_ok), "detail": connection.last_test_detail,
+              "at": connection.last_test_at}
+    if connection.last_test_ok is None:
+        result["in_use"] = False
+    return result
 
 
-def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = None) -> list[dict]:
+def _connection_cards(forms_by_kind: dict | None = None, answered: dict | None = None) -> list[dict]:
     stored = {c.kind: c for c in Connection.objects.all()}
     cards = []
     for kind, label in Connection.Kind.choices:
         connection = stored.get(kind)
         form = (forms_by_kind or {}).get(kind) or connection_form(
             kind, instance=connection, initial={"kind": kind}, prefix=kind)
-        result = dict((results or {}).get(kind) or {})
-        if result.get("at"):
-            result["at"] = datetime.fromisoformat(result["at"])
+        # This request's test answer first: a test refused because another is under way, or of a kind not configured,
+        # is kept nowhere else.
+        result = (answered or {}).get(kind) or last_test(connection)
         tls, tls_concern = tls_summary(connection) if connection else ("", False)
         cards.append({"kind": kind, "label": label, "connection": connection, "form": form,
                       "result": result or None, "tls": tls, "tls_concern": tls_concern})
@@ -220,8 +228,7 @@ def _connection_cards(forms_by_kind: dict | None = None, results: dict | None = 
 def connections(request):
     """The Salesforce org and the Exchange endpoint: shown to the console roles, changed by admins, tested by
     those who may test connections. Secrets are write-only."""
-    forms_by_kind, status = {}, 200
-    results = dict(request.session.get(TEST_RESULTS_KEY) or {})
+    forms_by_kind, answered, status = {}, {}, 200
     if request.method == "POST":
         kind = request.POST.get("kind")
         if kind not in Connection.Kind.values:
@@ -230,24 +237,22 @@ def connections(request):
             if not request.user.has_perm("users.test_connection"):
                 raise PermissionDenied("Your role may not test connections.")
             try:
-                results[kind] = {**check_connection(kind), "at": timezone.now().isoformat()}
-                request.session[TEST_RESULTS_KEY] = results
+                # Kept on the connection too (for every later visit); shown from here with its time.
+                answered[kind] = {**check_connection(kind), "at": timezone.now()}
             except ConnectionTestBusy as exc:
-                results[kind], status = {"ok": False, "busy": True, "detail": str(exc)}, 409
+                answered[kind], status = {"ok": False, "busy": True, "detail": str(exc)}, 409
         else:
             if not request.user.has_perm("sync.change_connection"):
                 raise PermissionDenied("Only admins change connections.")
             instance = Connection.objects.filter(kind=kind).first()
             form = connection_form(kind, request.POST, instance=instance, prefix=kind)
             if form.is_valid():
-                form.save(actor=request.user)
-                results.pop(kind, None)  # a test of the settings before the change says nothing about the new ones
-                request.session[TEST_RESULTS_KEY] = results
+                form.save(actor=request.user)  # a change of the settings clears the last test (it was of the old ones)
                 messages.success(request, f"{Connection.Kind(kind).label} connection saved.")
                 return redirect("sync:connections")
             forms_by_kind[kind] = form
     return render(request, "sync/connections.html", {
-        "cards": _connection_cards(forms_by_kind, results),
+        "cards": _connection_cards(forms_by_kind, answered),
         "routing": routing_summary(),
         "feeds": feeds_overview(),
         "may_change": request.user.has_perm("sync.change_connection"),

@@ -36,7 +36,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sync.connections", "sync.options", "sync.leases", "sync.queue", "sync.outcome", "sync.progress", "sync.runner",
      "sync.planning",
      "sync.dispatch", "sync.recovery", "sync.retention", "sync.reports", "sync.guard_advice",
-     "sync.feeds.salesforce", "sync.feeds.ews", "sync.feeds.graph"),
+     "sync.feeds.salesforce", "sync.feeds.ews", "sync.feeds.graph",
+     "sync.feeds.graph_delta"),
     ("users.operations", "sync.feeds.listener"),
 )
 TOP = len(LAYERS)  # views, api, forms, admin, tasks, urls, commands, sandbox.services, the rest of syncadmin

@@ -8,8 +8,9 @@ change made while it runs marks the object again and is synced by the next run: 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -22,6 +23,7 @@ def mark_dirty(
     objects: Iterable[str],
     *,
     full: bool = False,
+    settled: bool = False,
     now: datetime | None = None,
 ) -> int:
     """Mark these users' objects dirty (`user_ids=None`: every user's). Answers how many rows were marked.
@@ -39,7 +41,8 @@ def mark_dirty(
         if not user_ids:
             return 0
         states = states.filter(user_id__in=user_ids)
-    changes = {"dirty_at": Coalesce("dirty_at", now)}
+    first_change = now - timedelta(seconds=settings.SYNC_DEBOUNCE_SECONDS) if settled else now
+    changes = {"dirty_at": Coalesce("dirty_at", first_change)}
     if full:
         changes["dirty_full"] = True
     return states.update(**changes)

@@ -5,7 +5,7 @@ with each heartbeat); a second one started by mistake waits as a standby and tak
 active it
 - keeps the EWS streaming subscriptions in a thread of their own (`sync.feeds.ews.run_streams`),
 - polls the Salesforce org feed of each synced object when due (`sync.feeds.salesforce.poll_feeds`),
-- polls Graph mailboxes' deltas when no public notification URL is configured (`sync.feeds.graph.poll_deltas`),
+- polls Graph mailboxes' deltas when no public notification URL is configured (`sync.feeds.graph_delta.poll_deltas`),
 - queues runs for dirty objects as soon as their debounce has passed (`sync.dispatch.dispatch_due`), so a change
   does not wait for beat's next tick,
 - and beats its heartbeat: `sync.feeds.coverage` treats a stale heartbeat as every feed down (objects poll at their
@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sync.dispatch import dispatch_due
-from sync.feeds import ews, graph, salesforce
+from sync.feeds import ews, graph_delta, salesforce
 from sync.feeds.coverage import LISTENER_KEY
 from sync.leases import lease_owner
 from sync.models import ChangeFeed
@@ -117,7 +117,7 @@ class Listener:
         if clock >= self._next["salesforce"]:
             self._next["salesforce"] = clock + self._guarded("Salesforce org feed", salesforce.poll_feeds)
         if not settings.GRAPH_NOTIFICATION_URL and clock >= self._next["graph"]:
-            self._next["graph"] = clock + self._guarded("Graph delta polling", graph.poll_deltas)
+            self._next["graph"] = clock + self._guarded("Graph delta polling", graph_delta.poll_deltas)
         if clock >= self._next["dispatch"]:
             self._next["dispatch"] = clock + TICK_SECONDS
             if dirty_waiting(timezone.now()):

@@ -147,9 +147,10 @@ def route(object_type: str, changes: list[FeedChange], users: Audience) -> set[i
 
 
 def _mark(user_ids: Iterable[int], object_type: str, *, full: bool = False, now: datetime) -> None:
+    # A poll gathers every change since the last one: nothing to wait for, the runs are due at once (settled).
     ordered = sorted(user_ids)
     for start in range(0, len(ordered), MARK_BATCH):
-        mark_dirty(ordered[start:start + MARK_BATCH], [object_type], full=full, now=now)
+        mark_dirty(ordered[start:start + MARK_BATCH], [object_type], full=full, settled=True, now=now)
 
 
 # ---- polling ------------------------------------------------------------------------------------------------------
@@ -312,7 +313,9 @@ def _advance(feed: ChangeFeed, changes: list[FeedChange], client: SalesforceClie
     feed.cursor["routed"] = {record_id: stamp for record_id, stamp in routed.items()
                              if parse_stamp(stamp) >= window_start}
     feed.cursor["anchored"] = False
-    feed.lag_seconds = max(0.0, (server_now - feed.watermark).total_seconds())
+    # How far behind Salesforce the feed's view is: the watermark trails the clock by OVERLAP by design (each read
+    # starts that much earlier), so only what lies beyond it is lag.
+    feed.lag_seconds = max(0.0, (server_now - feed.watermark - OVERLAP).total_seconds())
     feed.state = ChangeFeed.State.HEALTHY
     interval = poll_interval(feed, now)
     if len(new) > BEHIND_ROWS or feed.lag_seconds > BEHIND_INTERVALS * interval.total_seconds():

@@ -109,7 +109,7 @@ def test_the_connections_page_keeps_each_ends_latest_test(live_server, page, liv
     page.get_by_role("button", name="Log in").click()
     for label in ("Salesforce org", "Exchange (EWS)", "Exchange Online (Microsoft Graph)"):
         page.get_by_role("button", name=f"Test {label}", exact=True).click()
-        expect(page.get_by_role("heading", name=label)).to_be_visible()
+        expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible()
     results = page.get_by_role("status")
     expect(results).to_have_count(3)
     expect(results.filter(has_text="Works.")).to_have_count(2)

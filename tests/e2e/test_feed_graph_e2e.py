@@ -9,7 +9,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from sync.feeds.graph import ensure_subscriptions, poll_deltas
+from sync.feeds.graph import ensure_subscriptions
+from sync.feeds.graph_delta import poll_deltas
 from sync.models import ChangeFeed, MailboxSubscription, RecordLink
 from sync.tasks import graph_subscription_lifecycle
 from tests.e2e.conftest import World

@@ -188,3 +188,13 @@ def test_a_covered_object_is_swept_and_an_uncovered_one_polls_at_the_interval(co
     assert _schedule(configuration, "both", user.pk, "contacts", "ews") == (360, True)
     configuration.sync_mode = "schedule"
     assert _schedule(configuration, "both", user.pk, "contacts", "ews") == (10, False)
+
+
+def test_a_settled_mark_is_due_at_once(configuration, enqueued, settings):
+    """A poll already gathered every change since the last one (the Salesforce org feed): no debounce to wait."""
+    settings.SYNC_DEBOUNCE_SECONDS = 3
+    users = in_sync_users(2, due_in=timedelta(hours=6))
+    now = timezone.now()
+    mark_dirty([users[0].pk], ["contacts"], settled=True, now=now)
+    mark_dirty([users[1].pk], ["contacts"], now=now)
+    assert [run.user_id for run in dispatch_due(now=now).runs] == [users[0].pk]

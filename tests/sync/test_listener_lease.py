@@ -22,7 +22,7 @@ def polls(monkeypatch):
     """The feeds' polls, counted per listener owner instead of reaching any end."""
     calls: list[str] = []
     monkeypatch.setattr(listener_module.salesforce, "poll_feeds", lambda: calls.append("salesforce") or 30)
-    monkeypatch.setattr(listener_module.graph, "poll_deltas", lambda: calls.append("graph") or 60)
+    monkeypatch.setattr(listener_module.graph_delta, "poll_deltas", lambda: calls.append("graph") or 60)
     return calls
 
 
@@ -76,7 +76,7 @@ def test_a_stopped_listener_lets_go_its_lease_and_says_the_feeds_are_off(monkeyp
     stop = threading.Event()
     # The first poll asks the listener to stop (as SIGTERM would): run() returns after that tick.
     monkeypatch.setattr(listener_module.salesforce, "poll_feeds", lambda: stop.set() or 30)
-    monkeypatch.setattr(listener_module.graph, "poll_deltas", lambda: 60)
+    monkeypatch.setattr(listener_module.graph_delta, "poll_deltas", lambda: 60)
     # The test's connection holds its transaction: the loop must not close it between ticks.
     monkeypatch.setattr(listener_module, "close_old_connections", lambda: None)
     listening = Listener(owner="only", stop=stop, ews_streams=False)
