@@ -22,7 +22,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class DataSettingInline(ReadOnlyInline):
     model = DataSetting
-    fields = ("object", "direction", "conflict_behavior", "folder", "propagate_deletions")
+    fields = ("object", "direction", "conflict_behavior", "folder", "propagate_deletions", "merge_fields")
 
 
 class DataSetInline(ReadOnlyInline):

@@ -60,6 +60,15 @@ def _propagate_deletions():
     )
 
 
+def _merge_fields():
+    return BooleanField(
+        required=False,
+        help_text="Merge a record changed on both sides field by field: a field changed on one side only is copied "
+        "over, fields changed on different sides are both kept, and the conflict behaviour decides only a field "
+        "changed on both sides. Both ways only: with another direction, true is refused.",
+    )
+
+
 def _excluded():
     return serializers.ListField(
         child=CharField(max_length=254), required=False, max_length=1000,
@@ -73,6 +82,7 @@ class ContactsSettingSerializer(StrictSerializer):
     folder = CharField(max_length=255, allow_blank=True, required=False, trim_whitespace=False)
     propagate_deletions = _propagate_deletions()
     excluded_addresses = _excluded()
+    merge_fields = _merge_fields()
 
 
 class EventsSettingSerializer(StrictSerializer):
@@ -88,12 +98,14 @@ class EventsSettingSerializer(StrictSerializer):
         "Only outlook_to_salesforce and both write events to Salesforce: with salesforce_to_outlook, true is refused.",
     )
     excluded_addresses = _excluded()
+    merge_fields = _merge_fields()
 
 
 class TasksSettingSerializer(StrictSerializer):
     direction = _direction()
     conflict_behavior = _conflict()
     propagate_deletions = _propagate_deletions()
+    merge_fields = _merge_fields()
 
 
 class DataSettingsSerializer(StrictSerializer):

@@ -72,9 +72,9 @@ TYPE_LABELS = {
 }
 _SETTING_TEXT = ("folder", "event_category")
 _FLAGS = {
-    SyncObject.CONTACTS: ("propagate_deletions",),
-    SyncObject.EVENTS: ("sync_private_events", "auto_relate", "propagate_deletions"),
-    SyncObject.TASKS: ("propagate_deletions",),
+    SyncObject.CONTACTS: ("propagate_deletions", "merge_fields"),
+    SyncObject.EVENTS: ("sync_private_events", "auto_relate", "propagate_deletions", "merge_fields"),
+    SyncObject.TASKS: ("propagate_deletions", "merge_fields"),
 }
 _DAYS = {
     SyncObject.CONTACTS: (),
@@ -231,6 +231,10 @@ class ObjectForm:
     @property
     def shows_auto_relate(self) -> bool:
         return self.object == SyncObject.EVENTS and option_applies(self.object, self.direction, "auto_relate")
+
+    @property
+    def shows_merge_fields(self) -> bool:
+        return option_applies(self.object, self.direction, "merge_fields")
 
     @property
     def shows_propagate_deletions(self) -> bool:

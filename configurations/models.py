@@ -91,6 +91,9 @@ class DataSetting(models.Model):
     auto_relate = models.BooleanField(default=False)
     # All objects.
     propagate_deletions = models.BooleanField(default=True)
+    # Both ways only: a record changed on both sides is merged field by field (sync.engine.merge); the conflict
+    # behaviour then decides only the fields changed on both sides.
+    merge_fields = models.BooleanField(default=False)
     # Contacts and events: e-mail addresses (``a@b.com``) and domains (``b.com``) that never sync.
     excluded_addresses = models.JSONField(default=list, blank=True)
 
@@ -152,7 +155,8 @@ class ProfileAssignment(models.Model):
 
 
 SETTING_FIELDS = {
-    SyncObject.CONTACTS: ("direction", "conflict_behavior", "folder", "propagate_deletions", "excluded_addresses"),
+    SyncObject.CONTACTS: ("direction", "conflict_behavior", "folder", "propagate_deletions", "excluded_addresses",
+                          "merge_fields"),
     SyncObject.EVENTS: (
         "direction",
         "conflict_behavior",
@@ -162,8 +166,9 @@ SETTING_FIELDS = {
         "propagate_deletions",
         "auto_relate",
         "excluded_addresses",
+        "merge_fields",
     ),
-    SyncObject.TASKS: ("direction", "conflict_behavior", "propagate_deletions"),
+    SyncObject.TASKS: ("direction", "conflict_behavior", "propagate_deletions", "merge_fields"),
 }
 DATA_SET_FIELDS = {
     SyncObject.CONTACTS: ("scope", "filters", "record_limit"),

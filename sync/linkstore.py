@@ -30,6 +30,7 @@ def _to_link(row: RecordLink) -> Link:
         needs_retry=row.needs_retry,
         outlook_unseen=row.outlook_unseen,
         link_id=row.pk,
+        field_hashes=row.field_hashes or None,
     )
 
 
@@ -48,6 +49,7 @@ def _to_row(link: Link, user_id: int, object_type: str) -> RecordLink:
         gone_out_of_scope=link.gone_out_of_scope,
         needs_retry=link.needs_retry,
         outlook_unseen=link.outlook_unseen,
+        field_hashes=link.field_hashes or "",
     )
 
 

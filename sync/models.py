@@ -186,6 +186,9 @@ class RecordLink(models.Model):
     # feed read: the next run checks it still exists, as the feed never reports an item created and deleted between
     # two reads.
     outlook_unseen = models.BooleanField(default=False)
+    # The field digest of the synced content (sync.engine.merge): compact JSON of one short hash per field, read to
+    # merge a record changed on both sides field by field. Blank for links that predate it (filled as they sync).
+    field_hashes = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -64,6 +64,7 @@ def engine_setting(data_setting: DataSetting, *, release_scope_exits: bool = Fal
         conflict_behavior=engine.ConflictBehavior(data_setting.conflict_behavior),
         propagate_deletions=data_setting.propagate_deletions,
         release_scope_exits=release_scope_exits,
+        merge_fields=data_setting.merge_fields and data_setting.direction == Direction.BOTH,
     )
 
 

@@ -111,6 +111,10 @@ REASONS = {
                                 "Salesforce wins.",
     "conflict_outlook_wins": "It changed on both sides (or changed on one and was deleted on the other); "
                              "Outlook wins.",
+    "merged_salesforce_wins": "It changed on both sides and is merged field by field: each side keeps the fields "
+                              "only it changed; Salesforce wins the fields changed on both.",
+    "merged_outlook_wins": "It changed on both sides and is merged field by field: each side keeps the fields only "
+                           "it changed; Outlook wins the fields changed on both.",
     "match_stamp": "The Outlook item carries this record's Salesforce id.",
     "match_email": "Both records have the same e-mail address.",
     "match_name_company": "Both records have the same first name, last name and company.",

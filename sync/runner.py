@@ -32,10 +32,11 @@ from sync.connectors.base import ConnectorError, NeedsAttention, TransientError
 from sync.connectors.protocols import MailboxEnd, SalesforceEnd
 from sync.error_words import describe_error, describe_run_error
 from sync.feeds.coverage import covered
-from sync.feeds.dirty import clear_on_claim
+from sync.feeds.dirty import clear_on_claim, settle_held_changes
 from sync.guard_advice import guard_message
 from sync.leases import SyncUnavailable, claim, lease_owner, release
 from sync.linkstore import DjangoLinkStore, DjangoWatermarks
+from sync.merges import merged_conflicts
 from sync.models import RecordError, SyncRun
 from sync.options import engine_setting, resolve_scope
 from sync.outcome import RunResult
@@ -154,6 +155,9 @@ def execute_run(
     finally:
         with suppress(*DATABASE_OUTAGE):  # the lease expires by itself; RunInterrupted releases it when it can
             release(state, owner)
+            # Outlook changes notified while this run held the lease: its own writes are dropped now that their
+            # versions are stored, anything else marks the object for the next run.
+            settle_held_changes(state.pk)
 
 
 def _overtaken(run: SyncRun, clients: Clients | None) -> SyncRun:
@@ -369,6 +373,9 @@ def _record_outcome(run: SyncRun, synced: engine.SyncOutcome) -> None:
         counts["links"] += sum(1 for a in synced.plan.actions if a.kind in matched and a.previous is None)
         counts["unlinked"] = sum(1 for a in synced.plan.actions if a.kind is engine.ActionKind.UNLINK)
         counts["conflicts"] = len(synced.plan.conflicts)
+        merged, merged_total = merged_conflicts(synced.plan)
+        if merged_total:
+            counts["merged"], counts["merged_total"] = merged, merged_total
     run.counts = counts
     RecordError.objects.bulk_create(
         RecordError(

@@ -20,6 +20,7 @@ from sync.connections import ConnectionTestBusy, check_connection, tls_summary
 from sync.feeds.health import feeds_overview
 from sync.filters import filter_runs
 from sync.forms import connection_form
+from sync.merges import merge_rows
 from sync.models import Connection, SyncRun
 from sync.routing import routing_summary
 from syncadmin.views import console_view
@@ -167,6 +168,8 @@ def run_detail(request, pk: int):
         "links": (run.counts or {}).get("links", 0),
         "unlinked": (run.counts or {}).get("unlinked", 0),
         "conflicts": (run.counts or {}).get("conflicts", 0),
+        "merges": merge_rows(run.counts or {}),
+        "merged_total": (run.counts or {}).get("merged_total", 0),
         "outcome": run_outcome(run, record_error_count),
         "api_calls": [("Salesforce", api_calls.get("salesforce", 0)),
                       (ExchangeRoute(run.exchange_protocol).label if run.exchange_protocol else "Exchange",

@@ -1,4 +1,4 @@
-"""Start the product's real processes (a Celery worker, later the sandbox) for end-to-end tests."""
+"""Start the product's real processes (a Celery worker, beat, the change-feed listener) for end-to-end tests."""
 
 import os
 import signal
@@ -65,6 +65,12 @@ def celery_beat(schedule_path: Path, *, interval_seconds: int, log_path: Path | 
     """A real Celery beat sending the periodic tasks every `interval_seconds`."""
     return _process(["celery", "-A", "syncadmin", "beat", "--schedule", str(schedule_path), "--loglevel", "INFO"],
                     log_path, CELERY_BEAT_INTERVAL_SECONDS=str(interval_seconds), **env)
+
+
+def listener(*, log_path: Path | None = None, **env: str):
+    """A real change-feed listener (`manage.py listen`, a context manager; stopped with SIGTERM afterwards, so it
+    lets go of its lease as a deployment's stop would)."""
+    return _process(["django", "listen"], log_path, **env)
 
 
 def wait_for(condition, timeout: float, interval: float = 0.5, message: str = "condition"):

@@ -26,7 +26,7 @@ PRODUCT = ("syncadmin", "configurations", "users", "sync", "audit", "apitokens",
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("syncadmin.env", "syncadmin.crypto", "syncadmin.roles", "syncadmin.permissions", "sync.engine",
      "sync.mappings", "apitokens.keys"),
-    ("sync.connectors", "sync.error_words"),
+    ("sync.connectors", "sync.error_words", "sync.merges"),
     ("configurations.models", "configurations.validation", "configurations.soql", "audit.models",
      "syncadmin.models", "apitokens.models", "alerts.models"),
     ("users.models", "sync.models", "sync.linkstore"),

@@ -137,6 +137,9 @@ class UserObjectState(models.Model):
     # run to read everything and match (a feed gap too old for an incremental read).
     dirty_at = models.DateTimeField(null=True, blank=True)
     dirty_full = models.BooleanField(default=False)
+    # Outlook changes reported while a run held the lease ({item id: version}), checked once the run has committed
+    # its links: the run's own writes come back as notifications before their versions are stored (sync.feeds.dirty).
+    held_changes = models.JSONField(default=dict, blank=True)
     # Who is running this user's sync, and until when the claim holds (one sync per user at a time).
     lease_owner = models.CharField(max_length=255, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -169,7 +169,7 @@ class EventStream:
         """Yield serialized SOAP envelopes until the connection times out, the server stops or a subscription dies."""
         registry = self.registry
         deadline = registry.clock() + self.timeout_minutes * 60
-        registry.hold(self.subscriptions)
+        self.taken = registry.hold(self.subscriptions)
         held = True
         try:
             next_heartbeat = registry.clock() + registry.heartbeat_seconds
@@ -197,6 +197,9 @@ class EventStream:
                 if registry.closed or now >= deadline:
                     return "Closed", {}, None
                 live = []
+                superseded = [s.id for s in self.subscriptions if s.connection != self.taken[s.id]]
+                if superseded:  # a newer GetStreamingEvents took them: this connection is closed with the error
+                    return None, {}, _failure("ErrorNewEventStreamConnectionOpened", superseded)
                 for subscription in self.subscriptions:
                     if subscription.state == "expired":
                         return None, {}, _failure("ErrorInvalidSubscription", [subscription.id])

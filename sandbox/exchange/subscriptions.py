@@ -49,6 +49,8 @@ MESSAGES = {
                           "watermark and resynchronise the folders.",
     "ErrorExceededSubscriptionCount": "This mailbox already has as many subscriptions as the server allows. "
                                       "Unsubscribe the ones no longer used, or wait until they expire.",
+    "ErrorNewEventStreamConnectionOpened": "A new GetStreamingEvents connection was opened for this subscription, so "
+                                           "this one is closed. Read its events on the new connection only.",
     "ErrorInvalidPullSubscriptionId": "GetEvents needs a pull subscription; this id names a streaming subscription, "
                                       "whose events come through GetStreamingEvents.",
 }
@@ -90,6 +92,9 @@ class Subscription:
     queue: deque = field(default_factory=deque)
     state: str = "active"  # active | lost (queue overflowed) | expired | unsubscribed
     holders: int = 0  # open GetStreamingEvents connections holding it
+    # Bumped by each GetStreamingEvents that takes the subscription: Exchange serves it on one connection only, and
+    # an older connection still holding it is closed with ErrorNewEventStreamConnectionOpened.
+    connection: int = 0
 
     def watches(self, event: Event) -> bool:
         if event.kind not in self.event_types:
@@ -214,11 +219,17 @@ class SubscriptionRegistry:
                 sub.state = "expired"
                 sub.queue.clear()
 
-    def hold(self, subs: list[Subscription]) -> None:
+    def hold(self, subs: list[Subscription]) -> dict[str, int]:
+        """A connection takes these subscriptions; answers its number for each (an older holder sees it changed)."""
         with self.cond:
+            taken = {}
             for sub in subs:
                 sub.holders += 1
+                sub.connection += 1
                 sub.last_activity = self.clock()
+                taken[sub.id] = sub.connection
+            self.cond.notify_all()  # the connection that held them before learns it at once
+            return taken
 
     def release(self, subs: list[Subscription]) -> None:
         with self.cond:

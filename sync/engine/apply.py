@@ -350,6 +350,49 @@ def _fetch_stamped(changes: dict[Side, ChangeSet], salesforce: SideConnector, li
             sf_changes.deleted.add(record_id)
 
 
+def _write_batches(writes: Sequence[Action], size: int) -> Iterator[Sequence[Action]]:
+    """`writes` in batches of about `size`, never splitting the two updates of a field-level merge (reconcile emits
+    them one after the other): their link is committed once, with both new version tokens."""
+    start = 0
+    while start < len(writes):
+        end = min(start + size, len(writes))
+        if end < len(writes) and writes[end].merge_pair and writes[end - 1].merge_pair and _pair_key(
+                writes[end]) == _pair_key(writes[end - 1]):
+            end += 1
+        yield writes[start:end]
+        start = end
+
+
+def _pair_key(action: Action) -> tuple[str | None, str | None]:
+    link = action.link
+    return (link.salesforce_id, link.outlook_id) if link is not None else (None, None)
+
+
+def _settle_merges(batch: Sequence[Action], puts: dict[int, Link], ok: set[int]) -> None:
+    """The link of each merged pair written on both sides: both new version tokens when both writes succeeded;
+    otherwise the link as it was, to retry (the side that was written holds the merged content, which the next run
+    sees as that side's change: merging again loses nothing)."""
+    pairs: dict[tuple[str | None, str | None], list[Action]] = {}
+    for action in batch:
+        if action.merge_pair and action.kind is ActionKind.UPDATE:
+            pairs.setdefault(_pair_key(action), []).append(action)
+    for actions in pairs.values():
+        keys = [id(a) for a in actions]
+        if all(key in ok for key in keys):
+            link = actions[0].link
+            assert link is not None
+            for action in actions:
+                assert action.side is not None
+                link = link.with_version(action.side, puts[id(action)].version_on(action.side))
+        else:
+            previous = actions[0].previous
+            link = (previous.replace(needs_retry=True) if previous is not None
+                    else puts[keys[0]].replace(content_hash=None, needs_retry=True))
+        for key in keys:
+            puts.pop(key, None)
+        puts[keys[0]] = link
+
+
 def apply_plan(
     plan: Plan, connectors: Mapping[Side, SideConnector], links: LinkStore, *, batch_size: int = 200,
     expected_version: Callable[[Action], str | None] | None = None,
@@ -366,7 +409,7 @@ def apply_plan(
         for action in batch:
             outcome.applied[("links", action.kind.value)] += 1
     writes = plan.writes
-    for batch in _chunks(writes, max(batch_size, 1)):
+    for batch in _write_batches(writes, max(batch_size, 1)):
         _apply_batch(batch, connectors, links, outcome, expected_version or (lambda action: None))
     return outcome
 
@@ -383,6 +426,7 @@ def _apply_batch(
     puts: dict[int, Link] = {}  # keyed by action so a later stamp can replace the link
     removals: list[Link] = []
     stamps: list[tuple[int, Link, str, str | None]] = []  # (action key, link, Salesforce id, expected version)
+    updated: set[int] = set()  # the updates that succeeded (a merged pair's link needs both)
 
     def failed(action: Action, side: Side, record_id: str | None, result: WriteResult) -> None:
         assert result.error is not None
@@ -413,6 +457,7 @@ def _apply_batch(
                 if result.ok:
                     outcome.applied[(side.value, "update")] += 1
                     puts[id(action)] = action.link.with_version(side, result.version)
+                    updated.add(id(action))
                 else:
                     failed(action, side, action.record_id, result)
                     if action.previous is not None:
@@ -440,6 +485,7 @@ def _apply_batch(
                 else:
                     failed(action, side, action.source_id, result)
                     puts[id(action)] = link.replace(needs_retry=True)
+    _settle_merges(batch, puts, updated)
     if stamps:
         results = connectors[OL].update([UpdateRequest(link.outlook_id or "", None, sf_id, expected)
                                          for _, link, sf_id, expected in stamps])

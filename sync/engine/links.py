@@ -16,6 +16,8 @@ must store too:
   only if it existed at the stored watermark, so the next incremental run fetches these items to learn whether the
   user deleted them in between, then clears the mark (its own feed read has seen them). `MarkingLinkStore` sets it.
 
+`field_hashes` is the field digest `sync.engine.merge` reads to merge a pair changed on both sides field by field.
+
 `link_id` is the store's key (the RecordLink primary key), None until the store first saves the link.
 """
 
@@ -44,6 +46,9 @@ class Link:
     needs_retry: bool = False
     outlook_unseen: bool = False
     link_id: int | None = None
+    # The field digest of the synced content (`sync.engine.merge`): which fields a field-level merge sees changed.
+    # Kept as its compact JSON text; ignored unless its tag matches `content_hash`.
+    field_hashes: str | None = None
 
     def id_on(self, side: Side) -> str | None:
         return self.salesforce_id if side is Side.SALESFORCE else self.outlook_id

@@ -50,6 +50,9 @@ class Action:
     salesforce_id_stamp: str | None = None
     source_id: str | None = None
     stamp_outlook_id: str | None = None  # after a Salesforce create: the Outlook item to stamp with the new id
+    # One of the two updates of a field-level merge (both sides written): the apply loop writes both in one batch
+    # and commits the link with both new version tokens, or, if either write fails, keeps the old link to retry.
+    merge_pair: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -62,9 +65,14 @@ class Conflict:
 
     salesforce_id: str | None
     outlook_id: str | None
-    kind: str  # "changed_both", "changed_vs_deleted", "match_differs"
+    kind: str  # "changed_both", "changed_vs_deleted", "match_differs", "merged_fields"
     winner: Side
     outcome: str
+    # A field-level merge ("merged_fields"): the fields each side's value was taken from, and those changed on
+    # both sides to different values (decided by the winner).
+    from_salesforce: tuple[str, ...] = ()
+    from_outlook: tuple[str, ...] = ()
+    contested: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

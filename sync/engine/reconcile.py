@@ -61,6 +61,7 @@ from enum import Enum
 from sync.engine.canonical import Schema, schema_for
 from sync.engine.guard import RESHAPED_REASON, SIDE_NAME, GuardRules
 from sync.engine.links import Link, LinkTable, link_for_pair
+from sync.engine.merge_rules import MergeRules
 from sync.engine.plan import Action, ActionKind, Conflict, Guards, Plan, RecordIssue
 from sync.engine.records import ChangeSet, DataSetting, Direction, LinkState, Side, SideRecord, SyncObject
 from sync.engine.returning import returned_items
@@ -103,7 +104,7 @@ def reconcile(
                        schema or schema_for(object_type)).run()
 
 
-class _Reconciler(UnlinkedRules, GuardRules):
+class _Reconciler(UnlinkedRules, GuardRules, MergeRules):
     def __init__(
         self,
         object_type: SyncObject,
@@ -169,7 +170,8 @@ class _Reconciler(UnlinkedRules, GuardRules):
         self._note_cuts(target, source)
         source_side = target.other
         after = cur.replace(state=LinkState.LINKED, content_hash=self._hash(source_side, source),
-                            needs_retry=False).with_version(source_side, source.version).with_version(target, None)
+                            needs_retry=False, field_hashes=self._digest(source_side, source))
+        after = after.with_version(source_side, source.version).with_version(target, None)
         self._emit(Action(
             ActionKind.UPDATE, reason, side=target, record_id=cur.id_on(target),
             fields=self.schema.canonicalize(source.fields), link=after, previous=stored,
@@ -185,6 +187,7 @@ class _Reconciler(UnlinkedRules, GuardRules):
             outlook_id=source.id if source_side is OL else None,
             state=LinkState.pending_create(target),
             content_hash=self._hash(source_side, source),
+            field_hashes=self._digest(source_side, source),
             # An Outlook source the feed has not seen yet stays to be checked (see `Link.outlook_unseen`).
             outlook_unseen=source_side is OL and stored is not None and stored.outlook_unseen,
             link_id=stored.link_id if stored else None,
@@ -256,7 +259,7 @@ class _Reconciler(UnlinkedRules, GuardRules):
         return record.in_scope and record.version is not None and record.version == link.outlook_version
 
     def _evaluate(self, stored: Link | None, cur: Link) -> None:
-        if stored is cur and self._unchanged_fast(cur):
+        if stored is cur and self._unchanged_fast(cur) and not self._wants_digest(cur):
             return
         if cur.is_released:
             self._evaluate_released(stored, cur)
@@ -405,9 +408,11 @@ class _Reconciler(UnlinkedRules, GuardRules):
             assert s_rec is not None and o_rec is not None
             s_hash, o_hash = self._hash(SF, s_rec), self._hash(OL, o_rec)
             if s_hash == o_hash:
-                relinked = cur.replace(content_hash=s_hash, needs_retry=False)
+                relinked = cur.replace(content_hash=s_hash, needs_retry=False, field_hashes=self._digest(SF, s_rec))
                 relinked = relinked.with_version(SF, s_rec.version).with_version(OL, o_rec.version)
                 self._put_link(relinked, stored, "same_change_on_both_sides")
+                return
+            if self._merge(cur, stored, s_rec, o_rec):
                 return
             winner = self.setting.winner()
             loser = winner.other
@@ -424,6 +429,8 @@ class _Reconciler(UnlinkedRules, GuardRules):
             return
         # Nothing to write: unchanged, or a change on a side the direction does not send from.
         refreshed = self._refreshed(cur, [(SF, s_status, s_rec), (OL, o_status, o_rec)])
+        refreshed = self._with_read_digest(refreshed, [(SF, s_status is Status.UNCHANGED, s_rec),
+                                                       (OL, o_status is Status.UNCHANGED, o_rec)])
         self._put_link(refreshed, stored, "tokens_refreshed")
 
     # ---- unlinked records ----------------------------------------------------------------------------------
@@ -432,6 +439,7 @@ class _Reconciler(UnlinkedRules, GuardRules):
         s_hash, o_hash = self._hash(SF, sf), self._hash(OL, ol)
         link = link_for_pair(sf.id, sf.version, ol.id, ol.version, s_hash)
         if s_hash == o_hash:
+            link = link.replace(field_hashes=self._digest(SF, sf))
             self._put_link(link, None, reason)
             return
         winner = self.setting.winner()

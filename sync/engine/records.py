@@ -108,6 +108,9 @@ class DataSetting:
     # The admin chose "keep them and unlink" for this run: a linked record leaving the data set releases its
     # Outlook copy (link state `released`) instead of deleting it (a one-shot choice made when saving a change).
     release_scope_exits: bool = False
+    # `both` only: a pair changed on both sides is merged field by field (`sync.engine.merge`); the conflict
+    # behaviour then decides only the fields changed on both sides.
+    merge_fields: bool = False
 
     def winner(self) -> Side:
         """The side whose version stands in a conflict: the source for one-way directions."""

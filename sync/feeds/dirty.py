@@ -11,11 +11,19 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from sync.models import RecordLink
 from users.models import UserObjectState
+
+# What a feed reports for an item whose change cannot be the sync's own (a deletion, a move, an item without a
+# version): always a real change.
+NO_VERSION = ""
+# Changes held for one running object at most; past it the object is simply marked (a burst is no echo).
+HOLD_LIMIT = 500
 
 
 def mark_dirty(
@@ -58,3 +66,57 @@ def clear_on_claim(state_pk: int, claimed_at: datetime) -> bool:
         return False
     UserObjectState.objects.filter(Q(dirty_at__lte=claimed_at), pk=state_pk).update(dirty_at=None, dirty_full=False)
     return bool(row["dirty_full"])
+
+
+def _plain_version(version: str) -> str:
+    """A version as links store it: a Graph etag's `W/"…"` wrapper dropped (EWS change keys have none)."""
+    text = (version or "").strip()
+    return (text[2:] if text.startswith("W/") else text).strip('"')
+
+
+def only_echoes(user_id: int, object_type: str, changes: dict[str, str]) -> bool:
+    """Whether every reported Outlook change is one the sync made itself: an item whose id and version are those a
+    link holds (the sync stored that very version right after writing it). A deletion or an item reported without
+    a version is a real change."""
+    if not changes or any(not _plain_version(version) for version in changes.values()):
+        return False
+    links = dict(RecordLink.objects.filter(user_id=user_id, object=object_type, outlook_id__in=list(changes))
+                 .values_list("outlook_id", "outlook_version"))
+    return all(item in links and _plain_version(links[item]) == _plain_version(version)
+               for item, version in changes.items())
+
+
+def report_outlook_changes(user_id: int, object_type: str, changes: dict[str, str], *,
+                           now: datetime | None = None) -> bool:
+    """An Outlook feed's changes ({item id: version}, NO_VERSION for a deletion or a move) for one user's object.
+
+    While a run of the object holds its lease, they are held on the state row and checked when it ends
+    (`settle_held_changes`): the run's own writes are notified before it has stored their versions, and checked at
+    once they would pass for real changes and cost a second, empty run. Otherwise the sync's own writes are dropped
+    and anything else marks the object dirty. Answers whether the object was marked (or its changes held)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = (UserObjectState.objects.select_for_update().filter(user_id=user_id, object=object_type)
+               .values("pk", "lease_owner", "lease_expires_at", "held_changes").first())
+        if row and row["lease_owner"] and row["lease_expires_at"] and row["lease_expires_at"] > now:
+            held = {**(row["held_changes"] or {}), **changes}
+            if len(held) <= HOLD_LIMIT:
+                UserObjectState.objects.filter(pk=row["pk"]).update(held_changes=held)
+                return True
+    if only_echoes(user_id, object_type, changes):
+        return False
+    return bool(mark_dirty([user_id], [object_type], now=now))
+
+
+def settle_held_changes(state_pk: int) -> bool:
+    """After a run released its object: check the Outlook changes held while it ran against the links it committed;
+    anything but its own writes marks the object dirty. Answers whether it was marked."""
+    with transaction.atomic():
+        row = (UserObjectState.objects.select_for_update().filter(pk=state_pk)
+               .values("user_id", "object", "held_changes").first())
+        if not row or not row["held_changes"]:
+            return False
+        UserObjectState.objects.filter(pk=state_pk).update(held_changes={})
+    if only_echoes(row["user_id"], row["object"], row["held_changes"]):
+        return False
+    return bool(mark_dirty([row["user_id"]], [row["object"]]))

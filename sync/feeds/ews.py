@@ -34,8 +34,8 @@ from sync.connectors.ews.streaming import (
     read_stream,
 )
 from sync.error_words import describe_error
-from sync.feeds.dirty import mark_dirty
-from sync.models import Connection, MailboxSubscription, RecordLink
+from sync.feeds.dirty import NO_VERSION, mark_dirty, report_outlook_changes
+from sync.models import Connection, MailboxSubscription
 from sync.routing import exchange_connections, routed_to
 from users.models import ExchangeRoute, SyncUser
 from users.services import with_effective_configuration
@@ -382,15 +382,13 @@ class EwsFeed:
             touched[pk] = event.watermark or touched.get(pk)
             if event.about_item and event.kind in ITEM_CHANGES:
                 candidates.append((self.rows[pk], event))
-        versions = _link_versions(candidates)
-        dirty: dict[str, set[int]] = defaultdict(set)
+        # Per user object, the items changed and their versions (a deletion or a move: none, never an echo).
+        reported: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
         for row, event in candidates:
-            echo = event.kind in ECHO_KINDS and event.change_key is not None and \
-                versions.get((row.user_id, row.object, event.item_id)) == event.change_key
-            if not echo:
-                dirty[row.object].add(row.user_id)
-        for name, user_ids in dirty.items():
-            mark_dirty(sorted(user_ids), [name])
+            version = event.change_key if event.kind in ECHO_KINDS and event.change_key else NO_VERSION
+            reported[(row.user_id, row.object)][event.item_id] = version
+        for (user_id, name), items in reported.items():
+            report_outlook_changes(user_id, name, items, now=now)
         for pk, watermark in touched.items():
             changes = {"last_event_at": now, "updated_at": now}
             if watermark:
@@ -456,16 +454,3 @@ class EwsFeed:
             if pk is not None:
                 self._failed(self.rows[pk], message)
         self._regroup()
-
-
-def _link_versions(candidates: list[tuple[MailboxSubscription, StreamEvent]]) -> dict[tuple[int, str, str], str]:
-    """The stored Outlook version (the item's change key) of the links of the items these events are about."""
-    echo_candidates = [(row, event) for row, event in candidates if event.kind in ECHO_KINDS and event.change_key]
-    if not echo_candidates:
-        return {}
-    links = RecordLink.objects.filter(
-        user_id__in={row.user_id for row, _ in echo_candidates},
-        object__in={row.object for row, _ in echo_candidates},
-        outlook_id__in={event.item_id for _, event in echo_candidates},
-    ).values_list("user_id", "object", "outlook_id", "outlook_version")
-    return {(user_id, name, outlook_id): version for user_id, name, outlook_id, version in links}

@@ -32,10 +32,10 @@ from sync.connectors.base import CallCounter, ConnectorError, GraphSettings
 from sync.connectors.exchange import parse_instant
 from sync.connectors.graph import GraphMailbox
 from sync.connectors.graph.errors import NotFound
-from sync.connectors.graph.subscriptions import GraphSubscriptions, version_of
+from sync.connectors.graph.subscriptions import GraphSubscriptions
 from sync.error_words import describe_error
-from sync.feeds.dirty import mark_dirty
-from sync.models import MailboxSubscription, RecordLink
+from sync.feeds.dirty import mark_dirty, report_outlook_changes
+from sync.models import MailboxSubscription
 from sync.options import object_options
 from sync.routing import exchange_connections, mailbox_route, routed_to
 from users.models import ExchangeRoute, SyncUser
@@ -313,19 +313,9 @@ def handle_notifications(payload: Any, now: datetime | None = None) -> int:
             changes[str(data.get("id") or "")] = str(data.get("@odata.etag") or "") if str(
                 n.get("changeType") or "").lower() in ("created", "updated") else ""
         MailboxSubscription.objects.filter(pk=pk).update(last_event_at=now)
-        if not _only_echoes(row.user_id, row.object, changes):
-            marked += mark_dirty([row.user_id], [row.object], now=now) and 1
+        # Held while a run of the object is under way (its own writes come back before it stored their versions).
+        marked += report_outlook_changes(row.user_id, row.object, changes, now=now) and 1
     return marked
-
-
-def _only_echoes(user_id: int, object_type: str, changes: Mapping[str, str]) -> bool:
-    """Whether every change is one the sync made itself: an item whose id and version are those a link holds.
-    A deletion, an item without a version, or one no link knows is a real change."""
-    if not changes or "" in changes or not all(changes.values()):
-        return False
-    links = dict(RecordLink.objects.filter(user_id=user_id, object=object_type, outlook_id__in=list(changes))
-                 .values_list("outlook_id", "outlook_version"))
-    return all(i in links and version_of(links[i]) == version_of(etag) for i, etag in changes.items())
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,13 @@ from sync.connectors.base import CallCounter, ConnectorError
 from sync.connectors.graph.errors import NotFound, SyncStateGone
 from sync.connectors.graph.subscriptions import Signal
 from sync.error_words import describe_error
-from sync.feeds.dirty import mark_dirty
+from sync.feeds.dirty import mark_dirty, only_echoes
 from sync.feeds.graph import (  # the subscription side's own helpers: one notion of what is watched
     GRAPH,
     Watched,
     _failed,
     _Mailboxes,
     _mark,
-    _only_echoes,
     _window_key,
     watched_objects,
 )
@@ -136,7 +135,7 @@ def _apply_read(read: _Read, row: MailboxSubscription | None, summary: PollSumma
     signal = read.signal
     changes = dict(signal.changed)
     changes.update(dict.fromkeys(signal.removed, ""))
-    dirty = signal.first or (bool(changes) and not _only_echoes(item.user.pk, item.object, changes))
+    dirty = signal.first or (bool(changes) and not only_echoes(item.user.pk, item.object, changes))
     if dirty and mark_dirty([item.user.pk], [item.object], now=now):
         summary.marked += 1
     row.watermark = json.dumps({"mode": "delta", "delta": signal.delta_link, "folder": item.contacts_folder,

@@ -70,7 +70,7 @@ def test_a_direction_brings_its_conflict_behaviour_and_folder(admin_client_api):
     }}, format="json").json()
     assert body["data_settings"]["contacts"] == {
         "direction": "salesforce_to_outlook", "conflict_behavior": "salesforce_wins", "folder": "Salesforce_Sync",
-        "propagate_deletions": True, "excluded_addresses": []}
+        "propagate_deletions": True, "excluded_addresses": [], "merge_fields": False}
     assert body["data_settings"]["events"]["conflict_behavior"] == "outlook_wins"
 
 

@@ -181,6 +181,7 @@ def test_admin_creates_a_configuration_through_the_form(admin_client, admin_user
         "folder": "CRM",
         "propagate_deletions": True,
         "excluded_addresses": ["ceo@example.com", "cfo@example.com", "example.org"],
+        "merge_fields": False,
     }
     assert saved["data_settings"]["events"]["conflict_behavior"] == "salesforce_wins"
     assert saved["data_sets"]["contacts"]["filters"] == [{"field": "MailingCountry", "op": "equals", "value": "France"}]

@@ -35,13 +35,14 @@ class World:
 
     def __init__(self, object_type: str = "tasks", direction: Direction = BOTH,
                  behavior: ConflictBehavior | None = None, *, propagate_deletions: bool = True,
-                 guards: Guards | None = None, batch_size: int = 200) -> None:
+                 guards: Guards | None = None, batch_size: int = 200, merge_fields: bool = False) -> None:
         self.object_type = SyncObject(object_type)
         self.sf = MemorySide(SF, self.object_type)
         self.ol = MemorySide(OL, self.object_type)
         self.links = MemoryLinkStore()
         self.watermarks = MemoryWatermarks()
-        self.setting = DataSetting(direction, behavior or natural_behavior(direction), propagate_deletions)
+        self.setting = DataSetting(direction, behavior or natural_behavior(direction), propagate_deletions,
+                                   merge_fields=merge_fields)
         self.guards = guards
         self.batch_size = batch_size
         self.last: SyncOutcome | None = None
@@ -53,7 +54,8 @@ class World:
                   propagate_deletions: bool | None = None) -> None:
         self.setting = DataSetting(
             direction, behavior or natural_behavior(direction),
-            self.setting.propagate_deletions if propagate_deletions is None else propagate_deletions)
+            self.setting.propagate_deletions if propagate_deletions is None else propagate_deletions,
+            merge_fields=self.setting.merge_fields)
 
     def sync(self, *, full: bool = False, guards: Guards | None = None) -> SyncOutcome:
         """One run; `full` is implied on the first run (no watermark yet)."""

@@ -15,6 +15,12 @@ and after every sync that reports no failure:
   had no failure, reset or configuration change; records that moved in or out of scope are left out);
 - a sync after no user change writes nothing.
 
+The merging machines (`merge_fields` on, `both`) check the merge invariants in the same places: a pair changed on
+both sides is merged field by field (a field changed on one side only is kept, whichever side changed it; only a
+field changed on both sides to different values takes the winner's value), linked pairs hold equal content after
+every clean sync (convergence), and a sync right after a clean one writes nothing (convergence in two runs, no
+echo of the merge's own writes).
+
 The Outlook side's incremental change sets behave like Exchange's feeds: an item created and deleted between two
 reads is never reported (`MemorySide.feed_hides_short_lived`), and the machine deletes copies the last sync has
 just created on purpose, since a sync makes its creates after its own feed read.
@@ -80,18 +86,41 @@ FULL = st.sampled_from([False, False, False, True])  # mostly incremental: full 
 LEVELS = st.sampled_from(["Low", "Normal", "High", " high "])
 
 
+def merged_fields(base: dict, salesforce: dict, outlook: dict, winner: Side) -> dict:
+    """A field-level merge, written out independently of the engine: each side keeps the fields only the other side
+    changed; a field changed on both sides to different values takes the winner's value. (The machine never edits
+    the fields that merge as a group, an address or an event's time, so field by field is the same here.)"""
+    merged = {}
+    for name in dict.fromkeys([*base, *salesforce, *outlook]):
+        sf_changed = salesforce.get(name) != base.get(name)
+        ol_changed = outlook.get(name) != base.get(name)
+        if sf_changed and ol_changed and salesforce.get(name) != outlook.get(name):
+            value = (salesforce if winner is SF else outlook).get(name)
+        elif sf_changed:
+            value = salesforce.get(name)
+        elif ol_changed:
+            value = outlook.get(name)
+        else:
+            value = base.get(name)
+        if value is not None:
+            merged[name] = value
+    return merged
+
+
 class SyncMachine(RuleBasedStateMachine):
     """Two users' worth of chaos, one mailbox and one org, one object."""
 
     object_type: SyncObject = SyncObject.TASKS
     initial_direction: Direction = BOTH
+    merge_fields: bool = False
 
     @initialize(behavior=st.sampled_from([SF_WINS, OL_WINS]), propagate=st.booleans(),
                 batch_size=st.sampled_from([1, 3, 200]))
     def setup(self, behavior, propagate, batch_size):
         direction = self.initial_direction
         self.world = World(self.object_type, direction, behavior if direction is BOTH else None,
-                           propagate_deletions=propagate, guards=Guards.off(), batch_size=batch_size)
+                           propagate_deletions=propagate, guards=Guards.off(), batch_size=batch_size,
+                           merge_fields=self.merge_fields)
         self.counter = 0
         self.needs_full = True
         self.window_ok = False  # whether the changes since the last clean sync can be checked against §5
@@ -162,6 +191,29 @@ class SyncMachine(RuleBasedStateMachine):
         if pair is not None:
             self.world.sf.edit(pair[0], **edit_fields(self.object_type, note_sf, level_sf))
             self.world.ol.edit(pair[1], **edit_fields(self.object_type, note_ol, level_ol))
+
+    @rule(index=st.integers(0, 1000), sf_field=st.integers(0, 1), ol_field=st.integers(0, 1), note=NOTES,
+          level=LEVELS)
+    def edit_one_field_on_each_side(self, index, sf_field, ol_field, note, level):
+        """The assistant fixes one field in Outlook while the rep fixes another (or the same) in Salesforce."""
+        pair = self.pick_pair(index)
+        if pair is not None:
+            edits = list(edit_fields(self.object_type, note, level).items())
+            self.world.sf.edit(pair[0], **dict([edits[sf_field]]))
+            self.world.ol.edit(pair[1], **dict([edits[ol_field]]))
+
+    @rule(full=FULL)
+    def sync_twice(self, full):
+        """Convergence in two runs: right after a clean sync, another sync writes nothing."""
+        self._sync(full=full, reset=False)
+        if not self.window_ok:
+            return
+        before = sum(sum(self.world.side(s).engine_writes.values()) for s in (SF, OL))
+        outcome = self.world.sync()
+        assert outcome.ok, outcome.issues
+        after = sum(sum(self.world.side(s).engine_writes.values()) for s in (SF, OL))
+        assert after == before, f"the sync after a clean sync wrote {after - before} time(s): {outcome.applied}"
+        self.base = self.snapshot()
 
     @rule(index=st.integers(0, 1000), deleting=SIDES, note=NOTES, level=LEVELS)
     def edit_on_one_side_delete_on_the_other(self, index, deleting, note, level):
@@ -319,7 +371,11 @@ class SyncMachine(RuleBasedStateMachine):
                     expected[side] = pre[side][token]  # a target's own change stays until the source changes
             if direction is BOTH and changed[SF] and changed[OL]:
                 winner = winner_of(direction, setting.conflict_behavior)
-                expected = {SF: pre[winner][token], OL: pre[winner][token]}
+                if setting.merge_fields and token in self.base[SF] and self.base[SF][token] == self.base[OL].get(token):
+                    merged = merged_fields(self.base[SF][token], pre[SF][token], pre[OL][token], winner)
+                    expected = {SF: merged, OL: merged}
+                else:
+                    expected = {SF: pre[winner][token], OL: pre[winner][token]}
             else:
                 for side in sources:
                     other = side.other
@@ -352,11 +408,12 @@ class SyncMachine(RuleBasedStateMachine):
                     seen.add((side, record_id))
 
 
-def machine_for(object_type: SyncObject, direction: Direction) -> type[SyncMachine]:
+def machine_for(object_type: SyncObject, direction: Direction, *, merge_fields: bool = False) -> type[SyncMachine]:
     """The machine starting with one object and direction (configuration changes still move it around), so every
     combination gets its share of examples."""
-    return type(f"SyncMachine_{object_type}_{direction}", (SyncMachine,),
-                {"object_type": object_type, "initial_direction": direction})
+    merged = "_merged" if merge_fields else ""
+    return type(f"SyncMachine_{object_type}_{direction}{merged}", (SyncMachine,),
+                {"object_type": object_type, "initial_direction": direction, "merge_fields": merge_fields})
 
 
 TestTasksBoth = machine_for(SyncObject.TASKS, BOTH).TestCase
@@ -367,3 +424,6 @@ TestEventsSalesforceToOutlook = machine_for(SyncObject.EVENTS, S2O).TestCase
 TestEventsOutlookToSalesforce = machine_for(SyncObject.EVENTS, O2S).TestCase
 TestContactsBoth = machine_for(SyncObject.CONTACTS, BOTH).TestCase
 TestContactsSalesforceToOutlook = machine_for(SyncObject.CONTACTS, S2O).TestCase
+TestTasksBothMerged = machine_for(SyncObject.TASKS, BOTH, merge_fields=True).TestCase
+TestEventsBothMerged = machine_for(SyncObject.EVENTS, BOTH, merge_fields=True).TestCase
+TestContactsBothMerged = machine_for(SyncObject.CONTACTS, BOTH, merge_fields=True).TestCase

@@ -198,3 +198,36 @@ def test_a_settled_mark_is_due_at_once(configuration, enqueued, settings):
     mark_dirty([users[0].pk], ["contacts"], settled=True, now=now)
     mark_dirty([users[1].pk], ["contacts"], now=now)
     assert [run.user_id for run in dispatch_due(now=now).runs] == [users[0].pk]
+
+
+def test_outlook_changes_seen_while_a_run_holds_the_lease_are_checked_when_it_ends(configuration):
+    """The run's own write is notified before the run stored its version: held, it is recognised at the end and
+    marks nothing; a real change held the same way marks the object for the next run."""
+    from sync.feeds.dirty import report_outlook_changes, settle_held_changes
+    from sync.models import RecordLink
+
+    (user,) = in_sync_users(1, due_in=timedelta(hours=6))
+    state = UserObjectState.objects.get(user=user)
+    now = timezone.now()
+    UserObjectState.objects.filter(pk=state.pk).update(lease_owner="run", lease_expires_at=now + timedelta(minutes=5))
+    assert report_outlook_changes(user.pk, "contacts", {"AAA": "ck2"}, now=now)  # held, not marked
+    state.refresh_from_db()
+    assert state.dirty_at is None and state.held_changes == {"AAA": "ck2"}
+    # The run commits the link with the version it wrote, releases its lease, and settles: an echo, nothing marked.
+    RecordLink.objects.create(user=user, object="contacts", salesforce_id="003000000000001", outlook_id="AAA",
+                              outlook_version="ck2")
+    UserObjectState.objects.filter(pk=state.pk).update(lease_owner="", lease_expires_at=None)
+    assert not settle_held_changes(state.pk)
+    state.refresh_from_db()
+    assert state.dirty_at is None and state.held_changes == {}
+    # A real change (another version, or a deletion) held during a run marks the object once the run ends.
+    UserObjectState.objects.filter(pk=state.pk).update(lease_owner="run", lease_expires_at=now + timedelta(minutes=5))
+    report_outlook_changes(user.pk, "contacts", {"AAA": "ck3", "BBB": ""}, now=now)
+    UserObjectState.objects.filter(pk=state.pk).update(lease_owner="", lease_expires_at=None)
+    assert settle_held_changes(state.pk)
+    state.refresh_from_db()
+    assert state.dirty_at is not None
+    # No run under way: the sync's own write marks nothing, a real change marks at once.
+    UserObjectState.objects.filter(pk=state.pk).update(dirty_at=None)
+    assert not report_outlook_changes(user.pk, "contacts", {"AAA": 'W/"ck2"'}, now=now)
+    assert report_outlook_changes(user.pk, "contacts", {"AAA": "ck9"}, now=now)

@@ -18,6 +18,7 @@ from exchangelib.errors import (
     ErrorExpiredSubscription,
     ErrorInvalidSubscription,
     ErrorMissedNotificationEvents,
+    ErrorNewEventStreamConnectionOpened,
     ErrorReadEventsFailed,
     ErrorSubscriptionNotFound,
     ErrorSubscriptionUnsubsribed,
@@ -185,6 +186,10 @@ class StreamConnection:
                     if isinstance(notification, Exception):
                         raise notification
                     yield [_event(notification.subscription_id, e) for e in notification.events or ()]
+        except ErrorNewEventStreamConnectionOpened:
+            # A newer connection took these subscriptions (a group's merge reached its receiver): Exchange closed
+            # this one and the events go there. A natural end: the reader asks which subscriptions remain its own.
+            return
         except GONE as e:
             if self.closed:
                 return

@@ -14,6 +14,7 @@ from exchangelib.errors import (
     ErrorInvalidSubscriptionRequest,
     ErrorInvalidWatermark,
     ErrorMissedNotificationEvents,
+    ErrorNewEventStreamConnectionOpened,
     ErrorSubscriptionAccessDenied,
     ErrorSubscriptionNotFound,
 )
@@ -288,6 +289,21 @@ def test_forced_expiry_ends_an_open_stream_with_the_documented_error(sandbox, ma
     assert isinstance(listener.error, ErrorInvalidSubscription) and sid in str(listener.error)
     with pytest.raises(ErrorSubscriptionNotFound):
         account.contacts.unsubscribe(sid)
+
+
+def test_a_second_connection_for_a_subscription_closes_the_first(sandbox, mailbox, control, stream_registry):
+    """Exchange serves a subscription on one connection: a listener that reconnects (or a second listener) takes it,
+    and the older connection ends with ErrorNewEventStreamConnectionOpened instead of swallowing the events."""
+    account = roomy(make_account(sandbox, mailbox))
+    sid = account.contacts.subscribe_to_streaming()
+    first = Listener(account, sid)
+    wait_until(lambda: connected(control, sid), "the first stream to hold it")
+    second = Listener(account, sid)
+    assert first.done.wait(DEADLINE)
+    assert isinstance(first.error, ErrorNewEventStreamConnectionOpened)
+    Contact(folder=account.contacts, display_name="Ada Second", given_name="Ada", surname="Second").save()
+    wait_until(lambda: second.events(sid), "the second stream to report the contact")
+    assert not first.events(sid)
 
 
 def test_stream_ends_with_closed_after_its_connection_timeout(sandbox, mailbox, control, stream_registry):
