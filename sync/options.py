@@ -26,8 +26,9 @@ def object_options(data_setting: DataSetting, data_set: DataSet, user: SyncUser,
                    route: Route | None = None) -> ObjectOptions:
     """The connectors' view of a data setting and data set for one user, at one moment (events' window).
 
-    Series are synced as series only when the mailbox's connector supports them (EWS does; Graph presents a series
-    as its occurrences, so the Salesforce side must then do the same, or a series would be synced twice)."""
+    Series are synced as series only when the mailbox's connector supports them (EWS and Graph both do; a connector
+    that presented a series as its occurrences would need the Salesforce side to do the same, or a series would be
+    synced twice)."""
     window_start = window_end = None
     if data_setting.object == "events":
         today = now.astimezone(UTC).date()

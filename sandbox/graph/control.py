@@ -25,6 +25,7 @@ import json
 from sandbox.graph import contacts
 from sandbox.graph.errors import GraphError
 from sandbox.graph.notifications import DEFAULTS as DELIVERY_DEFAULTS
+from sandbox.graph.store import now_iso
 from sandbox.graph.subscriptions import LIFECYCLE_EVENTS
 
 FAULT_KEYS = {"operation", "status", "error_code", "retry_after", "latency_ms", "count"}
@@ -187,6 +188,26 @@ def _mailboxes(emu, method, rest, body):
                                 "tasks": [{"id": t["id"], "title": t["props"].get("title")}
                                           for t in mb["tasks"].values() if t["list"] == tl["id"]]}
                                for tl in mb["todo_lists"].values()]})
+        if len(rest) == 4 and rest[1] == "events" and rest[3] == "response" and method == "POST":
+            # An attendee answers a meeting this mailbox organizes: Exchange records the response on the
+            # organizer's copy (a new changeKey for the event, and for every occurrence of a series).
+            rec = mb["events"].get(rest[2])
+            address = str(body.get("attendee", "")).lower()
+            attendee = next((a for a in (rec or {}).get("props", {}).get("attendees", [])
+                             if str(a["emailAddress"].get("address", "")).lower() == address), None)
+            if attendee is None:
+                return _json(404, {"error": "no such event or attendee"})
+            attendee["status"] = {"response": str(body.get("response", "accepted")), "time": now_iso()}
+            rec["props_version"] = rec.get("props_version", 1) + 1
+            store.changed(mb, rec)
+            store.flush()
+            return _json(200, {"attendee": address, "status": attendee["status"]})
+        if len(rest) == 2 and rest[1] == "quirks" and method == "POST":
+            # Known gaps of Exchange Online this mailbox reproduces, e.g. {"delta_skips_cancelled_occurrences": true}
+            mb.setdefault("quirks", {}).update({str(k): bool(v) for k, v in body.items()})
+            store.touch(mb)
+            store.flush()
+            return _json(200, {"quirks": mb["quirks"]})
         if len(rest) == 4 and rest[1] == "contacts" and rest[3] in ("move", "copy") and method == "POST":
             action = contacts.move_contact if rest[3] == "move" else contacts.copy_contact
             try:

@@ -185,6 +185,16 @@ def instances_between(mb: dict, master: dict, start: datetime, end: datetime) ->
     return out
 
 
+def instance_ext(master: dict, day) -> dict:
+    """An occurrence's extended properties: its master's, and an exception's own over them."""
+    key = day.isoformat() if isinstance(day, date) and not isinstance(day, datetime) else None
+    if key is None:  # an original start: the day it had in the series' zone
+        key = next((k for k in master.get("exceptions", {})
+                    if occurrence_start(master, date.fromisoformat(k)) == day), None)
+    own = master.get("exceptions", {}).get(key, {}).get("ext") if key else None
+    return {**master["ext"], **own} if own else master["ext"]
+
+
 def _overlaps(props: dict, start: datetime, end: datetime) -> bool:
     s, e = _when(props["start"]), _when(props["end"])
     return s < end and (e > start or (s == e and s >= start))
@@ -221,7 +231,7 @@ def event_json(ctx, rec: dict, day=None) -> tuple[dict, dict]:
         return render(ctx.mb, rec, rec["props"], ev_id=rec["id"], ck=change_key(rec["id"], rec["version"]),
                       kind=kind, prefer=ctx.prefer), rec["ext"]
     inst = instance(ctx.mb, rec, day)
-    return _instance_json(ctx, rec, inst), rec["ext"]
+    return _instance_json(ctx, rec, inst), instance_ext(rec, day)
 
 
 def _instance_json(ctx, master, inst) -> dict:
@@ -370,8 +380,9 @@ def update_event(ctx, event_id):
         exc["props"].update(props)
         exc["version"] += 1
         exc["modified"] = now_iso()
-        if ext is not None:
-            write_extended(rec, ext)
+        if ext is not None:  # as Exchange: the occurrence becomes an exception with its own properties
+            exc.setdefault("ext", {})
+            write_extended(exc, ext)
         ctx.store.changed(ctx.mb, rec)
     obj, _ = event_json(ctx, rec, day)
     return 200, {"@odata.context": ctx.context("events/$entity"), **obj}
@@ -407,7 +418,7 @@ def window_instances(ctx, start: datetime, end: datetime) -> list[tuple[dict, di
     for rec in ctx.mb["events"].values():
         if rec["props"].get("recurrence"):
             for inst in instances_between(ctx.mb, rec, start, end):
-                out.append((_instance_json(ctx, rec, inst), rec["ext"], rec))
+                out.append((_instance_json(ctx, rec, inst), instance_ext(rec, inst["original"]), rec))
         elif _overlaps(rec["props"], start, end):
             out.append((event_json(ctx, rec)[0], rec["ext"], rec))
     out.sort(key=lambda row: (row[0]["start"]["dateTime"], row[0]["id"]))
@@ -428,9 +439,27 @@ def instances(ctx, event_id):
     if day is not None or not rec["props"].get("recurrence"):
         rows = []
     else:
-        rows = [(_instance_json(ctx, rec, inst), rec["ext"], None)
+        rows = [(_instance_json(ctx, rec, inst), instance_ext(rec, inst["original"]), None)
                 for inst in sorted(instances_between(ctx.mb, rec, start, end), key=lambda i: i["props"]["start"])]
     return 200, collection(ctx, q, rows, f"events('{event_id}')/instances", ctx.rel_path)
+
+
+# A known gap of Exchange Online, served when a mailbox asks for it (POST /_sandbox/mailboxes/{upn}/quirks): an
+# occurrence cancelled on its own is not reported by calendarView delta (its series master changes, and /instances no
+# longer lists it). The cancelled occurrences stay in the delta snapshot with the version they had.
+SKIPS_CANCELLED = "delta_skips_cancelled_occurrences"
+
+
+def cancelled_entries(mb: dict, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    out = []
+    for rec in mb["events"].values():
+        for key in rec.get("cancelled", []) if rec["props"].get("recurrence") else ():
+            day = date.fromisoformat(key)
+            original = occurrence_start(rec, day)
+            if original < end and original + _duration(rec) >= start:
+                occ_id = occurrence_id(mb, rec, day)
+                out.append((occ_id, change_key(occ_id, rec["props_version"])))
+    return out
 
 
 def calendar_view_delta(ctx):
@@ -449,7 +478,10 @@ def calendar_view_delta(ctx):
 
     def entries(scope):
         s, e = parse_datetime(scope["start"]), parse_datetime(scope["end"])
-        return [(obj["id"], obj["changeKey"]) for obj, _ext, _rec in window_instances(ctx, s, e)]
+        rows = [(obj["id"], obj["changeKey"]) for obj, _ext, _rec in window_instances(ctx, s, e)]
+        if ctx.mb.get("quirks", {}).get(SKIPS_CANCELLED):
+            rows += cancelled_entries(ctx.mb, s, e)
+        return rows
 
     def render_one(event_id, options, scope):
         try:

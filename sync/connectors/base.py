@@ -339,7 +339,7 @@ class ObjectOptions:
     auto_relate: bool = False
     # Events: a recurring series is one record (written to the other end as a series) where both ends can hold it
     # as one; otherwise, and always when False, a series syncs as its occurrences inside the window. Set by
-    # sync.options.object_options from the mailbox connector's `supports_series` (EWS yes, Graph no).
+    # sync.options.object_options from the mailbox connector's `supports_series` (EWS and Graph: yes).
     series_as_series: bool = False
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.engine.records import SyncObject
+from sync.engine.recurrence import DAYS, INSTANCES, Recurrence, first_occurrence
 from sync.mappings.datetimes import iso_wall, to_date, to_utc
 from sync.mappings.outlook import PRIORITIES, clean, clean_body, html_to_text
 
@@ -328,7 +329,78 @@ def event_to_graph(fields: Mapping[str, Any], time_zone: str = "") -> dict[str, 
         out["start"] = midnight_in(start, time_zone) if all_day else date_time_zone(start)
     if end is not None:
         out["end"] = midnight_in(end, time_zone) if all_day else date_time_zone(end)
+    if fields.get("recurrence") and start is not None:
+        # A series (series synced as series): written on its master; a plain event never carries the key, so
+        # that a PATCH of an occurrence never names a property occurrences do not have.
+        series = Recurrence.parse(fields["recurrence"])
+        first = start if not isinstance(start, datetime) else start.astimezone(_zone(series.tz)).date()
+        out["recurrence"] = recurrence_to_graph(series, first)
     return out
+
+
+# ---- recurring series (a master synced as one record) ----------------------------------------------------------
+_GRAPH_PATTERNS = {"daily": "daily", "weekly": "weekly", "monthly": "absoluteMonthly",
+                   "monthly_nth": "relativeMonthly", "yearly": "absoluteYearly", "yearly_nth": "relativeYearly"}
+_GRAPH_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # index = DAYS'
+
+
+def recurrence_from_graph(recurrence: Mapping[str, Any] | None, zone_name: str | None = None) -> Recurrence | None:
+    """A Graph patternedRecurrence as the canonical recurrence (`zone_name`: the series' IANA zone when Graph named a
+    Windows one); None for none or a pattern the canonical form has no equivalent of. A series without an end is
+    returned without one (Salesforce cannot hold it: ``fits_salesforce`` says so)."""
+    if not isinstance(recurrence, Mapping):
+        return None
+    pattern, span = recurrence.get("pattern") or {}, recurrence.get("range") or {}
+    ours = {v.lower(): k for k, v in _GRAPH_PATTERNS.items()}.get(str(pattern.get("type") or "").lower())
+    if ours is None:
+        return None
+    days = [DAYS[_GRAPH_DAYS.index(str(d).lower())] for d in pattern.get("daysOfWeek") or ()
+            if str(d).lower() in _GRAPH_DAYS]
+    ending: dict[str, Any] = {}
+    kind = str(span.get("type") or "").lower()
+    if kind == "enddate" and span.get("endDate") and str(span["endDate"]) != "0001-01-01":
+        ending["until"] = str(span["endDate"])[:10]
+    elif kind == "numbered" and span.get("numberOfOccurrences"):
+        ending["count"] = int(span["numberOfOccurrences"])
+    tz = zone_name or span.get("recurrenceTimeZone") or None
+    tz = WINDOWS_ZONES.get(tz, tz) if tz else None
+    try:
+        return Recurrence.of(ours, interval=int(pattern.get("interval") or 1), days=days,
+                             day=pattern.get("dayOfMonth") or None, month=pattern.get("month") or None,
+                             instance=str(pattern.get("index") or "first").lower() if ours.endswith("_nth") else None,
+                             tz=tz, **ending)
+    except (ValueError, TypeError):
+        return None
+
+
+def recurrence_to_graph(series: Recurrence, first: date) -> dict[str, Any]:
+    """The Graph patternedRecurrence of a canonical series whose first occurrence is on `first` (weeks start on
+    Sunday, as Salesforce counts them; the range's zone is the series' IANA zone, which the connector may rename)."""
+    pattern: dict[str, Any] = {"type": _GRAPH_PATTERNS[series.pattern], "interval": series.interval,
+                               "firstDayOfWeek": "sunday"}
+    if series.days:
+        pattern["daysOfWeek"] = [_GRAPH_DAYS[DAYS.index(d)] for d in series.days]
+    if series.day is not None:
+        pattern["dayOfMonth"] = series.day
+    if series.month is not None:
+        pattern["month"] = series.month
+    if series.instance is not None:
+        pattern["index"] = series.instance if series.instance in INSTANCES else "first"
+    span: dict[str, Any] = {"startDate": first.isoformat(), "recurrenceTimeZone": series.tz or "UTC"}
+    if series.until is not None:
+        span.update(type="endDate", endDate=series.until.isoformat())
+    elif series.count is not None:
+        span.update(type="numbered", numberOfOccurrences=series.count)
+    else:
+        span["type"] = "noEnd"
+    return {"pattern": pattern, "range": span}
+
+
+def series_fields(series: Recurrence, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A master's canonical fields as one series record: the recurrence text, start and end at the first
+    occurrence."""
+    start, end = first_occurrence(series, fields.get("start"), fields.get("end"))
+    return {**fields, "recurrence": series.text(), "start": start, "end": end}
 
 
 def event_categories(item: Mapping[str, Any]) -> list[str]:

@@ -66,5 +66,5 @@ def test_window_bounds_are_utc_instants():
 
 def test_series_support_is_a_property_of_the_end():
     assert EwsMailbox.supports_series is True and EwsSide.supports_series is True
-    assert GraphMailbox.supports_series is False and GraphSide.supports_series is False
+    assert GraphMailbox.supports_series is True and GraphSide.supports_series is True
     assert (EwsMailbox.protocol, GraphMailbox.protocol) == ("ews", "graph")

@@ -39,9 +39,9 @@ def test_each_mailbox_and_its_sides_are_the_declared_ends(protocol):
 
 
 def test_series_as_series_is_a_capability_of_the_end():
-    # EWS reads and writes a series as one item; the Graph connector presents a series as its occurrences.
+    # EWS and Graph both read and write a series master as one item.
     assert EwsMailbox.supports_series is True
-    assert GraphMailbox.supports_series is False
+    assert GraphMailbox.supports_series is True
 
 
 def test_each_end_says_how_it_reaches_a_mailbox():

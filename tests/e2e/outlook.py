@@ -4,12 +4,15 @@ this one small surface, so that each of them runs against both Exchange connecto
 
 Records come back as plain dicts with the same keys whatever the protocol:
 contacts ``id, given_name, surname, email, job_title, department``; events ``id, subject, location``;
-tasks ``id, subject, importance, status`` (importance and status lower-case: ``high``, ``completed``, ...).
+tasks ``id, subject, importance, status`` (importance and status lower-case: ``high``, ``completed``, ...);
+calendar items (series masters and single events) ``id, subject, kind`` (``series`` or ``single``); calendar
+entries ``id, subject, type, start`` (type lower-case: ``single``, ``occurrence``, ``exception``). Series patterns
+are given as exchangelib patterns (DailyPattern, WeeklyPattern) on both protocols.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -17,7 +20,8 @@ import requests
 from exchangelib import Account, Attendee, CalendarItem, Contact, EWSDate, EWSDateTime, EWSTimeZone, Mailbox, Task
 from exchangelib.folders import Contacts
 from exchangelib.indexed_properties import EmailAddress
-from exchangelib.recurrence import Recurrence
+from exchangelib.items import SEND_TO_NONE
+from exchangelib.recurrence import DailyPattern, Recurrence, WeeklyPattern
 
 FOLDER = "Salesforce_Sync"
 
@@ -76,7 +80,7 @@ class EwsOutlook:
 
     def create_series(self, subject: str, start: datetime, end: datetime, pattern, *, until=None,
                       count: int | None = None, tz: str = "UTC") -> str:
-        """A recurring series (EWS only): `pattern` an exchangelib pattern; no `until` and no `count`: no end."""
+        """A recurring series: `pattern` an exchangelib pattern; no `until` and no `count`: no end."""
         zone = EWSTimeZone(tz)
         first = EWSDateTime.from_datetime(start).astimezone(zone)
         boundary = {"end": EWSDate(until.year, until.month, until.day)} if until else \
@@ -90,10 +94,31 @@ class EwsOutlook:
 
     def calendar_entries(self, start: datetime, end: datetime) -> list[dict]:
         """What Outlook's calendar shows between two moments: singles, occurrences and exceptions."""
-        return [{"id": e.id, "subject": e.subject, "type": e.type,
+        return [{"id": e.id, "subject": e.subject, "type": (e.type or "").lower(),
                  "start": datetime.fromtimestamp(e.start.timestamp(), UTC)}
                 for e in self.account.calendar.view(start=EWSDateTime.from_datetime(start),
                                                     end=EWSDateTime.from_datetime(end))]
+
+    def calendar_items(self) -> list[dict]:
+        """The calendar's items: series masters and single events (no occurrences)."""
+        return [{"id": i.id, "subject": i.subject, "kind": "series" if i.type == "RecurringMaster" else "single"}
+                for i in self.account.calendar.all().only("id", "subject", "type")]
+
+    def series_interval(self, master_id: str) -> int:
+        return self.account.calendar.get(id=master_id).recurrence.pattern.interval
+
+    def move_occurrence(self, occurrence_id: str, by: timedelta) -> None:
+        """Moves one occurrence on its own (it becomes an exception)."""
+        item = self.account.calendar.get(id=occurrence_id)
+        item.start, item.end = item.start + by, item.end + by
+        item.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_NONE)
+
+    def end_series_after(self, master_id: str, count: int) -> None:
+        """The series' pattern edited to end after `count` occurrences (which drops its exceptions)."""
+        item = self.account.calendar.get(id=master_id)
+        item.recurrence = Recurrence(pattern=item.recurrence.pattern, start=item.recurrence.boundary.start,
+                                     number=count)
+        item.save(update_fields=["recurrence"], send_meeting_invitations=SEND_TO_NONE)
 
     def update_event(self, item_id: str, **fields) -> None:
         item = self.account.calendar.get(id=item_id)
@@ -139,6 +164,7 @@ class GraphOutlook:
 
     def __init__(self, graph_url: str, registration: dict, mailbox: str, verify: str):
         self.base = f"{graph_url}/v1.0/users/{quote(mailbox)}"
+        self.control = f"{graph_url}/_sandbox/mailboxes/{quote(mailbox)}"
         self.http = requests.Session()
         self.http.verify = verify
         self.http.trust_env = False
@@ -214,6 +240,71 @@ class GraphOutlook:
     def delete_event(self, item_id: str) -> None:
         self._call("DELETE", f"events/{item_id}")
 
+    def create_series(self, subject: str, start: datetime, end: datetime, pattern, *, until=None,
+                      count: int | None = None, tz: str = "UTC", attendees: tuple[str, ...] = ()) -> str:
+        """A recurring series: `pattern` an exchangelib DailyPattern or WeeklyPattern (converted to Graph's
+        patternedRecurrence); no `until` and no `count`: no end."""
+        zone = EWSTimeZone(tz)
+        first = start.astimezone(zone)
+        if isinstance(pattern, WeeklyPattern):
+            days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+            graph_pattern = {"type": "weekly", "interval": pattern.interval,
+                             "daysOfWeek": [days[_weekday(w) - 1] for w in pattern.weekdays]}
+        else:
+            assert isinstance(pattern, DailyPattern), "the scenarios use daily and weekly patterns"
+            graph_pattern = {"type": "daily", "interval": pattern.interval}
+        span = {"type": "endDate", "endDate": until.isoformat()} if until else \
+            {"type": "numbered", "numberOfOccurrences": count} if count else {"type": "noEnd"}
+        local = end.astimezone(zone)
+        body = {"subject": subject,
+                "start": {"dateTime": first.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": tz},
+                "end": {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": tz},
+                "recurrence": {"pattern": graph_pattern,
+                               "range": {"startDate": first.date().isoformat(), "recurrenceTimeZone": tz, **span}},
+                "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in attendees]}
+        return self._call("POST", "calendar/events", body)["id"]
+
+    def attendee_responds(self, event_id: str, attendee: str, response: str = "accepted") -> None:
+        """An attendee answers a meeting this mailbox organizes (the emulator records it on the organizer's copy)."""
+        answer = self.http.post(f"{self.control}/events/{event_id}/response",
+                                json={"attendee": attendee, "response": response})
+        assert answer.status_code == 200, answer.text
+
+    def calendar_entries(self, start: datetime, end: datetime) -> list[dict]:
+        """What Outlook's calendar shows between two moments: singles, occurrences and exceptions."""
+        rows = self._all("calendarView", startDateTime=start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         endDateTime=end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return [{"id": e["id"], "subject": e.get("subject"),
+                 "type": {"singleinstance": "single"}.get(e["type"].lower(), e["type"].lower()),
+                 "start": _utc(e["start"])} for e in rows]
+
+    def calendar_items(self) -> list[dict]:
+        """The calendar's items: series masters and single events (no occurrences)."""
+        return [{"id": e["id"], "subject": e.get("subject"),
+                 "kind": "series" if e.get("type") == "seriesMaster" else "single"}
+                for e in self._all("calendar/events")]
+
+    def series_interval(self, master_id: str) -> int:
+        return self._call("GET", f"events/{master_id}")["recurrence"]["pattern"]["interval"]
+
+    def move_occurrence(self, occurrence_id: str, by: timedelta) -> None:
+        """Moves one occurrence on its own (it becomes an exception)."""
+        entry = self._call("GET", f"events/{occurrence_id}")
+        start, end = _utc(entry["start"]) + by, _utc(entry["end"]) + by
+        self._call("PATCH", f"events/{occurrence_id}", {"start": _graph_time(start), "end": _graph_time(end)})
+
+    def hide_cancellations_from_delta(self) -> None:
+        """Exchange Online's known gap, reproduced by the emulator: a cancelled occurrence is not reported by
+        calendarView delta."""
+        response = self.http.post(f"{self.control}/quirks", json={"delta_skips_cancelled_occurrences": True})
+        assert response.status_code == 200, response.text
+
+    def end_series_after(self, master_id: str, count: int) -> None:
+        """The series' pattern edited to end after `count` occurrences (which drops its exceptions)."""
+        recurrence = self._call("GET", f"events/{master_id}")["recurrence"]
+        recurrence["range"].update(type="numbered", numberOfOccurrences=count, endDate="0001-01-01")
+        self._call("PATCH", f"events/{master_id}", {"recurrence": recurrence})
+
     # ---- tasks (Microsoft To Do, the default list) ----
     def _list(self) -> str:
         lists = self._call("GET", "todo/lists")["value"]
@@ -236,6 +327,20 @@ class GraphOutlook:
 
     def delete_task(self, item_id: str) -> None:
         self._call("DELETE", f"todo/lists/{self._list()}/tasks/{item_id}")
+
+
+def _weekday(value) -> int:
+    names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    return names.index(value) + 1 if isinstance(value, str) else int(value)
+
+
+def _utc(value: dict) -> datetime:
+    """A Graph dateTimeTimeZone as an aware UTC datetime."""
+    text = value["dateTime"].split(".")[0]
+    zone = value.get("timeZone") or "UTC"
+    moment = datetime.fromisoformat(text)
+    return (moment.replace(tzinfo=UTC) if zone.upper() in ("UTC", "Z") else
+            moment.replace(tzinfo=EWSTimeZone(zone))).astimezone(UTC)
 
 
 def _graph_time(moment: datetime) -> dict:

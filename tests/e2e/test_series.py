@@ -1,12 +1,12 @@
-"""Recurring series end to end through `sync_user` (mailboxes on EWS): a series both ends can hold as one is synced
-as one series, others as their occurrences inside the window; changes of shape and the upgrade from occurrence
-links converge without duplicates or loss. Checked on both ends with the real clients."""
+"""Recurring series end to end through `sync_user`, every scenario with mailboxes on EWS and again on Graph: a series
+both ends can hold as one is synced as one series, others as their occurrences inside the window; changes of shape
+and the upgrade from occurrence links converge without duplicates or loss. Checked on both ends with the real
+clients (tests/e2e/outlook.py)."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from exchangelib.items import SEND_TO_NONE
 from exchangelib.recurrence import DailyPattern, WeeklyPattern
 
 from sync import options as options_module
@@ -16,6 +16,12 @@ from tests.e2e.test_sync_user import last_run, sf_rows, sync
 pytestmark = pytest.mark.e2e
 
 BOTH = {"direction": "both", "conflict_behavior": "salesforce_wins", "propagate_deletions": False}
+
+
+@pytest.fixture
+def world(either_world):
+    """Each scenario once with mailboxes on EWS and once on Graph."""
+    return either_world
 
 
 def monday_at(hour: int, weeks: int = 1) -> datetime:
@@ -37,8 +43,13 @@ def singles(person) -> list[dict]:
     return [row for row in events(person) if not row["IsRecurrence"] and not row["RecurrenceActivityId"]]
 
 
-def calendar_items(person) -> list:
-    return list(person.mailbox.calendar.all().only("id", "subject", "type"))
+def calendar_items(person) -> list[dict]:
+    """Series masters and single events in Outlook: id, subject, kind (series or single)."""
+    return person.outlook.calendar_items()
+
+
+def entry_between(person, subject: str, start: datetime, end: datetime) -> dict:
+    return next(e for e in person.outlook.calendar_entries(start, end) if e["subject"] == subject)
 
 
 def nothing_written(person) -> bool:
@@ -60,7 +71,7 @@ def test_an_outlook_series_becomes_one_salesforce_recurring_event(world):
     # Salesforce generated the ten occurrences itself; nothing else was created on either side
     assert len(events(person, f"WHERE RecurrenceActivityId = '{series['Id']}' AND IsRecurrence = false")) == 10
     assert singles(person) == []
-    assert [(i.id, i.type) for i in calendar_items(person)] == [(master, "RecurringMaster")]
+    assert [(i["id"], i["kind"]) for i in calendar_items(person)] == [(master, "series")]
     assert RecordLink.objects.filter(user=person.sync_user, object="events").count() == 1
 
     assert sync(person) == 0 and nothing_written(person)
@@ -83,9 +94,8 @@ def test_a_salesforce_series_becomes_one_outlook_series(world):
 
     assert sync(person) == 0
     (item,) = calendar_items(person)
-    assert (item.subject, item.type) == ("Pipeline review", "RecurringMaster")
-    pattern = person.mailbox.calendar.get(id=item.id).recurrence.pattern
-    assert isinstance(pattern, WeeklyPattern) and pattern.interval == 2
+    assert (item["subject"], item["kind"]) == ("Pipeline review", "series")
+    assert person.outlook.series_interval(item["id"]) == 2
     shown = person.outlook.calendar_entries(start - timedelta(days=1), start + timedelta(weeks=9))
     assert [e["start"].astimezone(UTC) for e in shown] == [start + timedelta(weeks=2 * n) for n in range(5)]
     assert [row["Id"] for row in series_rows(person)] == [created["id"]]
@@ -112,7 +122,7 @@ def test_a_series_salesforce_cannot_hold_syncs_as_its_occurrences(world):
     # every occurrence inside the window (up to 90 days ahead) is one Salesforce event, none twice
     assert len(rows) == len(shown) >= 12 and {r["Subject"] for r in rows} == {"Gym"}
     assert len({r["StartDateTime"] for r in rows}) == len(rows)
-    assert [i.id for i in calendar_items(person)] == [endless]
+    assert [i["id"] for i in calendar_items(person)] == [endless]
     assert sync(person) == 0 and nothing_written(person)
 
 
@@ -126,10 +136,8 @@ def test_an_exception_added_in_outlook_converges_to_occurrences_and_back(world):
     assert [row["Subject"] for row in series_rows(person)] == ["Planning"] and singles(person) == []
 
     # one occurrence moved in Outlook: Salesforce cannot hold that as a series any more
-    second = next(e for e in person.mailbox.calendar.view(start=start + timedelta(days=6),
-                                                          end=start + timedelta(days=8)) if e.subject == "Planning")
-    second.start, second.end = second.start + timedelta(hours=3), second.end + timedelta(hours=3)
-    second.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_NONE)
+    second = entry_between(person, "Planning", start + timedelta(days=6), start + timedelta(days=8))
+    person.outlook.move_occurrence(second["id"], timedelta(hours=3))
     assert sync(person) == 0
     assert series_rows(person) == []  # the Salesforce series was replaced (although deletions do not propagate)
     starts = sorted(datetime.fromisoformat(r["StartDateTime"].replace("+0000", "+00:00")) for r in singles(person))
@@ -142,15 +150,52 @@ def test_an_exception_added_in_outlook_converges_to_occurrences_and_back(world):
     assert sync(person) == 0 and nothing_written(person)
 
     # the pattern edited in Outlook (which drops the exception): one series again, the six singles replaced
-    item = person.mailbox.calendar.get(id=master)
-    item.recurrence = item.recurrence.__class__(pattern=WeeklyPattern(interval=1, weekdays=[1]),
-                                                start=item.recurrence.boundary.start, number=4)
-    item.save(update_fields=["recurrence"], send_meeting_invitations=SEND_TO_NONE)
+    person.outlook.end_series_after(master, 4)
     assert sync(person) == 0
     assert len(series_rows(person)) == 1
     assert singles(person) == [] and len(events(person)) == 1 + 4
-    assert [(i.id, i.type) for i in calendar_items(person)] == [(master, "RecurringMaster")]
+    assert [(i["id"], i["kind"]) for i in calendar_items(person)] == [(master, "series")]
     assert sync(person) == 0 and nothing_written(person)
+
+
+def test_an_occurrence_cancelled_in_outlook_converges_to_occurrences(world):
+    """On Graph as Exchange Online does it: calendarView delta says nothing of the cancellation."""
+    person = world.person()
+    world.configure(person, events=BOTH)
+    if person.outlook.protocol == "graph":
+        person.outlook.hide_cancellations_from_delta()
+    start = monday_at(11)
+    person.outlook.create_series("Review", start, start + timedelta(hours=1), WeeklyPattern(interval=1, weekdays=[1]),
+                                 count=5)
+    assert sync(person) == 0
+    assert [row["Subject"] for row in series_rows(person)] == ["Review"] and singles(person) == []
+
+    third = entry_between(person, "Review", start + timedelta(days=13), start + timedelta(days=15))
+    person.outlook.delete_event(third["id"])
+    assert sync(person) == 0
+    assert series_rows(person) == []  # the Salesforce series was replaced by the four occurrences left
+    starts = sorted(datetime.fromisoformat(r["StartDateTime"].replace("+0000", "+00:00")) for r in singles(person))
+    assert starts == [start + timedelta(weeks=n) for n in (0, 1, 3, 4)]
+    assert len(events(person)) == 4
+    assert sync(person) == 0 and nothing_written(person)
+
+
+def test_attendee_responses_to_a_series_never_start_an_update_loop(graph_world):
+    """On Graph, a response changes the organizer's series (and every occurrence's version), nothing synced."""
+    person = graph_world.person()
+    graph_world.configure(person, events=BOTH)
+    start = monday_at(15)
+    master = person.outlook.create_series("Customer call", start, start + timedelta(minutes=30),
+                                          WeeklyPattern(interval=1, weekdays=[1]), count=4,
+                                          attendees=("buyer@example.com", "cfo@example.com"))
+    assert sync(person) == 0
+    assert [row["Subject"] for row in series_rows(person)] == ["Customer call"]
+    person.outlook.attendee_responds(master, "buyer@example.com", "accepted")
+    assert sync(person) == 0 and nothing_written(person)
+    person.outlook.attendee_responds(master, "cfo@example.com", "declined")
+    assert sync(person) == 0 and nothing_written(person)
+    assert sync(person) == 0 and nothing_written(person)
+    assert [row["Subject"] for row in series_rows(person)] == ["Customer call"]
 
 
 def test_upgrade_from_occurrence_links_converges_without_duplicates(world, monkeypatch):
@@ -199,10 +244,9 @@ def test_upgrade_from_occurrence_links_converges_without_duplicates(world, monke
     assert singles(person) == []
     # Outlook: the two series the user made plus one for the Salesforce series; the occurrence copies gone
     items = calendar_items(person)
-    assert sorted((i.subject, i.type) for i in items) == [
-        ("Outlook weekly", "RecurringMaster"), ("Salesforce weekly", "RecurringMaster"),
-        ("Shared daily", "RecurringMaster")]
-    assert {outlook_only, shared_outlook} <= {i.id for i in items}
+    assert sorted((i["subject"], i["kind"]) for i in items) == [
+        ("Outlook weekly", "series"), ("Salesforce weekly", "series"), ("Shared daily", "series")]
+    assert {outlook_only, shared_outlook} <= {i["id"] for i in items}
     assert {salesforce_only, shared_salesforce} <= {row["Id"] for row in series_rows(person)}
     assert len(user_made) == 4
     links = RecordLink.objects.filter(user=person.sync_user, object="events")
@@ -214,11 +258,8 @@ def test_upgrade_from_occurrence_links_converges_without_duplicates(world, monke
 
     # Later an occurrence of the upgraded Outlook series is moved: its occurrences (which still carry the stamps of
     # the copies the upgrade replaced) become Salesforce events again; none is lost, none is deleted in Outlook.
-    third = next(e for e in person.mailbox.calendar.view(start=start + timedelta(days=13),
-                                                         end=start + timedelta(days=15))
-                 if e.subject == "Outlook weekly")
-    third.start, third.end = third.start + timedelta(hours=1), third.end + timedelta(hours=1)
-    third.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_NONE)
+    third = entry_between(person, "Outlook weekly", start + timedelta(days=13), start + timedelta(days=15))
+    person.outlook.move_occurrence(third["id"], timedelta(hours=1))
     world.configure(person, events={**BOTH, "propagate_deletions": True})
     assert sync(person) == 0
     shown = [e for e in person.outlook.calendar_entries(start - timedelta(days=1), start + timedelta(weeks=6))
@@ -242,15 +283,15 @@ def test_a_salesforce_occurrence_edited_alone_is_never_lost(world):
         "RecurrenceStartDateTime": start.isoformat(),
         "RecurrenceEndDateOnly": (start + timedelta(days=3)).date().isoformat(), "RecurrenceTimeZoneSidKey": "GMT"})
     assert sync(person) == 0
-    assert [i.type for i in calendar_items(person)] == ["RecurringMaster"]
+    assert [i["kind"] for i in calendar_items(person)] == ["series"]
 
     children = events(person, f"WHERE RecurrenceActivityId = '{created['id']}' AND IsRecurrence = false "
                               "ORDER BY StartDateTime")
     person.salesforce.Event.update(children[1]["Id"], {"Subject": "Forecast (with finance)"})
     assert sync(person) == 0
     items = calendar_items(person)
-    assert sorted(i.subject for i in items) == ["Forecast", "Forecast", "Forecast", "Forecast (with finance)"]
-    assert {i.type for i in items} == {"Single"}
+    assert sorted(i["subject"] for i in items) == ["Forecast", "Forecast", "Forecast", "Forecast (with finance)"]
+    assert {i["kind"] for i in items} == {"single"}
     assert [row["Id"] for row in series_rows(person)] == [created["id"]]  # Salesforce keeps its series
     assert RecordLink.objects.filter(user=person.sync_user, object="events").count() == 4
     assert sync(person) == 0 and nothing_written(person)

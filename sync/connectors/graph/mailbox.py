@@ -21,8 +21,8 @@ class GraphMailbox(ContactsFolders, GraphTransport):
     """One Exchange Online mailbox through Microsoft Graph; hands out side connectors and counts Graph requests."""
 
     protocol = "graph"
-    # Graph's calendarView hands out occurrences; a series is never read or written as one item here.
-    supports_series = False
+    # A series master is read and written as one item (ObjectOptions.series_as_series; see graph.series).
+    supports_series = True
     reached_how = "through Microsoft Graph"
 
     def __init__(self, settings: GraphSettings, mailbox: str, *, calls: CallCounter | None = None,

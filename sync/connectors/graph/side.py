@@ -28,6 +28,7 @@ from sync.connectors.graph.items import (
     is_organized_meeting,
     query,
 )
+from sync.connectors.graph.series import GraphSeries, is_master
 from sync.connectors.graph.transport import BATCH_SIZE
 from sync.connectors.graph.watermark import Watermark
 from sync.connectors.graph.writes import GraphWrites
@@ -46,10 +47,10 @@ LIST_PAGE = 1000  # $top of plain list reads (stamps of a full read)
 TASK_LIST_PAGE = 200
 
 
-class GraphSide(GraphWrites, MailboxSide):
+class GraphSide(GraphSeries, GraphWrites, MailboxSide):
     """The engine's SideConnector for one mailbox and object through Graph (Side.OUTLOOK)."""
 
-    supports_series = False  # a series is synced as its occurrences inside the window
+    supports_series = True  # a series master can be read and written as one item (ObjectOptions.series_as_series)
     mailbox: GraphMailbox
 
     def __init__(self, mailbox: GraphMailbox, object_type: SyncObject, options: ObjectOptions, *,
@@ -65,6 +66,12 @@ class GraphSide(GraphWrites, MailboxSide):
         self._zones: dict[str, str | None] = {}  # events: their own start zone, kept by an all-day update
         self._task_index: dict[str, list[str]] | None = None  # tasks: Salesforce id → task ids (lookup)
         self._task_stamps: dict[str, str | None] = {}  # tasks read in this run with their linked resources: our stamp
+        # Series synced as series (ObjectOptions.series_as_series): a master Salesforce can hold as one recurring
+        # event is one record; the others are synced as their occurrences inside the window (see graph.series).
+        self.series_mode = options.series_as_series and object_type is SyncObject.EVENTS
+        self._whole: dict[str, Any] = {}  # masters judged in this run to be one record each: their series
+        self._occurrence_of: dict[str, str] = {}  # occurrences and exceptions read in this run: their master
+        self._master_versions: dict[str, str] = {}  # masters judged in this run: their changeKey
 
     @property
     def user(self) -> str:
@@ -127,6 +134,7 @@ class GraphSide(GraphWrites, MailboxSide):
             if not mark.task_list:
                 return self._full_read(first=False)
             self._list_id = mark.task_list
+        since = self._since_now()
         try:
             changed, removed, delta = self._delta(mark.delta)
         except SyncStateGone:
@@ -139,16 +147,22 @@ class GraphSide(GraphWrites, MailboxSide):
             # a new folder: read it in full; no folder at all needs a person (never re-created silently).
             self._folder_id = self._list_id = None
             return self._full_read(first=False)
+        if self.series_mode:
+            return self._series_changes(mark, changed, removed, delta, since)
         records = self._records(changed, removed)
         deleted = {i for i in removed if i not in records}
         for record_id in deleted:
             records.pop(record_id, None)
         return ChangeSet(Side.OUTLOOK, records, deleted, False, self._mark(delta))
 
-    def _mark(self, delta: str) -> str:
+    def _mark(self, delta: str, series: dict[str, list[str]] | None = None, whole: Collection[str] = (),
+              since: str | None = None, masters: Mapping[str, str] | None = None) -> str:
+        known = {**(masters or {}), **self._master_versions}
+        keep = set(series or {}) | set(whole)
         return Watermark(self.object_type, delta, self._folder_id if self.object_type is SyncObject.CONTACTS
                           else None, self._list_id if self.object_type is SyncObject.TASKS else None,
-                          self._window_key()).dump()
+                          self._window_key(), series or {}, sorted(whole), since,
+                          {k: v for k, v in sorted(known.items()) if k in keep}).dump()
 
     def _full_read(self, *, first: bool) -> ChangeSet:
         """Every item: a delta round from scratch (its deltaLink is the watermark), then the stamps in pages."""
@@ -156,6 +170,8 @@ class GraphSide(GraphWrites, MailboxSide):
             self._folder(create=first and self.create_folder)
         elif self.object_type is SyncObject.TASKS:
             self._task_list()
+        if self.series_mode:
+            return self._series_full_read()
         changed, _removed, delta = self._delta(None)
         if self.object_type is SyncObject.TASKS:
             items = changed
@@ -300,9 +316,10 @@ class GraphSide(GraphWrites, MailboxSide):
         return out
 
     def _record(self, item: Mapping[str, Any]) -> SideRecord | None:
-        if self.object_type is SyncObject.EVENTS and str(item.get("type", "")).lower() == "seriesmaster":
-            return None  # a series is synced as its occurrences inside the window
         record_id = str(item["id"])
+        master = self.object_type is SyncObject.EVENTS and is_master(item)
+        if master and record_id not in self._whole:
+            return None  # a series synced as its occurrences inside the window
         fields = mapping.FROM_GRAPH[self.object_type](item)
         etag = item.get("@odata.etag")
         if etag:
@@ -318,8 +335,14 @@ class GraphSide(GraphWrites, MailboxSide):
         if self.object_type is SyncObject.EVENTS and "originalStartTimeZone" in item:
             self._zones[record_id] = mapping.own_zone(item)
         version = item.get("changeKey") or etag
-        return SideRecord(record_id, str(version) if version else None, fields, self._in_scope(item, fields),
-                          self._stamp(item))
+        stamp = self._stamp(item)
+        if self.series_mode and item.get("seriesMasterId"):
+            # An occurrence's stamp is its master's (or names the copy made of it while its series was synced as
+            # occurrences, replaced since): it proves nothing, and the occurrence is matched by its keys.
+            self._occurrence_of[record_id] = str(item["seriesMasterId"])
+            stamp = None
+        record = SideRecord(record_id, str(version) if version else None, fields, self._in_scope(item, fields), stamp)
+        return self._series_record(record_id, item, record) if master else record
 
     def _stamp(self, item: Mapping[str, Any]) -> str | None:
         if self.object_type is SyncObject.TASKS:
@@ -356,12 +379,7 @@ class GraphSide(GraphWrites, MailboxSide):
             except NeedsAttention:
                 self._folder_id = None
                 self._no_folder = True  # no folder: whatever is found is out of scope
-        records = {}
-        for record_id, item in self._get(ids).items():
-            record = self._record(item)
-            if record is not None:
-                records[record_id] = record
-        return records
+        return self._records_of(self._get(ids))
 
     def lookup(self, request: LookupRequest) -> list[SideRecord]:
         """Items stamped with the request's Salesforce id (see `lookup_many`)."""
@@ -410,7 +428,7 @@ class GraphSide(GraphWrites, MailboxSide):
             if page.get("@odata.nextLink"):  # more than a page carry this stamp: follow them (rare)
                 for more in self.mailbox.pages(str(page["@odata.nextLink"]), operation, headers=headers):
                     items.extend(more.get("value", []))
-            out[stamp] = [record for record in map(self._record, items) if record is not None]
+            out[stamp] = list(self._records_of({str(item["id"]): item for item in items}).values())
         return out
 
     def _tasks_index(self) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sync.engine.records import SyncObject
@@ -14,8 +14,11 @@ class Watermark:
     """What `changes` returns as the watermark: the delta link plus what an incremental read needs.
 
     Stored as JSON: {"protocol": "graph", "v": 1, "object": ..., "delta": <@odata.deltaLink>, "folder": <contact
-    folder id>, "list": <To Do list id>, "window": [start, end]}. Anything else (unreadable, another object's,
-    another host's, an EWS sync state) means "read in full".
+    folder id>, "list": <To Do list id>, "window": [start, end]}; events synced with series as series add "series"
+    {master id: [its occurrence ids in the window]} (series synced as occurrences), "whole" [master ids that are
+    records themselves], "masters" {master id: its changeKey when last judged} and "since" (when this read began:
+    masters modified since with another changeKey are judged again). Anything else
+    (unreadable, another object's, another host's, an EWS sync state) means "read in full".
     """
 
     object_type: SyncObject
@@ -23,6 +26,10 @@ class Watermark:
     folder: str | None = None
     task_list: str | None = None
     window: list[str] | None = None
+    series: dict[str, list[str]] = field(default_factory=dict)
+    whole: list[str] = field(default_factory=list)
+    since: str | None = None
+    masters: dict[str, str] = field(default_factory=dict)
 
     def dump(self) -> str:
         data: dict[str, Any] = {"protocol": "graph", "v": 1, "object": self.object_type.value, "delta": self.delta}
@@ -32,6 +39,14 @@ class Watermark:
             data["list"] = self.task_list
         if self.window is not None:
             data["window"] = self.window
+        if self.series:
+            data["series"] = self.series
+        if self.whole:
+            data["whole"] = self.whole
+        if self.since:
+            data["since"] = self.since
+        if self.masters:
+            data["masters"] = self.masters
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -45,6 +60,9 @@ class Watermark:
                 return None
             if not data["delta"].startswith(root + "/"):
                 return None  # another Graph endpoint (configuration changed): its token means nothing here
-            return cls(object_type, data["delta"], data.get("folder"), data.get("list"), data.get("window"))
+            series = {str(k): [str(i) for i in v] for k, v in (data.get("series") or {}).items()}
+            return cls(object_type, data["delta"], data.get("folder"), data.get("list"), data.get("window"), series,
+                       [str(i) for i in data.get("whole") or ()], data.get("since"),
+                       {str(k): str(v) for k, v in (data.get("masters") or {}).items()})
         except (ValueError, TypeError, AttributeError):
             return None

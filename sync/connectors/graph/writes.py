@@ -42,7 +42,8 @@ class GraphWrites:
             path = f"{self.user}/todo/lists/{quote(self._task_list(), safe='=-_')}/tasks"
         batch = []
         for request in requests_:
-            body = mapping.to_graph(self.object_type, request.fields, time_zone=graph_zone(self.mailbox.time_zone))
+            body = _series_zone(mapping.to_graph(self.object_type, request.fields,
+                                                 time_zone=graph_zone(self.mailbox.time_zone)))
             if request.salesforce_id_stamp:
                 if self.object_type is SyncObject.TASKS:
                     body["linkedResources"] = [linked_resource(request.salesforce_id_stamp)]
@@ -82,9 +83,9 @@ class GraphWrites:
                 slots.append(None)
                 continue
             if request.fields is not None:
-                body = mapping.to_graph(self.object_type, request.fields, self._current.get(request.record_id),
-                                        time_zone=self._zones.get(request.record_id)
-                                        or graph_zone(self.mailbox.time_zone))
+                body = _series_zone(mapping.to_graph(
+                    self.object_type, request.fields, self._current.get(request.record_id),
+                    time_zone=self._zones.get(request.record_id) or graph_zone(self.mailbox.time_zone)))
             if request.salesforce_id_stamp and self.object_type is not SyncObject.TASKS:
                 body.setdefault("singleValueExtendedProperties", []).append(
                     {"id": SALESFORCE_ID_PROPERTY, "value": request.salesforce_id_stamp})
@@ -244,6 +245,14 @@ def graph_zone(name: str) -> str:
         return "UTC"
     windows = IANA_TO_MS_TIMEZONE_MAP.get(name)
     return windows[0] if windows else name
+
+
+def _series_zone(body: dict[str, Any]) -> dict[str, Any]:
+    """A series' zone by the name Graph takes (see `graph_zone`)."""
+    span = (body.get("recurrence") or {}).get("range")
+    if span and span.get("recurrenceTimeZone") not in (None, "", "UTC"):
+        span["recurrenceTimeZone"] = graph_zone(span["recurrenceTimeZone"])
+    return body
 
 
 def _moved_on(body: dict[str, Any] | None, answer: Answer) -> bool:
