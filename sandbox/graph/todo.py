@@ -7,6 +7,12 @@ due date, open again; the last occurrence completes the task itself. This is Exc
 UpdateItem (Task) reference), which To Do tasks follow: Graph's outlookTask "complete" answered with "the completed
 task in the series, and the next task in the series", and clients of the To Do API see the completed task keep its
 id with the next due date and its status reset (thobach/MMM-MicrosoftToDo#51, RogerSelwyn/MS365-ToDo#62).
+
+Other reports describe the opposite: the task written stays as it was completed and the next occurrence arrives as a
+NEW task (a new id) with the same recurrence (microsoftgraph/microsoft-graph-docs#5424 for Outlook tasks). A mailbox
+asks for that behaviour with the quirk `todo_completion_creates_next_task` (POST /_sandbox/mailboxes/{upn}/quirks),
+so that the sync is tested against both: the completed task keeps its id and loses its recurrence, and the next
+occurrence is a copy (linked resources and extensions included, as To Do copies them) due on the next date, open.
 """
 
 import copy
@@ -32,6 +38,7 @@ from sandbox.graph.odata import Query, parse_datetime
 from sandbox.graph.recurrence import normalize, occurrence_dates
 from sandbox.graph.store import now_iso
 
+NEXT_AS_NEW_TASK = "todo_completion_creates_next_task"  # the quirk described in the module docstring
 STATUS = ("notStarted", "inProgress", "completed", "waitingOnOthers", "deferred")
 IMPORTANCE = ("low", "normal", "high")
 WRITABLE = {"title", "body", "importance", "status", "isReminderOn", "reminderDateTime", "dueDateTime",
@@ -250,6 +257,30 @@ def _regenerate(store, mb: dict, rec: dict) -> dict | None:
     return done
 
 
+def _regenerate_as_new_task(store, mb: dict, rec: dict) -> dict | None:
+    """After `rec`, a recurring task, was completed, under the quirk NEXT_AS_NEW_TASK: `rec` stays completed without
+    its recurrence and the next occurrence is created as a new task with it. Returns that task, or None for the last
+    occurrence (whose task simply stays completed)."""
+    p = rec["props"]
+    due = _due_date(p) or datetime.now(UTC).date()
+    nxt = _next_occurrence(p, due)
+    if nxt is None:
+        return None
+    following = {k: copy.deepcopy(v) for k, v in p.items() if k != "completedDateTime"}
+    following["status"] = "notStarted"
+    days = (nxt - due).days
+    if following.get("dueDateTime"):
+        _shift(following, "dueDateTime", days)
+    else:
+        following["dueDateTime"] = {"utc": f"{nxt.isoformat()}T00:00:00Z", "tz": "UTC"}
+    _shift(following, "startDateTime", days)
+    _shift(following, "reminderDateTime", days)
+    p.pop("recurrence", None)
+    return store.new_record(mb, "tasks", "T", following, list=rec["list"],
+                            links=[{**copy.deepcopy(x), "id": str(uuid.uuid4())} for x in rec["links"]],
+                            extensions=copy.deepcopy(rec["extensions"]))
+
+
 def list_tasks(ctx, list_id):
     q = Query(ctx.args, LIST_OPTIONS, "todoTask", PROPERTIES)
     get_list(ctx.mb, list_id)
@@ -286,7 +317,10 @@ def update_task(ctx, list_id, task_id):
     was_completed = rec["props"].get("status") == "completed"
     _apply(rec, body)
     if rec["props"].get("recurrence") and rec["props"].get("status") == "completed" and not was_completed:
-        _regenerate(ctx.store, ctx.mb, rec)  # the answer is the task as it now is: the next occurrence
+        if ctx.mb.get("quirks", {}).get(NEXT_AS_NEW_TASK):
+            _regenerate_as_new_task(ctx.store, ctx.mb, rec)  # the answer is the completed task
+        else:
+            _regenerate(ctx.store, ctx.mb, rec)  # the answer is the task as it now is: the next occurrence
     ctx.store.changed(ctx.mb, rec)
     return 200, {"@odata.context": ctx.context(f"todo/lists('{list_id}')/tasks/$entity"), **task_json(rec)}
 
