@@ -22,7 +22,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class DataSettingInline(ReadOnlyInline):
     model = DataSetting
-    fields = ("object", "direction", "conflict_behavior", "folder", "propagate_deletions", "merge_fields")
+    fields = ("object", "direction", "conflict_behavior", "folder", "propagate_deletions", "merge_fields",
+              "update_organized_meetings")
 
 
 class DataSetInline(ReadOnlyInline):

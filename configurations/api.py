@@ -97,6 +97,13 @@ class EventsSettingSerializer(StrictSerializer):
         help_text="Relate each event written to Salesforce to the contact (or the one lead) among its attendees. "
         "Only outlook_to_salesforce and both write events to Salesforce: with salesforce_to_outlook, true is refused.",
     )
+    update_organized_meetings = BooleanField(
+        required=False,
+        help_text="Write Salesforce's changes to meetings the user organizes (events with attendees) to Outlook. "
+        "Updating a meeting you organize sends the attendees an update from Exchange, so it is off by default: off, "
+        "such a meeting is left as it is and each run says so for it. Only salesforce_to_outlook and both write "
+        "events to Outlook: with outlook_to_salesforce, true is refused.",
+    )
     excluded_addresses = _excluded()
     merge_fields = _merge_fields()
 

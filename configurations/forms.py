@@ -73,7 +73,8 @@ TYPE_LABELS = {
 _SETTING_TEXT = ("folder", "event_category")
 _FLAGS = {
     SyncObject.CONTACTS: ("propagate_deletions", "merge_fields"),
-    SyncObject.EVENTS: ("sync_private_events", "auto_relate", "propagate_deletions", "merge_fields"),
+    SyncObject.EVENTS: ("sync_private_events", "auto_relate", "update_organized_meetings", "propagate_deletions",
+                        "merge_fields"),
     SyncObject.TASKS: ("propagate_deletions", "merge_fields"),
 }
 _DAYS = {
@@ -231,6 +232,11 @@ class ObjectForm:
     @property
     def shows_auto_relate(self) -> bool:
         return self.object == SyncObject.EVENTS and option_applies(self.object, self.direction, "auto_relate")
+
+    @property
+    def shows_update_organized_meetings(self) -> bool:
+        return self.object == SyncObject.EVENTS and option_applies(self.object, self.direction,
+                                                                   "update_organized_meetings")
 
     @property
     def shows_merge_fields(self) -> bool:

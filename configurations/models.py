@@ -89,6 +89,9 @@ class DataSetting(models.Model):
     event_scope = models.CharField(max_length=16, choices=EventScope.choices, default=EventScope.ALL)
     event_category = models.CharField(max_length=255, blank=True, default="")
     auto_relate = models.BooleanField(default=False)
+    # Events written to Outlook: a change from Salesforce to a meeting the mailbox organizes (one with attendees) is
+    # written, which makes Exchange send the attendees an update; off, such meetings are left as they are.
+    update_organized_meetings = models.BooleanField(default=False)
     # All objects.
     propagate_deletions = models.BooleanField(default=True)
     # Both ways only: a record changed on both sides is merged field by field (sync.engine.merge); the conflict
@@ -165,6 +168,7 @@ SETTING_FIELDS = {
         "event_category",
         "propagate_deletions",
         "auto_relate",
+        "update_organized_meetings",
         "excluded_addresses",
         "merge_fields",
     ),

@@ -48,8 +48,10 @@ ALLOWED_DIRECTIONS = {
 # sync.runner's auto-relate), with the value that changes nothing. Elsewhere the form hides them and the rules
 # refuse any other value, so that no saved option looks as if it did something. A direction of ``none`` syncs nothing
 # and keeps its options as they are, for when the object syncs again.
-OPTION_DEFAULTS = {"auto_relate": False, "propagate_deletions": True, "merge_fields": False}
+OPTION_DEFAULTS = {"auto_relate": False, "propagate_deletions": True, "merge_fields": False,
+                   "update_organized_meetings": False}
 _WRITES_TO_SALESFORCE = (Direction.OUTLOOK_TO_SALESFORCE, Direction.BOTH)
+_WRITES_TO_OUTLOOK = (Direction.SALESFORCE_TO_OUTLOOK, Direction.BOTH)
 MAX_RECORD_LIMIT = 1_000_000
 MAX_EXCLUDED_ADDRESSES = 1000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -118,9 +120,13 @@ def option_applies(sync_object: str, direction: str, option: str) -> bool:
     it. propagate_deletions is a choice only in ``both``, and for events from Outlook to Salesforce: one way from
     Salesforce, a Salesforce deletion always deletes the Outlook copy, and so does an Outlook task deletion one way
     from Outlook. merge_fields merges a record changed on both sides, which only ``both`` sees.
+    update_organized_meetings decides how Salesforce's changes are written to Outlook, so it needs a direction that
+    writes to Outlook.
     """
     if option == "merge_fields":
         return direction == Direction.BOTH
+    if option == "update_organized_meetings":
+        return direction in _WRITES_TO_OUTLOOK
     if option == "auto_relate":
         return direction in _WRITES_TO_SALESFORCE
     if option == "propagate_deletions":
@@ -135,6 +141,9 @@ def _pointless_option_message(sync_object: str, direction: str, option: str) -> 
     if option == "merge_fields":
         return (f"Merging fields does nothing with {label}: only both ways can see a record changed on both sides. "
                 "Set merge_fields to false, or choose both ways.")
+    if option == "update_organized_meetings":
+        return (f"Updating meetings the user organizes does nothing with {label}: the sync never writes events to "
+                "Outlook then. Set update_organized_meetings to false, or choose Salesforce to Outlook or Both ways.")
     if option == "auto_relate":
         return (f"Relating events to attendees does nothing with {label}: it relates the events written to "
                 "Salesforce, so it needs Outlook to Salesforce or Both ways. Set auto_relate to false, or choose one "
@@ -197,7 +206,8 @@ def validate_data_setting(sync_object: str, values: dict) -> Errors:
         elif isinstance(category, str) and category:
             for message in text_errors(category, "category"):
                 _add(errors, "event_category", message)
-    for flag in ("sync_private_events", "propagate_deletions", "auto_relate", "merge_fields"):
+    for flag in ("sync_private_events", "propagate_deletions", "auto_relate", "merge_fields",
+                 "update_organized_meetings"):
         if flag in values and not isinstance(values[flag], bool):
             _add(errors, flag, "Enter true or false.")
         elif (

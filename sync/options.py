@@ -44,15 +44,22 @@ def object_options(data_setting: DataSetting, data_set: DataSet, user: SyncUser,
         window_end=window_end.replace(microsecond=0).isoformat() if window_end else None,
         record_limit=data_set.record_limit,
         auto_relate=data_setting.auto_relate,
+        update_organized_meetings=data_setting.update_organized_meetings and data_setting.direction in (
+            Direction.SALESFORCE_TO_OUTLOOK, Direction.BOTH),
         series_as_series=mailbox_class(route or mailbox_route(user)).supports_series,
     )
 
 
 def scope_fingerprint(data_setting: DataSetting, options: ObjectOptions) -> str:
-    """A hash of everything that decides what syncs and how; the event/task windows make it change daily."""
+    """A hash of everything that decides what syncs and how; the event/task windows make it change daily.
+
+    Whether organized meetings are updated is left out: it decides how a write is sent, not which records sync, so
+    turning it on or off (or adding it) never forces a full sync."""
+    described_options = dataclasses.asdict(options)
+    described_options.pop("update_organized_meetings", None)
     described = {
         "direction": data_setting.direction, "conflict_behavior": data_setting.conflict_behavior,
-        "propagate_deletions": data_setting.propagate_deletions, "options": dataclasses.asdict(options),
+        "propagate_deletions": data_setting.propagate_deletions, "options": described_options,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -4,8 +4,13 @@ notification subscriptions (/_sandbox/ews/subscriptions)."""
 import json
 from urllib.parse import parse_qs
 
-from sandbox.exchange.fields import text_of
+from sandbox.exchange.fields import leaf, text_of
 from sandbox.exchange.items import materialize
+from sandbox.exchange.soap import child
+from sandbox.exchange.store import now_iso
+
+# the answers an attendee gives (t:ResponseTypeType, less the organizer's and the unanswered ones)
+RESPONSE_TYPES = {"Accept", "Tentative", "Decline"}
 
 FAULT_KEYS = {"operation", "status", "error_code", "latency_ms", "count", "back_off_ms"}
 
@@ -61,6 +66,8 @@ def handle_control(emu, environ):
         else:
             emu.reset()
         return _json(200, {"status": "reset"})
+    if parts[:1] == ["mailboxes"] and len(parts) == 3 and parts[2] == "response":
+        return _attendee_response(emu, method, parts[1], body)
     if parts[:1] == ["mailboxes"]:
         return _mailboxes(emu, method, parts[1:])
     if parts[:2] == ["ews", "subscriptions"]:
@@ -114,7 +121,8 @@ def _mailboxes(emu, method, rest):
                 for item in store.folder_items(mb, f["id"]):
                     props, _ = materialize(mb, item)
                     items.append({"id": item["id"], "type": item["kind"], "subject": text_of(props.get("Subject")),
-                                  "change_key": props["ItemId"].get("ChangeKey")})
+                                  "change_key": props["ItemId"].get("ChangeKey"),
+                                  "meeting_sends": list(item.get("meeting_sends", ()))})
                 folders.append({"id": f["id"], "name": f["name"], "class": f["class"],
                                 "distinguished": f["distinguished"], "parent": f["parent"], "items": items})
             return _json(200, {"mailbox": mb["email"], "display_name": mb["display_name"], "folders": folders})
@@ -128,6 +136,47 @@ def _mailboxes(emu, method, rest):
             store.flush()
             return _json(200, {"deleted": rest[2]})
     return _json(404, {"error": "unknown control endpoint"})
+
+
+def _attendee_response(emu, method, email, body):
+    """POST {"item_id", "attendee", "response"} (the item id in the body: an EWS id may hold a "/"): an attendee
+    answers a meeting this mailbox organizes (Accept, Tentative or Decline). As Exchange, the
+    response is recorded on the organizer's copy (the attendee's ResponseType and LastResponseTime), which gets a new
+    ChangeKey and a ModifiedEvent, nothing else."""
+    if method != "POST":
+        return _json(405, {"error": "POST an attendee's response"})
+    store = emu.store
+    address = str(body.get("attendee", "")).strip().lower()
+    response = str(body.get("response", "Accept"))
+    if response not in RESPONSE_TYPES:
+        return _json(400, {"error": f"response must be one of {', '.join(sorted(RESPONSE_TYPES))}"})
+    with store.lock:
+        mb = store.mailbox(email)
+        item = (mb or {}).get("items", {}).get(str(body.get("item_id", "")))
+        if item is None or item["kind"] != "CalendarItem":
+            return _json(404, {"error": "no such calendar item"})
+        attendee = None
+        for name in ("RequiredAttendees", "OptionalAttendees", "Resources"):
+            container = item["fields"].get(name)
+            for el in (container if container is not None else []):
+                mail = child(child(el, "Mailbox"), "EmailAddress") if child(el, "Mailbox") is not None else None
+                if mail is not None and (mail.text or "").strip().lower() == address:
+                    attendee = el
+        if attendee is None:
+            return _json(404, {"error": "no such attendee"})
+        for name in ("ResponseType", "LastResponseTime"):
+            old = child(attendee, name)
+            if old is not None:
+                attendee.remove(old)
+        mailbox_el = child(attendee, "Mailbox")
+        mailbox_el.addnext(leaf("ResponseType", response))
+        mailbox_el.getnext().addnext(leaf("LastResponseTime", now_iso()))
+        item["change"] = store.next_change()
+        item["content_change"] = item["change"]
+        item["modified"] = now_iso()
+        store.item_modified(mb, item)
+        store.flush()
+        return _json(200, {"attendee": address, "response": response})
 
 
 SUBSCRIPTION_SETTINGS = {"streaming_expiry_seconds": float, "heartbeat_seconds": float, "queue_limit": int,

@@ -322,6 +322,10 @@ def update_item(ctx, req, msgs):
                 item["content_change"] = new_change  # a read-flag-only change syncs as ReadFlagChange
             item["modified"] = now
             item["updates"] += 1
+            if item["kind"] == "CalendarItem":
+                # Meeting messages are not delivered (strict.py refuses them to this sandbox's mailboxes); what an
+                # update asked to send is kept, per item, for the control API (GET /_sandbox/mailboxes/{email}).
+                item.setdefault("meeting_sends", []).append(req.get("SendMeetingInvitationsOrCancellations"))
             ctx.store.item_modified(mb, item)
             rm = success_message(msgs, "UpdateItem")
             if one_off is not None:

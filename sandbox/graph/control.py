@@ -181,7 +181,8 @@ def _mailboxes(emu, method, rest, body):
                                                   for c in mb["contacts"].values() if c["folder"] == f["id"]]}
                                     for f in mb["contact_folders"].values()],
                 "events": [{"id": e["id"], "subject": e["props"].get("subject"),
-                            "recurring": bool(e["props"].get("recurrence"))} for e in mb["events"].values()],
+                            "recurring": bool(e["props"].get("recurrence")),
+                            "updates_sent": e.get("updates_sent", 0)} for e in mb["events"].values()],
                 "other_items": [{"id": i["id"], "itemClass": i["props"]["itemClass"], "folder_id": i["folder"],
                                  "subject": i["props"]["subject"]} for i in mb.get("other_items", {}).values()],
                 "todo_lists": [{"id": tl["id"], "displayName": tl["props"]["displayName"],

@@ -372,6 +372,7 @@ def update_event(ctx, event_id):
         if ext is not None:
             write_extended(rec, ext)
         rec["props_version"] = rec.get("props_version", 1) + 1
+        _notify_attendees(rec, props)
         ctx.store.changed(ctx.mb, rec)
     else:
         inst = instance(ctx.mb, rec, day)
@@ -383,9 +384,18 @@ def update_event(ctx, event_id):
         if ext is not None:  # as Exchange: the occurrence becomes an exception with its own properties
             exc.setdefault("ext", {})
             write_extended(exc, ext)
+        _notify_attendees(rec, props)
         ctx.store.changed(ctx.mb, rec)
     obj, _ = event_json(ctx, rec, day)
     return 200, {"@odata.context": ctx.context("events/$entity"), **obj}
+
+
+def _notify_attendees(rec: dict, props: dict) -> None:
+    """Graph sends the attendees an update when the organizer's copy of a meeting changes (it has no "send to
+    none"); only an extended property written is no change they see. Nothing is delivered: the update is counted on
+    the event, for the control API (GET /_sandbox/mailboxes/{upn})."""
+    if props and rec["props"].get("isOrganizer", True) and rec["props"].get("attendees"):
+        rec["updates_sent"] = rec.get("updates_sent", 0) + 1
 
 
 def delete_event(ctx, event_id):

@@ -337,6 +337,9 @@ class ObjectOptions:
     window_end: str | None = None
     record_limit: int | None = None
     auto_relate: bool = False
+    # Events: Salesforce's changes to a meeting this mailbox organizes (with attendees) are written, and Exchange
+    # sends the attendees an update; when False such meetings are left alone (`meeting_not_updated`).
+    update_organized_meetings: bool = False
     # Events: a recurring series is one record (written to the other end as a series) where both ends can hold it
     # as one; otherwise, and always when False, a series syncs as its occurrences inside the window. Set by
     # sync.options.object_options from the mailbox connector's `supports_series` (EWS and Graph: yes).

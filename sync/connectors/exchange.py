@@ -183,3 +183,10 @@ def counting(counter: CallCounter) -> Iterator[None]:
 def current_counter() -> CallCounter | None:
     """The counter of the mailbox call running in this thread, if any."""
     return getattr(_LOCAL, "counter", None)
+
+
+# Said on the run, per meeting, when `ObjectOptions.update_organized_meetings` is off (both mailbox connectors).
+MEETING_NOT_UPDATED = (
+    "This meeting is organized by the user and has attendees, so Salesforce's change was not written to Outlook: "
+    "updating it would send the attendees an update from Exchange. To write such changes, turn on 'Update meetings "
+    "the user organizes' in the configuration's events settings; otherwise change the meeting in Outlook.")

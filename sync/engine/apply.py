@@ -146,8 +146,9 @@ CHANGED_DURING_SYNC = "CHANGED_DURING_SYNC"  # a conditional write refused: the 
 
 # Per-record outcomes that are the product's policy rather than a failure: recorded on the run, never an error
 # state. An Outlook item stamped with a Salesforce id an incremental run does not know waits for the next full
-# sync (`stamp_unresolved`); Graph cannot change or delete a meeting the mailbox organizes without e-mailing its
-# attendees (`meeting_not_updated`, `meeting_not_deleted`); a record a user edited while the sync wrote it is
+# sync (`stamp_unresolved`); a meeting the mailbox organizes is not changed unless the admin allows Exchange to send
+# its attendees an update (`meeting_not_updated`), and Graph cannot delete one without e-mailing them
+# (`meeting_not_deleted`); a record a user edited while the sync wrote it is
 # decided again by the next run (`CHANGED_DURING_SYNC`: the edit is kept, nobody has anything to do); a text longer
 # than both ends hold was written cut (`VALUE_TRUNCATED`: the note says which and how to choose the cut).
 INFORMATIONAL_CODES = frozenset({"stamp_unresolved", "meeting_not_updated", "meeting_not_deleted",

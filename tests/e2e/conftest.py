@@ -73,7 +73,8 @@ class World:
             sync_user.refresh_from_db()
             outlook = GraphOutlook(self.sandbox.graph_url, self.graph_app, email, str(self.sandbox.ca_path))
         else:
-            outlook = EwsOutlook(mailbox)
+            outlook = EwsOutlook(mailbox, f"{self.sandbox.exchange_url}/_sandbox/mailboxes/{email}",
+                                 str(self.sandbox.ca_path))
         return Person(sync_user, email, self._salesforce(email), mailbox, outlook)
 
     def _salesforce(self, username: str) -> Salesforce:

@@ -29,8 +29,12 @@ FOLDER = "Salesforce_Sync"
 class EwsOutlook:
     protocol = "ews"
 
-    def __init__(self, account: Account):
+    def __init__(self, account: Account, control: str | None = None, verify: str | None = None):
         self.account = account
+        self.control = control  # the EWS emulator's control API for this mailbox (/_sandbox/mailboxes/{email})
+        self.http = requests.Session()
+        self.http.verify = verify if verify is not None else True
+        self.http.trust_env = False
 
     # ---- contacts ----
     def _folder(self, create: bool = False):
@@ -79,7 +83,7 @@ class EwsOutlook:
         return item.id
 
     def create_series(self, subject: str, start: datetime, end: datetime, pattern, *, until=None,
-                      count: int | None = None, tz: str = "UTC") -> str:
+                      count: int | None = None, tz: str = "UTC", attendees: tuple[str, ...] = ()) -> str:
         """A recurring series: `pattern` an exchangelib pattern; no `until` and no `count`: no end."""
         zone = EWSTimeZone(tz)
         first = EWSDateTime.from_datetime(start).astimezone(zone)
@@ -88,9 +92,25 @@ class EwsOutlook:
         item = CalendarItem(
             account=self.account, folder=self.account.calendar, subject=subject,
             start=first, end=EWSDateTime.from_datetime(end).astimezone(zone),
-            recurrence=Recurrence(pattern=pattern, start=EWSDate(first.year, first.month, first.day), **boundary))
+            recurrence=Recurrence(pattern=pattern, start=EWSDate(first.year, first.month, first.day), **boundary),
+            required_attendees=[Attendee(mailbox=Mailbox(email_address=a), response_type="Unknown")
+                                for a in attendees] or None)
         item.save()
         return item.id
+
+    def attendee_responds(self, item_id: str, attendee: str, response: str = "accepted") -> None:
+        """An attendee answers a meeting this mailbox organizes (the emulator records it on the organizer's copy);
+        `response` in Graph's words (accepted, tentativelyAccepted, declined)."""
+        answer = self.http.post(f"{self.control}/response", json={
+            "item_id": item_id, "attendee": attendee, "response": _EWS_RESPONSES[response]})
+        assert answer.status_code == 200, answer.text
+
+    def meeting_updates_sent(self, item_id: str) -> list[str]:
+        """What each UpdateItem of this calendar item asked Exchange to send (SendMeetingInvitationsOrCancellations
+        values, oldest first), as the emulator recorded them."""
+        answer = self.http.get(self.control)
+        assert answer.status_code == 200, answer.text
+        return next(i["meeting_sends"] for f in answer.json()["folders"] for i in f["items"] if i["id"] == item_id)
 
     def calendar_entries(self, start: datetime, end: datetime) -> list[dict]:
         """What Outlook's calendar shows between two moments: singles, occurrences and exceptions."""
@@ -150,6 +170,9 @@ class EwsOutlook:
 
     def delete_task(self, item_id: str) -> None:
         self.account.tasks.get(id=item_id).delete()
+
+
+_EWS_RESPONSES = {"accepted": "Accept", "tentativelyAccepted": "Tentative", "declined": "Decline"}
 
 
 def _status_key(status: str | None) -> str:
@@ -269,6 +292,12 @@ class GraphOutlook:
         answer = self.http.post(f"{self.control}/events/{event_id}/response",
                                 json={"attendee": attendee, "response": response})
         assert answer.status_code == 200, answer.text
+
+    def meeting_updates_sent(self, event_id: str) -> int:
+        """How many updates Graph sent the attendees of this meeting (the emulator counts them; none delivered)."""
+        answer = self.http.get(self.control)
+        assert answer.status_code == 200, answer.text
+        return next(e["updates_sent"] for e in answer.json()["events"] if e["id"] == event_id)
 
     def calendar_entries(self, start: datetime, end: datetime) -> list[dict]:
         """What Outlook's calendar shows between two moments: singles, occurrences and exceptions."""

@@ -20,7 +20,7 @@ from exchangelib.errors import (
 from exchangelib.fields import FieldPath
 from exchangelib.folders import Calendar, Contacts, FolderCollection, Tasks
 from exchangelib.folders.base import BaseFolder
-from exchangelib.items import AUTO_RESOLVE, HARD_DELETE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE
+from exchangelib.items import HARD_DELETE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE
 from exchangelib.restriction import Restriction
 from exchangelib.services import FindItem, SyncFolderItems
 
@@ -33,16 +33,21 @@ from sync.connectors.ews.errors import (
     _CreateItem,
     _DeleteItem,
     _GetItem,
-    _UpdateItem,
     classify,
     item_error,
 )
+from sync.connectors.ews.meetings import OrganizedMeetings
 from sync.connectors.ews.properties import SALESFORCE_ID_FIELD
 from sync.connectors.ews.recurrence import SERIES_FIELDS
 from sync.connectors.ews.series import SeriesReads
 from sync.connectors.ews.watermark import Watermark
 from sync.connectors.ews.zones import AllDayZones
-from sync.connectors.exchange import MailboxSide, event_in_window, event_kept_by_options, is_excluded
+from sync.connectors.exchange import (
+    MailboxSide,
+    event_in_window,
+    event_kept_by_options,
+    is_excluded,
+)
 from sync.engine.apply import CreateRequest, LookupRequest, UpdateRequest, WriteError, WriteResult
 from sync.engine.records import ChangeSet, Side, SideRecord, SyncObject
 from sync.mappings import exchange as mapping
@@ -67,7 +72,7 @@ _SYNC_FIELDS: dict[SyncObject, tuple[str, ...]] = {
 }
 
 
-class EwsSide(SeriesReads, AllDayZones, MailboxSide):
+class EwsSide(SeriesReads, AllDayZones, OrganizedMeetings, MailboxSide):
     """The engine's SideConnector for one mailbox and object (Side.OUTLOOK)."""
 
     supports_series = True  # a recurring master can be read and written as one item (ObjectOptions.series_as_series)
@@ -416,8 +421,13 @@ class EwsSide(SeriesReads, AllDayZones, MailboxSide):
         if not requests_:
             return []
         self._read_zones(requests_)  # all-day events: the zone each was made in, kept
+        meetings = self._organized_meetings([r.record_id for r in requests_ if r.fields is not None])
         changes = []
         for request in requests_:
+            if request.record_id in meetings and request.fields is not None \
+                    and not self.options.update_organized_meetings:
+                changes.append((None, []))  # left alone and said so (see sync.connectors.ews.meetings)
+                continue
             kwargs: dict[str, Any] = {}
             names: list[str] = []
             if request.fields is not None:
@@ -432,18 +442,7 @@ class EwsSide(SeriesReads, AllDayZones, MailboxSide):
             item = self.model(account=self.account, id=request.record_id,
                               changekey=self._versions.get(request.record_id), **kwargs)
             changes.append((item, names))
-        results: list[Any] = []
-        with self.mailbox.ews():
-            for start in range(0, len(changes), WRITE_BATCH):
-                chunk = changes[start:start + WRITE_BATCH]
-                todo = [(item, names) for item, names in chunk if names]
-                got = iter(_UpdateItem(account=self.account, chunk_size=WRITE_BATCH).call(
-                    items=todo, conflict_resolution=AUTO_RESOLVE, message_disposition=SAVE_ONLY,
-                    send_meeting_invitations_or_cancellations=SEND_TO_NONE, suppress_read_receipts=True)
-                    if todo else [])
-                for item, names in chunk:
-                    results.append(next(got) if names else (item.id, item.changekey))
-        return self._write_results(results, [r.record_id for r in requests_])
+        return self._write_results(self._send_updates(changes, meetings), [r.record_id for r in requests_])
 
     def delete(self, record_ids: Sequence[str]) -> list[WriteResult]:
         if not record_ids:
@@ -466,6 +465,9 @@ class EwsSide(SeriesReads, AllDayZones, MailboxSide):
     def _write_results(self, results: list[Any], ids: list[str | None]) -> list[WriteResult]:
         out = []
         for requested, result in zip(ids, results, strict=True):
+            if isinstance(result, WriteError):  # decided here, not by Exchange
+                out.append(WriteResult(error=result))
+                continue
             if isinstance(result, BaseException):
                 out.append(self._failure(result))
                 continue

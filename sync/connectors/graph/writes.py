@@ -1,5 +1,6 @@
 """The Graph side's writes: creates, updates and deletes in $batch requests, with the stamps, If-Match versions,
-and meetings this mailbox organizes left alone (Graph would e-mail their attendees)."""
+and meetings this mailbox organizes left alone (Graph would e-mail their attendees) unless the data setting allows
+updating them (`update_organized_meetings`: the PATCH is sent, and Exchange sends the attendees an update)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP
 
 from sync.connectors.base import TransientError
+from sync.connectors.exchange import MEETING_NOT_UPDATED
 from sync.connectors.graph.errors import GONE_OCCURRENCE, classify, error_of, item_error, mailbox_error, retry_after
 from sync.connectors.graph.items import (
     SALESFORCE_ID_PROPERTY,
@@ -63,9 +65,9 @@ class GraphWrites:
             unread = [r.record_id for r in requests_ if r.fields is not None and r.record_id not in self._current]
             self._read_current(unread)
         meetings: set[str] = set()
-        if self.object_type is SyncObject.EVENTS:
-            # Graph sends an update to the attendees of a meeting its organizer's copy is changed in (EWS could say
-            # SendToNone): such meetings only ever get our stamp.
+        if self.object_type is SyncObject.EVENTS and not self.options.update_organized_meetings:
+            # Graph sends an update to the attendees of a meeting its organizer's copy is changed in (it has no
+            # SendToNone): unless the admin allowed that, such meetings only ever get our stamp.
             meetings = self._organized_meetings([r.record_id for r in requests_ if r.fields is not None])
         if self.object_type is SyncObject.TASKS:
             self._read_task_stamps([r.record_id for r in requests_
@@ -123,9 +125,7 @@ class GraphWrites:
         out = []
         for position, (request, slot) in enumerate(zip(requests_, slots, strict=True)):
             if request.fields is not None and request.record_id in meetings:
-                out.append(WriteResult(error=WriteError(
-                    "meeting_not_updated", "a meeting this mailbox organizes with attendees is not changed from "
-                    "Salesforce: Graph would e-mail the change to its attendees", False)))
+                out.append(WriteResult(error=WriteError("meeting_not_updated", MEETING_NOT_UPDATED, False)))
             elif slot is None:
                 out.append(WriteResult(request.record_id, None))
             else:
