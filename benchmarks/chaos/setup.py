@@ -39,10 +39,14 @@ def people(deployment: Deployment, count: int) -> list[Person]:
     return result
 
 
-def configure(people: list[Person]) -> None:
+def configure(people: list[Person], *, name: str = "Chaos: everything both ways",
+              interval_minutes: int | None = 1) -> None:
+    """One configuration syncing contacts, events and tasks both ways, assigned to `people`; `interval_minutes`
+    None keeps the default interval (and the default mode, near real time)."""
+    interval = {} if interval_minutes is None else {"sync_interval_minutes": interval_minutes}
     configuration = create_configuration({
-        "name": "Chaos: everything both ways",
-        "sync_interval_minutes": 1,
+        "name": name,
+        **interval,
         "data_settings": {o: {"direction": "both", "conflict_behavior": CONFLICT_BEHAVIOR} for o in OBJECTS},
         "data_sets": {"contacts": {"scope": "my_contacts"}, "events": {"days_back": 30, "days_ahead": 90}},
     })

@@ -21,10 +21,12 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from sync.dispatch import dispatch_due
 from sync.feeds import ews, graph_delta, salesforce
@@ -36,6 +38,7 @@ from users.models import UserObjectState
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5
+GRAPH_SUBSCRIPTIONS_TASK = "sync.tasks.ensure_graph_subscriptions"  # sent by name: tasks import us, not the reverse
 TICK_SECONDS = 1.0
 
 
@@ -104,6 +107,7 @@ class Listener:
             if self.active and not was_active:
                 log.info("listener %s holds the lease: feeds started", self.owner)
                 self._start_streams()
+                self._kick_graph_subscriptions()
             elif was_active and not self.active:
                 log.warning("listener %s lost its lease to another listener: standing by", self.owner)
                 self._stop_streams()
@@ -124,6 +128,16 @@ class Listener:
                 dispatched = dispatch_due()
                 if dispatched.count:
                     log.info("queued %d run(s) for changed objects", dispatched.count)
+
+    def _kick_graph_subscriptions(self) -> None:
+        """Have Graph's subscriptions made now rather than at beat's first 15-minute tick: until a Graph mailbox
+        has one, its objects poll at their interval."""
+        if not settings.GRAPH_NOTIFICATION_URL:
+            return
+        try:
+            current_app.send_task(GRAPH_SUBSCRIPTIONS_TASK, queue="default")
+        except (BrokerError, OSError) as exc:  # beat's own tick does it later
+            log.warning("could not ask for Graph subscriptions now (%s); beat's next tick makes them", exc)
 
     def _guarded(self, name: str, poll) -> float:
         """Run one feed's poll; answer seconds until it is due again (a failure waits a little, never stops us)."""

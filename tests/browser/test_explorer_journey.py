@@ -27,7 +27,9 @@ def shot(page, name: str) -> None:
 
 def find(page, panel, text: str) -> None:
     panel.get_by_label("E-mail, name, subject or id").fill(text)
-    panel.get_by_role("button", name="Find and explain").click()
+    # Wait for the answer (read live from both ends: slow on a loaded machine), not for the previous one to match.
+    with page.expect_response(lambda response: "/records/" in response.url, timeout=30_000):
+        panel.get_by_role("button", name="Find and explain").click()
     page.mouse.move(0, 0)  # no hover colour on the button in the screenshots
 
 

@@ -86,3 +86,19 @@ def test_a_stopped_listener_lets_go_its_lease_and_says_the_feeds_are_off(monkeyp
     assert row.lease_owner == "" and row.state == ChangeFeed.State.OFF
     assert "manage.py listen" in row.error_message
     assert not listener_alive()
+
+
+def test_taking_the_lease_asks_for_graph_subscriptions_at_once(polls, monkeypatch, settings):
+    """Until a Graph mailbox has a subscription its objects poll: the listener does not wait for beat's first
+    15-minute tick, it sends the task when it takes the lease (once)."""
+    sent = []
+    monkeypatch.setattr(listener_module.current_app, "send_task", lambda name, **options: sent.append(name))
+    settings.GRAPH_NOTIFICATION_URL = "https://sync.example.com/graph/notifications/"
+    listening = Listener(owner="only", ews_streams=False)
+    listening.tick()
+    listening._next["heartbeat"] = 0  # the next tick renews the lease: no second request
+    listening.tick()
+    assert sent == ["sync.tasks.ensure_graph_subscriptions"]
+    settings.GRAPH_NOTIFICATION_URL = ""
+    Listener(owner="other", ews_streams=False)._kick_graph_subscriptions()
+    assert sent == ["sync.tasks.ensure_graph_subscriptions"]
