@@ -1,7 +1,8 @@
 """How long finished runs and previews are kept: the run history (and each run's record errors) for
-`SYNC_RUN_RETENTION_DAYS`, pruned once a day in batches so that the tables do not grow with every run forever (a
-thousand users synced every ten minutes make over 400,000 runs a day). The dashboard's trends need 14 days, so the
-setting cannot go below 15. The audit trail is not pruned here."""
+`SYNC_RUN_RETENTION_DAYS`, failures (failed runs, and runs with record errors) for `SYNC_FAILED_RUN_RETENTION_DAYS`
+(support staff look back further at what went wrong), pruned once a day in batches so that the tables do not grow
+with every run forever (a thousand users synced every ten minutes make over 400,000 runs a day). The dashboard's
+trends need 14 days, so neither setting can go below 15. The audit trail is not pruned here."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from sync.models import Preview, SyncRun
+from sync.models import Preview, RecordError, SyncRun
 
 BATCH = 2000
 MAX_BATCHES = 50  # per call: at most 100,000 runs a day; a bigger backlog is pruned over the next days
@@ -24,12 +26,17 @@ class Pruned:
 
 
 def prune_history(now: datetime | None = None) -> Pruned:
-    """Delete the finished runs and previews created before the retention window, oldest first, in batches."""
+    """Delete the finished runs (failures after their longer window) and previews created before the retention
+    window, oldest first, in batches."""
     now = now or timezone.now()
     limit = now - timedelta(days=settings.SYNC_RUN_RETENTION_DAYS)
+    failures_limit = now - timedelta(days=max(settings.SYNC_FAILED_RUN_RETENTION_DAYS,
+                                              settings.SYNC_RUN_RETENTION_DAYS))
+    failure = Q(state=SyncRun.State.FAILED) | Q(Exists(RecordError.objects.filter(run=OuterRef("pk"))))
+    expired = Q(created_at__lt=failures_limit) | (Q(created_at__lt=limit) & ~failure)
     pruned = Pruned()
     for _ in range(MAX_BATCHES):
-        old = list(SyncRun.objects.filter(created_at__lt=limit, state__in=SyncRun.TERMINAL_STATES)
+        old = list(SyncRun.objects.filter(expired, state__in=SyncRun.TERMINAL_STATES)
                    .order_by("pk").values_list("pk", flat=True)[:BATCH])
         if not old:
             break

@@ -290,6 +290,8 @@ SYNC_QUEUED_RUN_STALE_SECONDS = env_int("SYNC_QUEUED_RUN_STALE_SECONDS", 900, mi
 # Finished runs (with their record errors) and previews older than this are pruned once a day (sync.retention); the
 # dashboard's trends show 14 days.
 SYNC_RUN_RETENTION_DAYS = env_int("SYNC_RUN_RETENTION_DAYS", 30, minimum=15)
+# Failed runs and runs with record errors are kept longer (never less than SYNC_RUN_RETENTION_DAYS).
+SYNC_FAILED_RUN_RETENTION_DAYS = env_int("SYNC_FAILED_RUN_RETENTION_DAYS", 90, minimum=15)
 
 # --- Change feeds (sync/feeds/, `manage.py listen`) ----------------------------------------------------------------
 # The Salesforce org feed polls every SALESFORCE_FEED_SECONDS, and every SALESFORCE_FEED_IDLE_SECONDS after ten quiet

@@ -22,19 +22,26 @@ def run(user, state, days_ago):
 
 def test_old_finished_runs_go_with_their_record_errors_and_the_rest_stay(settings):
     settings.SYNC_RUN_RETENTION_DAYS = 30
+    settings.SYNC_FAILED_RUN_RETENTION_DAYS = 90
     user = make_user()
-    old = [run(user, SyncRun.State.SUCCEEDED, 31), run(user, SyncRun.State.FAILED, 45)]
-    RecordError.objects.create(run=old[1], side="salesforce", record_id="003x", code="X", message="m")
+    old = [run(user, SyncRun.State.SUCCEEDED, 31), run(user, SyncRun.State.FAILED, 91),
+           run(user, SyncRun.State.SUCCEEDED, 95)]
+    RecordError.objects.create(run=old[2], side="salesforce", record_id="003x", code="X", message="m")
     recent = run(user, SyncRun.State.SUCCEEDED, 29)
     stuck = run(user, SyncRun.State.QUEUED, 40)  # not finished: recovery's business, never pruned here
+    # Failures are kept for SYNC_FAILED_RUN_RETENTION_DAYS: a failed run, and a run with a record error.
+    failed = run(user, SyncRun.State.FAILED, 45)
+    with_errors = run(user, SyncRun.State.SUCCEEDED, 60)
+    RecordError.objects.create(run=with_errors, side="outlook", record_id="AAA", code="X", message="m")
     old_preview = Preview.objects.create(kind=Preview.Kind.DRY_RUN, user=user, state=Preview.State.DONE)
     Preview.objects.filter(pk=old_preview.pk).update(created_at=timezone.now() - timedelta(days=31))
 
     pruned = prune_history()
 
-    assert (pruned.runs, pruned.previews) == (2, 1)
-    assert set(SyncRun.objects.values_list("pk", flat=True)) == {recent.pk, stuck.pk}
-    assert not RecordError.objects.exists() and not Preview.objects.exists()
+    assert (pruned.runs, pruned.previews) == (3, 1)
+    assert set(SyncRun.objects.values_list("pk", flat=True)) == {recent.pk, stuck.pk, failed.pk, with_errors.pk}
+    assert list(RecordError.objects.values_list("run_id", flat=True)) == [with_errors.pk]
+    assert not Preview.objects.exists()
     assert prune_task() == 0  # nothing left to prune
 
 
