@@ -43,12 +43,14 @@ def listener_alive(now: datetime | None = None) -> bool:
     return ChangeFeed.objects.filter(kind=ChangeFeed.Kind.LISTENER, key=LISTENER_KEY, heartbeat_at__gte=stale).exists()
 
 
-def salesforce_feed_live(object_type: str, now: datetime | None = None) -> bool:
-    """Whether the org feed of this object polled recently and is not failed (the listener drives it)."""
+def salesforce_feed_live(object_type: str, now: datetime | None = None, *, alive: bool | None = None) -> bool:
+    """Whether the org feed of this object polled recently and is not failed (the listener drives it). `alive`:
+    the listener's state when the caller already read it."""
     now = now or timezone.now()
+    alive = listener_alive(now) if alive is None else alive
     # Three idle intervals of slack: a poll can be late by a long page read or a slow tick.
     recent = now - timedelta(seconds=3 * max(settings.SALESFORCE_FEED_IDLE_SECONDS, settings.SALESFORCE_FEED_SECONDS))
-    return listener_alive(now) and ChangeFeed.objects.filter(
+    return alive and ChangeFeed.objects.filter(
         kind=ChangeFeed.Kind.SALESFORCE, key=object_type, state__in=LIVE_FEED_STATES, last_poll_at__gte=recent
     ).exists()
 
@@ -58,11 +60,12 @@ def _live_subscriptions(now: datetime) -> Q:
     return Q(state=MailboxSubscription.State.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
-def exchange_feed_live(user_id: int, object_type: str, protocol: str, now: datetime | None = None) -> bool:
+def exchange_feed_live(user_id: int, object_type: str, protocol: str, now: datetime | None = None, *,
+                       alive: bool | None = None) -> bool:
     """Whether this user's mailbox folder reports its changes (EWS streaming or Graph notifications / delta)."""
     now = now or timezone.now()
     pushed_by_graph = protocol == "graph" and bool(settings.GRAPH_NOTIFICATION_URL)
-    if not pushed_by_graph and not listener_alive(now):
+    if not pushed_by_graph and not (listener_alive(now) if alive is None else alive):
         return False
     return MailboxSubscription.objects.filter(
         _live_subscriptions(now), user_id=user_id, object=object_type, protocol=protocol
@@ -72,9 +75,11 @@ def exchange_feed_live(user_id: int, object_type: str, protocol: str, now: datet
 def covered(user_id: int, object_type: str, direction: str, protocol: str, now: datetime | None = None) -> bool:
     """Whether every end this direction reads reports the object's changes through a live feed."""
     now = now or timezone.now()
-    if _reads_salesforce(direction) and not salesforce_feed_live(object_type, now):
+    alive = listener_alive(now)  # read once: both ends' feeds depend on it
+    if _reads_salesforce(direction) and not salesforce_feed_live(object_type, now, alive=alive):
         return False
-    return not (_reads_exchange(direction) and not exchange_feed_live(user_id, object_type, protocol, now))
+    return not (_reads_exchange(direction)
+                and not exchange_feed_live(user_id, object_type, protocol, now, alive=alive))
 
 
 def watch_feeds(now: datetime | None = None) -> list[str]:
@@ -88,7 +93,7 @@ def watch_feeds(now: datetime | None = None) -> list[str]:
     alive = listener_alive(now)
     current = {"listener": alive}
     for object_type in SyncObject.values:
-        current[f"salesforce:{object_type}"] = salesforce_feed_live(object_type, now)
+        current[f"salesforce:{object_type}"] = salesforce_feed_live(object_type, now, alive=alive)
     stopped = [name for name, was in before.items() if was and not current.get(name, False)]
     for name in stopped:
         if name == "listener":

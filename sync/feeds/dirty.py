@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from sync.connectors.graph.subscriptions import version_of
 from sync.models import RecordLink
 from users.models import UserObjectState
 
@@ -68,21 +69,15 @@ def clear_on_claim(state_pk: int, claimed_at: datetime) -> bool:
     return bool(row["dirty_full"])
 
 
-def _plain_version(version: str) -> str:
-    """A version as links store it: a Graph etag's `W/"…"` wrapper dropped (EWS change keys have none)."""
-    text = (version or "").strip()
-    return (text[2:] if text.startswith("W/") else text).strip('"')
-
-
 def only_echoes(user_id: int, object_type: str, changes: dict[str, str]) -> bool:
     """Whether every reported Outlook change is one the sync made itself: an item whose id and version are those a
     link holds (the sync stored that very version right after writing it). A deletion or an item reported without
     a version is a real change."""
-    if not changes or any(not _plain_version(version) for version in changes.values()):
+    if not changes or any(not version_of(version) for version in changes.values()):
         return False
     links = dict(RecordLink.objects.filter(user_id=user_id, object=object_type, outlook_id__in=list(changes))
                  .values_list("outlook_id", "outlook_version"))
-    return all(item in links and _plain_version(links[item]) == _plain_version(version)
+    return all(item in links and version_of(links[item]) == version_of(version)
                for item, version in changes.items())
 
 
