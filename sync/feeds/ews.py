@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings as django_settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from configurations.models import DataSetting, Direction, SyncMode
@@ -138,7 +138,7 @@ class EwsFeed:
                 self._safely(self.handle, message)
         finally:
             self.close_all()
-            close_old_connections()
+            connections.close_all()  # this thread's own; it ends with the feed
 
     def _safely(self, work, *args) -> None:  # type: ignore[no-untyped-def]
         # The listener must outlive any one failure (the database away a moment, a bug in one event's handling):

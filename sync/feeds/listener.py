@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -161,7 +161,9 @@ class Listener:
         except Exception:  # restarted by the next tick
             log.exception("EWS streaming stopped on an error")
         finally:
-            close_old_connections()
+            # The thread ends here: its own connections go with it (close_old_connections keeps a persistent one
+            # open, and nobody would use it again).
+            connections.close_all()
 
     def _stop_streams(self) -> None:
         self._streams_stop.set()
