@@ -14,6 +14,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Queues: `initial` for first syncs and resets (long), `sync` for incremental syncs (short), `default` for the
 # rest, so a large first sync never starves everyone else's incremental syncs.
 QUEUES = ("sync", "initial", "default")
+# A periodic tick not started by then is dropped (the next one does its work). Twice the interval, and at least
+# ten seconds: a tick that waits behind the others of its beat (the filesystem broker polls each second, and a
+# worker holds as many messages as it has processes) must not always arrive expired, or nothing is dispatched.
+TICK_EXPIRES_SECONDS = max(2 * settings.CELERY_BEAT_INTERVAL_SECONDS, 10)
 
 app.conf.update(
     task_queues=[Queue(name) for name in QUEUES],
@@ -33,12 +37,12 @@ app.conf.update(
         "dispatch-due-syncs": {
             "task": "sync.tasks.dispatch_due_syncs",
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),
-            "options": {"expires": settings.CELERY_BEAT_INTERVAL_SECONDS, "queue": "default"},
+            "options": {"expires": TICK_EXPIRES_SECONDS, "queue": "default"},
         },
         "alerts": {
             "task": "alerts.tasks.alerts_tick",
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),
-            "options": {"expires": settings.CELERY_BEAT_INTERVAL_SECONDS, "queue": "default"},
+            "options": {"expires": TICK_EXPIRES_SECONDS, "queue": "default"},
         },
         "prune-history": {
             "task": "sync.tasks.prune_history",
@@ -53,7 +57,7 @@ app.conf.update(
         "heartbeat": {
             "task": "syncadmin.tasks.heartbeat",
             "schedule": float(settings.CELERY_BEAT_INTERVAL_SECONDS),
-            "options": {"expires": settings.CELERY_BEAT_INTERVAL_SECONDS, "queue": "default"},
+            "options": {"expires": TICK_EXPIRES_SECONDS, "queue": "default"},
         },
     },
 )
