@@ -46,7 +46,7 @@ endef
 
 test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(call pytest,$(PYTEST_ARGS))
+	$(call pytest,--durations=20 $(PYTEST_ARGS))
 
 # The inner loop: everything `make test` checks except the end-to-end and browser tests (real processes, Chromium).
 test-fast: lint
