@@ -45,10 +45,9 @@ def streams_notice_dead_readers(live_world):
     """The EWS emulator's stream heartbeat every 2 s instead of 60 s, for the module's tests.
 
     A listener killed with SIGKILL leaves its GetStreamingEvents connection open at the emulator until a write to it
-    fails, and the emulator hands a subscription's events to whichever of its connections reads first (Exchange
-    instead ends the older connection with ErrorNewEventStreamConnectionOpened when a new one opens; the emulator
-    does not yet). A heartbeat every 2 s makes the dead connection fail within seconds, so the events of a
-    subscription taken over by the next listener are not swallowed by it."""
+    fails, holding its subscriptions (a new connection for the same subscription would end it with
+    ErrorNewEventStreamConnectionOpened, as Exchange does, but the next listener may subscribe afresh). A heartbeat
+    every 2 s makes the dead connection fail within seconds, as it would on a real server within its minute."""
     url = f"{live_world.sandbox.exchange_url}/_sandbox/ews/subscriptions/settings"
     before = live_world.http().get(url, timeout=30).json()
     response = live_world.http().post(url, json={"heartbeat_seconds": 2}, timeout=30)
