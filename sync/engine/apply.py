@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 
 from sync.engine.canonical import Schema, schema_for
 from sync.engine.links import Link, LinkStore, MarkingLinkStore, WatermarkStore
+from sync.engine.merge import learn_fields
 from sync.engine.pending import LookupRequest, fetch_match_candidates, resolve_pending
 from sync.engine.plan import Action, ActionKind, Guards, Plan, RecordIssue, Refusal
 from sync.engine.reconcile import VALUE_TRUNCATED, reconcile
@@ -371,8 +372,9 @@ def _pair_key(action: Action) -> tuple[str | None, str | None]:
 
 def _settle_merges(batch: Sequence[Action], puts: dict[int, Link], ok: set[int]) -> None:
     """The link of each merged pair written on both sides: both new version tokens when both writes succeeded;
-    otherwise the link as it was, to retry (the side that was written holds the merged content, which the next run
-    sees as that side's change: merging again loses nothing)."""
+    otherwise the link as it was, to retry, except that its field digest learns the values the successful write
+    took from the other side. The next run then sees the written side changed only in the fields it changed
+    itself, and a user who edits one of the other fields again meanwhile keeps that edit."""
     pairs: dict[tuple[str | None, str | None], list[Action]] = {}
     for action in batch:
         if action.merge_pair and action.kind is ActionKind.UPDATE:
@@ -389,6 +391,10 @@ def _settle_merges(batch: Sequence[Action], puts: dict[int, Link], ok: set[int])
             previous = actions[0].previous
             link = (previous.replace(needs_retry=True) if previous is not None
                     else puts[keys[0]].replace(content_hash=None, needs_retry=True))
+            if previous is not None:
+                written = [name for a in actions if id(a) in ok for name in a.merge_written]
+                link = link.replace(field_hashes=learn_fields(previous.field_hashes, actions[0].link.field_hashes,
+                                                              written))
         for key in keys:
             puts.pop(key, None)
         puts[keys[0]] = link

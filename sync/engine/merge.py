@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,23 @@ def digest_matches(field_hashes: str | None, content_hash: str | None) -> bool:
     if not field_hashes or not content_hash:
         return False
     return field_hashes.startswith(f'{{"{TAG}":"{content_hash[:HASH_CHARS]}"')
+
+
+def learn_fields(stored: str | None, merged: str | None, names: Iterable[str]) -> str | None:
+    """A link's digest (`stored`) with the merge fields `names` taken from the merge's digest (`merged`): what the
+    link knows once one side holds the merged values of those fields and the other side was not written. The tag
+    stays the stored one, so the digest still describes the link's content hash for every other field."""
+    names = list(names)
+    if not names or not stored or not merged:
+        return stored
+    known: dict[str, str] = json.loads(stored)
+    taken: dict[str, str] = json.loads(merged)
+    for name in names:
+        if name in taken:
+            known[name] = taken[name]
+        else:  # the merged value is empty
+            known.pop(name, None)
+    return json.dumps(known, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ class MergeRules:
                 ActionKind.UPDATE, f"merged_{winner}_wins", side=target, record_id=cur.id_on(target),
                 fields=merged.fields, link=after, previous=stored,
                 salesforce_id_stamp=self._stamp_for(target, after.salesforce_id), source_id=records[target.other].id,
-                merge_pair=len(targets) == 2,
+                merge_pair=len(targets) == 2, merge_written=merged.taken_from(target.other),
             ))
         if not targets:  # cannot happen (the two records differ), but never lose the new tokens
             self._put_link(after, stored, "merged_without_write")

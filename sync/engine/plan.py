@@ -53,6 +53,9 @@ class Action:
     # One of the two updates of a field-level merge (both sides written): the apply loop writes both in one batch
     # and commits the link with both new version tokens, or, if either write fails, keeps the old link to retry.
     merge_pair: bool = False
+    # A merge's update: the merge fields it changes on its side (the values it takes from the other side). If the
+    # other side's write fails, the link learns that this side now holds those values (see apply._settle_merges).
+    merge_written: tuple[str, ...] = ()
 
     @property
     def is_write(self) -> bool:
