@@ -313,9 +313,15 @@ class InterleavedMachine(RuleBasedStateMachine):
         self.edited[task] = {SF: set(), OL: set()}
 
     def _defer(self, task: str, refused: Side) -> None:
-        """The write of `task` to `refused` was refused: a merge still wrote the other side."""
+        """The write of `task` to `refused` was refused: a merge still wrote the other side, and the fields it wrote
+        there are synced from now on (the link learns them); the rest is decided by the next run."""
         other = refused.other
-        self.values[task][other] = self._decided(task)[other]
+        decided = self._decided(task)[other]
+        assert decided is not ABSENT and self.values[task][other] is not ABSENT
+        written = {name for name in self.fields if decided[name] != self.values[task][other][name]}
+        self.values[task][other] = decided
+        for side in (SF, OL):
+            self.edited[task][side] -= written
 
     # ---- the ends --------------------------------------------------------------------------------------------
 
