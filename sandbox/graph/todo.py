@@ -234,6 +234,17 @@ def _shift(p: dict, name: str, days: int) -> None:
         p[name] = {"utc": moved.strftime("%Y-%m-%dT%H:%M:%SZ"), "tz": p[name]["tz"]}
 
 
+def _move_to(p: dict, due: date, nxt: date) -> None:
+    """Move a task's due, start and reminder times from the occurrence due on `due` to the one due on `nxt`."""
+    days = (nxt - due).days
+    if p.get("dueDateTime"):
+        _shift(p, "dueDateTime", days)
+    else:
+        p["dueDateTime"] = {"utc": f"{nxt.isoformat()}T00:00:00Z", "tz": "UTC"}
+    _shift(p, "startDateTime", days)
+    _shift(p, "reminderDateTime", days)
+
+
 def _regenerate(store, mb: dict, rec: dict) -> dict | None:
     """After `rec`, a recurring task, was completed: split the completed occurrence off as a new task and move `rec`
     on to the next occurrence (see the module docstring). Returns the completed task, or None for the last one."""
@@ -245,13 +256,7 @@ def _regenerate(store, mb: dict, rec: dict) -> dict | None:
     done = store.new_record(mb, "tasks", "T", {k: copy.deepcopy(v) for k, v in p.items() if k != "recurrence"},
                             list=rec["list"], links=copy.deepcopy(rec["links"]),
                             extensions=copy.deepcopy(rec["extensions"]))
-    days = (nxt - due).days
-    if p.get("dueDateTime"):
-        _shift(p, "dueDateTime", days)
-    else:
-        p["dueDateTime"] = {"utc": f"{nxt.isoformat()}T00:00:00Z", "tz": "UTC"}
-    _shift(p, "startDateTime", days)
-    _shift(p, "reminderDateTime", days)
+    _move_to(p, due, nxt)
     p["status"] = "notStarted"
     p.pop("completedDateTime", None)
     return done
@@ -268,13 +273,7 @@ def _regenerate_as_new_task(store, mb: dict, rec: dict) -> dict | None:
         return None
     following = {k: copy.deepcopy(v) for k, v in p.items() if k != "completedDateTime"}
     following["status"] = "notStarted"
-    days = (nxt - due).days
-    if following.get("dueDateTime"):
-        _shift(following, "dueDateTime", days)
-    else:
-        following["dueDateTime"] = {"utc": f"{nxt.isoformat()}T00:00:00Z", "tz": "UTC"}
-    _shift(following, "startDateTime", days)
-    _shift(following, "reminderDateTime", days)
+    _move_to(following, due, nxt)
     p.pop("recurrence", None)
     return store.new_record(mb, "tasks", "T", following, list=rec["list"],
                             links=[{**copy.deepcopy(x), "id": str(uuid.uuid4())} for x in rec["links"]],

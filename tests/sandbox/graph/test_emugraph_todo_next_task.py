@@ -4,32 +4,9 @@ as a NEW task (a new id) with the same recurrence, linked resources copied; the 
 The delta query reports both.
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-MONDAY = date(2027, 3, 1)
-
-
-def _tasks_path(mb) -> str:
-    lists = mb.ok("get", "todo/lists")["value"]
-    return f"todo/lists/{next(tl for tl in lists if tl['wellknownListName'] == 'defaultList')['id']}/tasks"
-
-
-def _weekly(**range_) -> dict:
-    return {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
-            "range": {"type": "noEnd", "startDate": MONDAY.isoformat(), **range_}}
-
-
-def _due(day: date) -> dict:
-    return {"dateTime": f"{day.isoformat()}T00:00:00", "timeZone": "UTC"}
-
-
-def _delta_round(mb, url, **params) -> tuple[list[dict], str]:
-    page = mb.ok("get", url, params=params or None)
-    rows = list(page["value"])
-    while "@odata.nextLink" in page:
-        page = mb.ok("get", page["@odata.nextLink"])
-        rows += page["value"]
-    return rows, page["@odata.deltaLink"]
+from tests.sandbox.graph.test_emugraph_todo_recurrence import MONDAY, _delta_round, _due, _tasks_path, _weekly
 
 
 def _next_as_new_task(tenant, mb) -> None:
