@@ -4,6 +4,7 @@ and on the address it actually reaches (a name may resolve elsewhere later). Pri
 allowed: on-premises Exchange lives on the former, the sandbox on the latter."""
 
 import http.server
+import ipaddress
 import socket
 import threading
 
@@ -47,10 +48,17 @@ def test_private_public_and_loopback_addresses_are_allowed(address):
 
 
 def resolving(monkeypatch, answers: dict[str, str]):
-    """Make names resolve to the given addresses (and nothing else resolve)."""
+    """Make names resolve to the given addresses (and no other name resolve). The patch is process-wide: an address
+    written as such (the test database's, the cache's 127.0.0.1) still works."""
+    real = socket.getaddrinfo
+
     def getaddrinfo(host, port, *args, **kwargs):
         if host not in answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+            return real(host, port, *args, **kwargs)
         family = socket.AF_INET6 if ":" in answers[host] else socket.AF_INET
         return [(family, socket.SOCK_STREAM, 6, "", (answers[host], port))]
     monkeypatch.setattr(base.socket, "getaddrinfo", getaddrinfo)

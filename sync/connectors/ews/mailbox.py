@@ -32,9 +32,10 @@ class EwsMailbox(ContactsFolders):
     reached_how = "by impersonation over EWS"
 
     def __init__(self, settings: EwsSettings, mailbox: str, *, calls: CallCounter | None = None,
-                 time_zone: str = ""):
+                 time_zone: str = "", streams: bool = False):
         register_salesforce_id()
         self.settings = settings
+        self.streams = streams  # reached for GetStreamingEvents connections (see transport.build_configuration)
         self.mailbox = mailbox.strip().lower()
         # The owner's zone (IANA; blank: UTC): all-day events are written midnight to midnight there (see
         # convert.model_kwargs). The account itself stays in UTC: every other date-time is written as an instant.
@@ -47,8 +48,9 @@ class EwsMailbox(ContactsFolders):
     @property
     def account(self) -> Account:
         if self._account is None:
-            account = Account(primary_smtp_address=self.mailbox, config=build_configuration(self.settings),
-                              autodiscover=False, access_type=IMPERSONATION, default_timezone=EWSTimeZone("UTC"))
+            account = Account(primary_smtp_address=self.mailbox,
+                              config=build_configuration(self.settings, streams=self.streams), autodiscover=False,
+                              access_type=IMPERSONATION, default_timezone=EWSTimeZone("UTC"))
             account.protocol.TIMEOUT = self.settings.timeout_seconds
             account.protocol.RETRY_WAIT = RETRY_WAIT_SECONDS
             self._account = account

@@ -97,15 +97,17 @@ class EwsStreaming:
 
     def __init__(self, settings: EwsSettings):
         self.settings = settings
-        self._mailboxes: dict[str, EwsMailbox] = {}
+        self._mailboxes: dict[tuple[str, bool], EwsMailbox] = {}
         self._lock = threading.Lock()
-        self.open_connections = 0  # how many streams the caller keeps open at once (sizes the session pool)
+        self.open_connections = 0  # how many streams the caller keeps open at once (sizes the streams' pool)
 
-    def mailbox(self, email: str) -> EwsMailbox:
-        key = email.strip().lower()
+    def mailbox(self, email: str, *, streams: bool = False) -> EwsMailbox:
+        """The mailbox for ordinary calls, or (`streams`) as the stream connections reach it: over a protocol of
+        their own (see transport.build_configuration)."""
+        key = (email.strip().lower(), streams)
         with self._lock:
             if key not in self._mailboxes:
-                self._mailboxes[key] = EwsMailbox(self.settings, key)
+                self._mailboxes[key] = EwsMailbox(self.settings, key[0], streams=streams)
             return self._mailboxes[key]
 
     def subscribe(self, email: str, object_type: str, contacts_folder: str = "Salesforce_Sync") -> str:
@@ -130,21 +132,43 @@ class EwsStreaming:
         Exchange wants a group's connection made as one of its users)."""
         if not 0 < len(subscription_ids) <= MAX_SUBSCRIPTIONS_PER_CONNECTION:
             raise ValueError(f"a streaming connection reads 1 to {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions")
-        mailbox = self.mailbox(email)
+        mailbox = self.mailbox(email, streams=True)
         protocol = mailbox.account.protocol
-        # Each open connection holds an HTTP session of the service account's pool for its whole life: make room
-        # for all of them and a few ordinary calls (subscribing), or they would wait for each other.
-        protocol.max_connections = max(protocol.max_connections or 1, self.open_connections + 4)
+        # Each open connection holds an HTTP session of the streams' pool for its whole life: make room for all of
+        # them (and one reopening while its old session is being released), or they would wait for each other.
+        protocol.max_connections = max(protocol.max_connections or 1, self.open_connections + 1)
         return StreamConnection(mailbox, list(subscription_ids), max(1, min(int(minutes), MAX_CONNECTION_MINUTES)))
 
 
 class _GetStreamingEvents(GetStreamingEvents):
-    """exchangelib's GetStreamingEvents, also keeping the ids Exchange names as failing (ErrorSubscriptionIds): only
-    those are gaps; the connection's other subscriptions are read again as they are."""
+    """exchangelib's GetStreamingEvents, but:
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    - it keeps the ids Exchange names as failing (ErrorSubscriptionIds): only those are gaps; the connection's other
+      subscriptions are read again as they are;
+    - it never retries or waits by itself: a failure comes straight back to the reader, which pauses where `close()`
+      reaches it (exchangelib's own loop sleeps, and shrinks the session pool while this stream still holds its
+      session);
+    - a connection closed while its request was under way is shut as soon as the answer arrives (`close()` found no
+      socket to shut yet): otherwise the reader would wait for the server's next heartbeat."""
+
+    def __init__(self, *args, closed: threading.Event, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.error_subscription_ids: list[str] = []
+        self._closed = closed
+
+    def _get_elements(self, payload):  # type: ignore[no-untyped-def]
+        try:
+            yield from self._response_generator(payload=payload)
+        finally:
+            self.stop_streaming()
+
+    def _get_response(self, payload, api_version):  # type: ignore[no-untyped-def]
+        response = super()._get_response(payload=payload, api_version=api_version)
+        # `close()` sets the event, then looks for the response; this stores the response, then looks at the event:
+        # whichever comes second shuts the socket.
+        if self._closed.is_set():
+            _shutdown(response)
+        return response
 
     def _get_element_container(self, message, name=None):  # type: ignore[no-untyped-def]
         failing = message.find(f"{{{MNS}}}ErrorSubscriptionIds")
@@ -174,7 +198,9 @@ class StreamConnection:
     def batches(self) -> Iterator[list[StreamEvent]]:
         """The events of each notification; raises SubscriptionsGone, or a connector error (see `is_transient`).
         Nothing is raised once `close()` was called: the iteration just ends."""
-        service = _GetStreamingEvents(account=self.mailbox.account)
+        if self.closed:
+            return
+        service = _GetStreamingEvents(account=self.mailbox.account, closed=self._closed)
         self._service = service
         try:
             # Everything is kept as raised, to be classified here: a read broken by close() is no failure to log.

@@ -6,6 +6,8 @@ fail-fast protocol and timeouts cut to its deadline."""
 from __future__ import annotations
 
 import contextlib
+import logging
+import queue
 import re
 import threading
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from typing import Any
 
 import requests
 from exchangelib import BASIC, NTLM, Build, Configuration, Credentials, FailFast, FaultTolerance, Version
-from exchangelib.errors import RateLimitError, UnauthorizedError
+from exchangelib.errors import RateLimitError, SessionPoolMinSizeReached, UnauthorizedError
 from exchangelib.protocol import BaseProtocol
 
 from sync.connectors.base import (
@@ -26,6 +28,8 @@ from sync.connectors.base import (
     https_or_loopback,
 )
 from sync.connectors.exchange import current_counter
+
+log = logging.getLogger(__name__)
 
 # exchangelib builds its HTTP sessions itself and passes no `verify`; the only hook is the adapter class, which is
 # process-wide. Ours behaves exactly like requests' HTTPAdapter except for endpoints registered below: for those it
@@ -69,6 +73,29 @@ def _trust_for(url: str) -> bool | str | None:
 
 if BaseProtocol.HTTP_ADAPTER_CLS is requests.adapters.HTTPAdapter:
     BaseProtocol.HTTP_ADAPTER_CLS = _EwsHTTPAdapter
+
+
+def _decrease_poolsize(self: BaseProtocol) -> None:
+    """exchangelib's `decrease_poolsize` (called after a throttling or transient answer) without its deadlock.
+
+    exchangelib 5.6.0 takes the pool's lock and then waits for a session to discard; finding none idle, `get_session`
+    tries to grow the pool, which needs that same lock: the thread waits for itself forever, and every other thread of
+    the protocol after it (the listener's readers and its subscribing, all at once). Here only an idle session is
+    discarded; when every session is in use the pool stays as it is: the throttled call is retried or fails anyway."""
+    with self._session_pool_lock:
+        if self._session_pool_size <= 1:
+            raise SessionPoolMinSizeReached("Session pool size cannot be decreased further")
+        try:
+            session = self._session_pool.get(block=False)
+        except queue.Empty:
+            return
+        log.warning("Server %s: decreasing the session pool from %s to %s after a throttling answer", self.server,
+                    self._session_pool_size, self._session_pool_size - 1)
+        self.close_session(session)
+        self._session_pool_size -= 1
+
+
+BaseProtocol.decrease_poolsize = _decrease_poolsize
 
 
 # exchangelib's own first wait before retrying a failed request that carries no back-off of the server's (a 5xx page,
@@ -144,9 +171,13 @@ VERSIONS = {
 AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM}
 
 
-def build_configuration(settings: EwsSettings) -> Configuration:
+def build_configuration(settings: EwsSettings, *, streams: bool = False) -> Configuration:
     """The exchangelib Configuration for a connection: explicit endpoint, auth type and version, short retries
-    (none inside an interactive test, whose protocol is its own so that it never shares a sync run's back-off)."""
+    (none inside an interactive test, whose protocol is its own so that it never shares a sync run's back-off).
+
+    `streams`: for GetStreamingEvents connections, which get a protocol of their own: each holds an HTTP session for
+    up to 30 minutes, which must never be one the ordinary calls (subscribing) wait for, and an ordinary call's
+    back-off must never hold a stream's reconnection where stopping cannot reach it."""
     try:
         version = VERSIONS[settings.version]
         auth_type = AUTH_TYPES[settings.auth_type.lower()]
@@ -167,7 +198,8 @@ def build_configuration(settings: EwsSettings) -> Configuration:
         else:
             _TRUST[endpoint] = settings.verify
     interactive = current_deadline() is not None
-    identity = (endpoint, auth_type, settings.version, settings.verify, settings.max_wait_seconds, interactive)
+    identity = (endpoint, auth_type, settings.version, settings.verify, settings.max_wait_seconds, interactive,
+                streams)
     return Configuration(
         service_endpoint=endpoint,
         credentials=_ServiceCredentials(settings.username, settings.password, identity),

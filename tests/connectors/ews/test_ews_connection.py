@@ -1,6 +1,7 @@
 """Connection-level behaviour: check(), error classification, retries, call budget, TLS trust, per-item errors."""
 
 import dataclasses
+import threading
 
 import pytest
 from exchangelib import Contact, Task
@@ -139,3 +140,28 @@ def test_plain_http_beyond_this_machine_is_refused_before_any_request(url):
 def test_https_or_this_machine_is_accepted(url):
     settings = EwsSettings(ews_url=url, username="svc@example.com", password="secret")
     assert build_configuration(settings).service_endpoint == url
+
+
+def test_a_throttled_call_with_every_session_in_use_does_not_deadlock():
+    """exchangelib shrinks its session pool after a throttling answer; its own code waited, holding the pool's lock,
+    for a session to discard, and with none idle waited for itself forever (and every thread of the protocol after
+    it). An idle session is discarded; with none idle the pool stays as it is."""
+    from exchangelib.protocol import Protocol
+
+    settings = EwsSettings(ews_url="https://127.0.0.1:9/EWS/Exchange.asmx", username="svc@example.com",
+                           password="secret")
+    protocol = Protocol(config=build_configuration(settings))
+    protocol.max_connections = 3
+    in_use = [protocol.get_session(), protocol.get_session()]
+    shrinking = threading.Thread(target=protocol.decrease_poolsize, daemon=True)
+    shrinking.start()
+    shrinking.join(timeout=10)
+    assert not shrinking.is_alive(), "decrease_poolsize waited for a session in use"
+    assert protocol.session_pool_size == 2
+    protocol.release_session(in_use.pop())
+    protocol.decrease_poolsize()  # an idle one now: discarded
+    assert protocol.session_pool_size == 1 and protocol._session_pool.qsize() == 0
+    thread = threading.Thread(target=lambda: in_use.append(protocol.get_session()), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the pool's lock was left held"
