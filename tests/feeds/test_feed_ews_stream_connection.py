@@ -7,27 +7,17 @@ its pool after a throttling answer cannot wait on a stream that stays open for u
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
 import requests
 
-from sandbox.demo import PASSWORD, SERVICE_ACCOUNT
 from sync.connections import ews_settings
 from sync.connectors.base import TransientError
 from sync.connectors.ews.streaming import EwsStreaming
+from tests.feeds.test_feed_ews_stream import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, timeout: float = 15.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-    return result
 
 
 @pytest.fixture
@@ -51,7 +41,6 @@ def control(connected):
 def mailbox(connected):
     email = f"conn-{uuid.uuid4().hex[:8]}@sandbox.test"
     connected.hub.exchange.create_mailbox(email=email, display_name="Stream Connection")
-    assert SERVICE_ACCOUNT and PASSWORD
     return email
 
 
